@@ -1,0 +1,105 @@
+"""What every command shares: exit codes, error printing, JSON output, atomic writes."""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+
+class Exit(enum.IntEnum):
+    """Exit codes of every command except ``expiry`` (which uses Nagios codes)."""
+
+    OK = 0
+    PROBLEM = 1
+    USAGE = 2
+
+
+class Nagios(enum.IntEnum):
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+def run(group: click.Group, argv: list[str] | None) -> int:
+    """Run a click group; map certdoctor errors to ``error:``/``hint:`` lines and an exit code."""
+    from certdoctor.errors import CertdoctorError
+
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        rv = group.main(args=argv, prog_name="certdoctor", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return Exit.USAGE
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        return Exit.USAGE
+    except CertdoctorError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        return Exit.PROBLEM
+    return int(rv or 0)
+
+
+def json_option(f: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON only (with schema_version).")(f)
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    """Write one JSON document to stdout, ``schema_version`` first."""
+    from certdoctor.model import SCHEMA_VERSION, to_jsonable
+
+    doc = {"schema_version": SCHEMA_VERSION, **to_jsonable(payload)}
+    click.echo(json.dumps(doc, indent=2, sort_keys=False))
+
+
+def console():
+    """A rich console on stdout (imported lazily: rich costs ~30 ms)."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> Path:
+    """Write ``data`` to ``path`` through a temp file beside it, then ``os.replace``.
+
+    A failure leaves the old file (or nothing) in place: never half a file. ``mode`` is set on
+    the temp file before any byte is written, so a key is never readable by others.
+    """
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target

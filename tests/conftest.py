@@ -1,0 +1,51 @@
+"""Shared fixtures. The machines here export CA variables: every test runs without them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+CLEARED = (
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "PIP_CERT",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "CERTDOCTOR_RESOLVE",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch):
+    """Clear CA and proxy variables (httpx's ``clean_environ``); tests set what they need."""
+    for name in CLEARED:
+        monkeypatch.delenv(name, raising=False)
+    # pip reads its config file too; point it at nothing so it cannot leak a `cert =`
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    yield
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """The whole built-in lab, started once per session and stopped at its end.
+
+    Names under ``.lab.test`` resolve to 127.0.0.1 in this process while it runs.
+    """
+    from certdoctor.lab import Lab
+
+    lab = Lab(workdir=tmp_path_factory.mktemp("lab"))
+    lab.start()
+    try:
+        with lab.resolving():
+            yield lab
+    finally:
+        lab.stop()
