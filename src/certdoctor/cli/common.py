@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 import sys
-import tempfile
-from pathlib import Path
 from typing import Any, Callable
 
 import click
+
+from certdoctor.fsutil import atomic_write  # noqa: F401  (re-exported for commands)
 
 
 class Exit(enum.IntEnum):
@@ -77,29 +76,3 @@ def console():
     from rich.console import Console
 
     return Console(highlight=False, soft_wrap=False)
-
-
-def atomic_write(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> Path:
-    """Write ``data`` to ``path`` through a temp file beside it, then ``os.replace``.
-
-    A failure leaves the old file (or nothing) in place: never half a file. ``mode`` is set on
-    the temp file before any byte is written, so a key is never readable by others.
-    """
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return target
