@@ -147,6 +147,8 @@ def fetch_url(
         except FetchError:
             raise
         except (socket.timeout, TimeoutError) as exc:
+            if time.monotonic() >= deadline - 0.05:
+                raise FetchError(f"fetching {url} took longer than {budget:g} s", "The server is too slow.") from exc
             raise FetchError(f"fetching {current} timed out ({exc})", "The server stalls; try again later.") from exc
         except (OSError, http.client.HTTPException, ValueError) as exc:
             raise FetchError(f"fetching {current} failed: {exc}", None) from exc

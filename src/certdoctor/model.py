@@ -284,11 +284,7 @@ class CertInfo:
         self_issued = cert.issuer == cert.subject
         self_signed = False
         if self_issued:
-            try:
-                cert.verify_directly_issued_by(cert)
-                self_signed = True
-            except Exception:
-                self_signed = False
+            self_signed = issued_by(cert, cert)
 
         der = cert.public_bytes(serialization.Encoding.DER)
         return cls(
@@ -361,6 +357,40 @@ def host_matches(host: str, san_dns: tuple[str, ...], san_ip: tuple[str, ...]) -
     return False
 
 
+def issued_by(child: "x509.Certificate", parent: "x509.Certificate") -> bool:
+    """Did ``parent`` sign ``child``? Names must chain and the signature must verify.
+
+    cryptography's ``verify_directly_issued_by`` refuses SHA-1 signatures outright; a chain
+    signed with SHA-1 is still a chain (OpenSSL builds it, then rejects the weak digest), so
+    for those the RSA/ECDSA signature is checked by hand with the certificate's own hash.
+    """
+    if child.issuer != parent.subject:
+        return False
+    try:
+        child.verify_directly_issued_by(parent)
+        return True
+    except ValueError:
+        pass  # "Unsupported signature algorithm": try the legacy digests below
+    except Exception:
+        return False
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    try:
+        algo = child.signature_hash_algorithm
+        key = parent.public_key()
+        if algo is None:
+            return False
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(child.signature, child.tbs_certificate_bytes, padding.PKCS1v15(), algo)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(child.signature, child.tbs_certificate_bytes, ec.ECDSA(algo))
+        else:
+            return False
+    except Exception:
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class ChainLink:
     """``child`` (index) was signed by ``parent`` (index in the same chain)."""
@@ -392,13 +422,15 @@ class ChainInfo:
         infos = tuple(CertInfo.from_certificate(c, now) for c in certs)
         links: list[ChainLink] = []
         parent_of: dict[int, int] = {}
+        # index by subject: a 10,000-certificate bundle would otherwise need 10^8 name compares
+        by_subject: dict[Any, list[int]] = {}
+        for j, parent in enumerate(certs):
+            by_subject.setdefault(parent.subject, []).append(j)
         for i, child in enumerate(certs):
-            for j, parent in enumerate(certs):
-                if i == j or child.issuer != parent.subject:
+            for j in by_subject.get(child.issuer, ()):
+                if i == j:
                     continue
-                try:
-                    child.verify_directly_issued_by(parent)
-                except Exception:
+                if not issued_by(child, certs[j]):
                     continue
                 links.append(ChainLink(i, j))
                 parent_of.setdefault(i, j)
@@ -456,5 +488,6 @@ __all__ = [
     "fingerprint_sha256",
     "normalize_fingerprint",
     "host_matches",
+    "issued_by",
     "to_jsonable",
 ]
