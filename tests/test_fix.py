@@ -1,0 +1,84 @@
+"""fix: for every fixable lab scenario the real requests fails without the produced bundle and
+succeeds with it; --trust with a wrong fingerprint refuses; unfixable causes get no bundle."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from certdoctor.cli.common import run
+from certdoctor.cli.main import cli
+from certdoctor.remedy import fix
+
+
+def _get(url, verify, proxy=None):
+    with requests.Session() as s:
+        s.trust_env = False
+        try:
+            s.get(url, verify=verify, timeout=5, proxies={"https": proxy} if proxy else {})
+        except requests.RequestException as exc:
+            return str(exc)
+    return "OK"
+
+
+def test_missing_intermediate_bundle_makes_requests_succeed(lab, tmp_path):
+    url = lab.endpoint("missing_intermediate").url
+    assert "unable to get local issuer certificate" in _get(url, str(lab.ca_file))
+    r = fix(url, tmp_path, ca_file=str(lab.ca_file), timeout=5)
+    assert r.bundle and r.full_chain
+    assert r.proven is True and all(p.ok for p in r.proofs)
+    assert {p.client for p in r.proofs} >= {"requests", "httpx"}
+    assert _get(url, r.bundle) == "OK"
+    # full_chain.pem: leaf then intermediate, no root
+    from certdoctor.load import load_file
+
+    chain = load_file(r.full_chain)
+    assert len(chain) == 2
+    assert chain[0].issuer == chain[1].subject
+
+
+@pytest.mark.parametrize("sid", ["self_signed", "intercepting_proxy"])
+def test_trust_needs_the_confirmed_fingerprint(lab, tmp_path, sid):
+    sc = lab.endpoint(sid)
+    proxy = lab.proxy_url if sid == "intercepting_proxy" else None
+    url = sc.url
+    assert _get(url, str(lab.ca_file), proxy) != "OK"
+    first = fix(url, tmp_path / "a", ca_file=str(lab.ca_file), proxy=proxy, timeout=5)
+    assert first.bundle is None and first.needs_trust and first.exit_code == 1
+    assert not (tmp_path / "a" / "ca-bundle.pem").exists()
+    wrong = "AA:" * 31 + "AA"
+    refused = fix(url, tmp_path / "b", ca_file=str(lab.ca_file), proxy=proxy, timeout=5, trust_fingerprints=[wrong])
+    assert refused.bundle is None and any("REFUSED" in s for s in refused.statements)
+    ok = fix(url, tmp_path / "c", ca_file=str(lab.ca_file), proxy=proxy, timeout=5,
+             trust_fingerprints=[first.needs_trust.replace(":", "").lower()])
+    assert ok.proven is True
+    assert _get(url, ok.bundle, proxy) == "OK"
+
+
+@pytest.mark.parametrize("sid", ["wrong_order", "extra_cert"])
+def test_corrected_full_chain(lab, tmp_path, sid):
+    r = fix(lab.endpoint(sid).url, tmp_path, ca_file=str(lab.ca_file), timeout=5)
+    assert r.full_chain
+    from certdoctor.load import load_file
+    from certdoctor.model import ChainInfo
+
+    info = ChainInfo.analyse(load_file(r.full_chain))
+    assert info.in_order and not info.off_path and not info.root_included
+
+
+@pytest.mark.parametrize("sid", ["expired_leaf", "hostname_mismatch", "rsa1024"])
+def test_unfixable_on_client_writes_no_bundle(lab, tmp_path, sid):
+    r = fix(lab.endpoint(sid).url, tmp_path, ca_file=str(lab.ca_file), timeout=5)
+    assert r.bundle is None and r.exit_code == 1
+    assert any("Not fixable on the client" in s for s in r.statements)
+    assert not list(tmp_path.glob("ca-bundle.pem"))
+
+
+def test_fix_cli_json(lab, tmp_path, capsys):
+    rc = run(cli, ["fix", lab.endpoint("missing_intermediate").url, "--out", str(tmp_path),
+                   "--ca-file", str(lab.ca_file), "--json", "--timeout", "5"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["proven"] is True and out["schema_version"] == 1
+    assert any("REQUESTS_CA_BUNDLE" in u for u in out["usage"])
