@@ -75,4 +75,4 @@ def console():
     """A rich console on stdout (imported lazily: rich costs ~30 ms)."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=False, emoji=False)
