@@ -224,3 +224,25 @@ def test_hostile_aia_stays_bounded(lab):
             fetch_url(lab.http_base + route, timeout=per_read, budget=3.0)
         assert time.monotonic() - start < 6
         assert words in info.value.message, (route, info.value.message)
+
+
+def test_proxy_environment_rules():
+    from certdoctor.diagnose import effective_proxy
+
+    url = "https://internal.example.test/"
+    assert effective_proxy(url, None, "requests", {}) is None
+    env = {"HTTPS_PROXY": "http://proxy:3128"}
+    assert effective_proxy(url, None, "requests", env) == "http://proxy:3128"
+    env["NO_PROXY"] = "example.test,localhost"
+    assert effective_proxy(url, None, "requests", env) is None
+    assert effective_proxy("https://pypi.org/", None, "requests", env) == "http://proxy:3128"
+    assert effective_proxy(url, "http://explicit:8080", "requests", env) == "http://explicit:8080"
+
+
+def test_https_proxy_env_is_followed_to_the_interceptor(lab):
+    ep = lab.endpoint("good")
+    d = diagnose(ep.url, ca_file=str(lab.ca_file), environ={"HTTPS_PROXY": lab.proxy_url}, timeout=5)
+    assert any(f.code is Code.INTERCEPTING_PROXY for f in d.findings)
+    d = diagnose(ep.url, ca_file=str(lab.ca_file), timeout=5,
+                 environ={"HTTPS_PROXY": lab.proxy_url, "NO_PROXY": ".lab.test"})
+    assert d.ok

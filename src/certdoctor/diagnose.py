@@ -203,33 +203,24 @@ def _is_ip(name: str) -> bool:
 
 
 def effective_proxy(url: str, proxy: str | None, client: str, environ) -> str | None:
-    """The proxy the client would use for ``url``: ``--proxy``, else its env rules (NO_PROXY)."""
+    """The proxy the client would use for ``url``: ``--proxy``, else ``HTTPS_PROXY``/``ALL_PROXY``
+    unless ``NO_PROXY`` exempts the host (requests, httpx, urllib and pip read the same variables;
+    lower case wins over upper case, as in urllib's ``getproxies_environment``)."""
     if proxy:
         return proxy
-    if client == "httpx" or client in ("requests", "pip", "urllib"):
-        import urllib.request
+    import urllib.request
 
-        env = {k.lower(): v for k, v in environ.items() if k.lower().endswith("_proxy")}
-        https = env.get("https_proxy") or env.get("all_proxy")
-        if not https:
-            return None
-        no_proxy = env.get("no_proxy", "")
-        host = urlsplit(url).hostname or ""
-        if no_proxy:
-            import os
-
-            saved = os.environ.get("no_proxy")
-            try:
-                os.environ["no_proxy"] = no_proxy
-                if urllib.request.proxy_bypass_environment(host, {"no": no_proxy}):
-                    return None
-            finally:
-                if saved is None:
-                    os.environ.pop("no_proxy", None)
-                else:
-                    os.environ["no_proxy"] = saved
-        return https
-    return None
+    env: dict[str, str] = {}
+    for key in sorted(environ, key=lambda k: k.islower()):  # upper first, lower case overrides
+        if key.lower() in ("https_proxy", "all_proxy", "no_proxy") and environ[key]:
+            env[key.lower()] = environ[key]
+    https = env.get("https_proxy") or env.get("all_proxy")
+    if not https:
+        return None
+    host = urlsplit(url).hostname or ""
+    if env.get("no_proxy") and urllib.request.proxy_bypass_environment(host, {"no": env["no_proxy"]}):
+        return None
+    return https
 
 
 # --------------------------------------------------------------------------- the real client
