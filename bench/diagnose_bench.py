@@ -7,7 +7,6 @@ time is compared. Peak memory is the child's maximum RSS (getrusage). No asserti
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -54,7 +53,9 @@ def main() -> int:
         o_med, o_min, _ = timed(ossl, runs, env)
         rows.append(("certdoctor diagnose", d_med, d_min))
         rows.append(("openssl s_client -showcerts", o_med, o_min))
-        sslyze = shutil.which("sslyze", path=str(venv_bin)) or shutil.which("sslyze")
+        sslyze = os.environ.get("CERTDOCTOR_SSLYZE")
+        if not (sslyze and os.access(sslyze, os.X_OK)):
+            sslyze = shutil.which("sslyze")
         s_med = None
         if sslyze:
             cmd = [sslyze, "--certinfo", f"{ep.hostname}:{ep.port}{{127.0.0.1}}"]

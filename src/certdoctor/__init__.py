@@ -5,9 +5,6 @@ Public names are imported lazily so that ``import certdoctor`` (and the CLI) sta
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 __version__ = "0.1.0"
 
 # public name -> module that defines it
@@ -42,10 +39,12 @@ _EXPORTS = {
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str):
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'certdoctor' has no attribute {name!r}")
+    import importlib
+
     value = getattr(importlib.import_module(f"certdoctor.{module}"), name)
     globals()[name] = value
     return value

@@ -1,4 +1,4 @@
-from certdoctor.cli.main import main
+from certdoctor.cli import main
 
 if __name__ == "__main__":  # pragma: no cover
     main()
