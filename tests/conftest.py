@@ -25,12 +25,14 @@ CLEARED = (
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch):
+def clean_environ(monkeypatch, tmp_path):
     """Clear CA and proxy variables (httpx's ``clean_environ``); tests set what they need."""
     for name in CLEARED:
         monkeypatch.delenv(name, raising=False)
     # pip reads its config file too; point it at nothing so it cannot leak a `cert =`
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    # the on-disk AIA/CRL/OCSP cache lives in the test's own folder, never in ~/.cache
+    monkeypatch.setenv("CERTDOCTOR_CACHE_DIR", str(tmp_path / "certdoctor-cache"))
     yield
 
 

@@ -728,7 +728,8 @@ def _check_pins(path: "PathResult", pins: Sequence[str], f: list[Finding]) -> No
             Actor.CLIENT_USER, None))
 
 
-def _check_revocation(path: "PathResult", now, f: list[Finding], budget: float, stapled: bytes | None) -> None:
+def _check_revocation(path: "PathResult", now, f: list[Finding], budget: float, stapled: bytes | None,
+                      cache=None) -> None:
     if len(path.path) < 2:
         return
     leaf, issuer = path.path[0], path.path[1]
@@ -741,7 +742,7 @@ def _check_revocation(path: "PathResult", now, f: list[Finding], budget: float, 
     try:
         result = revocation.check_revocation(
             leaf.certificate(), issuer.certificate(), policy="soft", now=now, budget=budget,
-            timeout=min(3.0, budget), stapled=stapled,
+            timeout=min(3.0, budget), stapled=stapled, cache=cache,
         )
     except Exception as exc:  # a step that could not run is data
         f.append(Finding(Code.REVOCATION_UNKNOWN, Severity.WARNING, "Revocation could not be checked.",
@@ -813,7 +814,7 @@ def diagnose(
         if pins:
             _check_pins(path, pins, findings)
         if revocation:
-            _check_revocation(path, clock, findings, min(4.0, timeout), res.ocsp_staple)
+            _check_revocation(path, clock, findings, min(4.0, timeout), res.ocsp_staple, cache)
 
     outcome = None
     verifies: bool | None = None

@@ -46,9 +46,10 @@ def install_resolve(specs) -> None:
 @click.option("--no-revocation", is_flag=True, help="Skip the CRL/OCSP check.")
 @click.option("--no-aia", is_flag=True, help="Do not download missing intermediates.")
 @click.option("--pin", "pins", multiple=True, metavar="sha256/BASE64", help="Expected SPKI pin (repeatable).")
+@click.option("--no-cache", is_flag=True, help="Do not use the on-disk cache of AIA/CRL/OCSP downloads.")
 @json_option
 def command(target, ca_file, client, python, proxy, servername, timeout, resolve, no_revocation, no_aia, pins,
-            as_json):
+            no_cache, as_json):
     """Say exactly why CLIENT fails (or would fail) on TARGET, with evidence and the fix.
 
     TARGET is an https:// URL or host[:port].
@@ -61,8 +62,11 @@ def command(target, ca_file, client, python, proxy, servername, timeout, resolve
     if ca_file is not None and not Path(ca_file).is_file():
         raise InputError(f"--ca-file {ca_file}: no such file", "Give the path of a PEM bundle.")
     install_resolve(resolve)
+    from certdoctor.fetch import FetchCache
+
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
-                 timeout=timeout, revocation=not no_revocation, aia=not no_aia, pins=pins)
+                 timeout=timeout, revocation=not no_revocation, aia=not no_aia, pins=pins,
+                 cache=None if no_cache else FetchCache())
     if as_json:
         import json
 
