@@ -34,6 +34,15 @@ _EXPORTS = {
     "ca_bundle": "fix",
     "ssl_context": "fix",
     "requests_session": "fix",
+    # bundles
+    "build_bundle": "bundle",
+    "write_bundle": "bundle",
+    "check_bundle": "bundle",
+    # hardening
+    "PinnedAdapter": "pinning",
+    "httpx_client": "pinning",
+    "check_expiry": "expiry",
+    "check_revocation": "revocation",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

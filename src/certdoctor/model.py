@@ -6,7 +6,7 @@ docstring says when. ``Code`` values are stable public identifiers: never rename
     >>> from certdoctor.model import CertInfo
     >>> info = CertInfo.from_certificate(cert)          # doctest: +SKIP
     >>> info.spki_pin                                   # doctest: +SKIP
-    'sha256/…'
+    'p0x…='   (bare base64; the pin-sha256 form is 'sha256/' + this)
 """
 
 from __future__ import annotations

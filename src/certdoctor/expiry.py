@@ -1,0 +1,483 @@
+"""Expiry of every certificate of every chain, files and endpoints alike, with Nagios states.
+
+    >>> from certdoctor.expiry import check_expiry
+    >>> report = check_expiry(["chain.pem", "example.org:443"], warn_days=30, crit_days=7)  # doctest: +SKIP
+    >>> report.summary                                                                       # doctest: +SKIP
+    'CERT OK - 5 certificates in 2 chains, soonest example.org expires in 84 days | days_left=84;30;7'
+    >>> report.exit_code                                                                     # doctest: +SKIP
+    0
+
+States: a certificate is CRITICAL when expired, not yet valid, or ``days_left < crit_days``;
+WARNING when ``days_left < warn_days``; else OK (``days_left``: whole days, toward zero).
+A source that could not be read or reached is UNKNOWN (with its error), never a crash. The
+run's state is the worst one, ranked CRITICAL > UNKNOWN > WARNING > OK: a source that could
+not be checked may hide an expired certificate, so it outranks a warning.
+
+For endpoints the local clock is compared with the server's HTTP ``Date`` header, read with a
+HEAD request over a *verified* connection (the default store, or ``ca_file``); when the chain
+does not verify there, the skew stays unknown (``None``). A skew over 5 minutes is a
+``CLOCK_SKEW`` finding (WARNING): expiry and TLS verification both depend on the clock.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+from certdoctor.errors import CertdoctorError, InputError, UsageError
+from certdoctor.model import Actor, Code, Finding, Severity
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography import x509
+
+DEFAULT_WARN_DAYS = 30
+DEFAULT_CRIT_DAYS = 7
+DEFAULT_TIMEOUT = 10.0
+CLOCK_SKEW_LIMIT = 300.0  # seconds
+DAY = 86400.0
+_CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ".p12", ".pfx", ".key")
+
+
+class State(str, enum.Enum):
+    """Nagios plugin states; ``exit_code`` is the plugin exit status."""
+
+    OK = "OK"
+    WARNING = "WARNING"
+    CRITICAL = "CRITICAL"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def exit_code(self) -> int:
+        return {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}[self.value]
+
+    @property
+    def rank(self) -> int:
+        """Order used to pick a run's worst state: CRITICAL > UNKNOWN > WARNING > OK."""
+        return {"OK": 0, "WARNING": 1, "UNKNOWN": 2, "CRITICAL": 3}[self.value]
+
+
+def worst(states: Iterable[State]) -> State:
+    return max(states, key=lambda s: s.rank, default=State.OK)
+
+
+@dataclass(frozen=True, slots=True)
+class CertExpiry:
+    """One certificate's validity window as of ``now``.
+
+    ``days_left`` is whole days until notAfter, rounded toward zero (negative once expired
+    by a full day; ``expired`` is exact).
+    ``lifetime_used`` is the share of notBefore..notAfter elapsed, in percent, clamped to
+    0..100 (``expired``/``not_yet_valid`` say which end was passed).
+    """
+
+    index: int
+    name: str
+    subject: str
+    issuer: str
+    not_before: _dt.datetime
+    not_after: _dt.datetime
+    days_left: int
+    lifetime_used: float
+    expired: bool
+    not_yet_valid: bool
+    state: State
+    fingerprint_sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClockCheck:
+    """The server's HTTP ``Date`` versus the local clock.
+
+    ``skew_seconds`` = server time - local time (positive: the local clock is behind);
+    ``None`` when unknown, and ``note`` says why (e.g. the chain did not verify).
+    """
+
+    server_date: _dt.datetime | None
+    skew_seconds: float | None
+    flagged: bool
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceExpiry:
+    """One source (file or endpoint): its chain, or the error that stopped it (UNKNOWN)."""
+
+    source: str
+    kind: str  # "file" or "endpoint"
+    host: str | None
+    port: int | None
+    certs: tuple[CertExpiry, ...]
+    state: State
+    error: str | None
+    findings: tuple[Finding, ...]
+    clock: ClockCheck | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiryReport:
+    """The whole run: per-source results, the worst state and the Nagios summary line."""
+
+    sources: tuple[SourceExpiry, ...]
+    state: State
+    exit_code: int
+    summary: str
+    warn_days: int
+    crit_days: int
+    now: _dt.datetime
+    soonest_days_left: int | None
+
+
+# --------------------------------------------------------------------------- computation
+
+
+def _utc(value: _dt.datetime) -> _dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=_dt.timezone.utc)
+
+
+def _cert_name(cert: "x509.Certificate") -> str:
+    from cryptography import x509
+
+    try:
+        cn = cert.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+        if cn:
+            return str(cn[0].value)
+    except Exception:
+        pass
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = san.get_values_for_type(x509.DNSName) or [str(i) for i in san.get_values_for_type(x509.IPAddress)]
+        if names:
+            return names[0]
+    except Exception:
+        pass
+    try:
+        return cert.subject.rfc4514_string() or "(empty subject)"
+    except Exception:  # pragma: no cover
+        return "(unparsable subject)"
+
+
+def cert_expiry(cert: "x509.Certificate", index: int, now: _dt.datetime, warn_days: int, crit_days: int) -> CertExpiry:
+    """The :class:`CertExpiry` of one certificate."""
+    from certdoctor.model import fingerprint_sha256
+
+    now = _utc(now)
+    nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
+    left = (na - now).total_seconds()
+    days_left = math.trunc(left / DAY)  # toward zero: "expired 10 days ago" is -10
+    life = (na - nb).total_seconds()
+    used = 100.0 if life <= 0 else (now - nb).total_seconds() / life * 100.0
+    used = round(min(100.0, max(0.0, used)), 1)
+    expired, not_yet = now > na, now < nb
+    if expired or not_yet or days_left < crit_days:
+        state = State.CRITICAL
+    elif days_left < warn_days:
+        state = State.WARNING
+    else:
+        state = State.OK
+    try:
+        subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+    except Exception:  # pragma: no cover
+        subject = issuer = "(unparsable)"
+    return CertExpiry(index=index, name=_cert_name(cert), subject=subject, issuer=issuer, not_before=nb,
+                      not_after=na, days_left=days_left, lifetime_used=used, expired=expired,
+                      not_yet_valid=not_yet, state=state, fingerprint_sha256=fingerprint_sha256(cert))
+
+
+def _findings(certs: Sequence[CertExpiry], warn_days: int, crit_days: int, now: _dt.datetime) -> list[Finding]:
+    out: list[Finding] = []
+    for c in certs:
+        if c.expired:
+            ago = int((now - c.not_after).total_seconds() // DAY)
+            out.append(Finding(Code.EXPIRED, Severity.ERROR, f"{c.name} expired {_days(ago)} ago",
+                               evidence=(f"notAfter {c.not_after.isoformat()}",),
+                               fix="Renew the certificate and install it on the server.",
+                               who=Actor.SERVER_OPERATOR, cert_index=c.index))
+        elif c.not_yet_valid:
+            out.append(Finding(Code.NOT_YET_VALID, Severity.ERROR,
+                               f"{c.name} is not valid before {c.not_before.isoformat()}",
+                               evidence=(f"notBefore {c.not_before.isoformat()}",),
+                               fix="Check the clocks (this machine's and the issuing CA's) or wait.",
+                               who=Actor.SERVER_OPERATOR, cert_index=c.index))
+        elif c.state is not State.OK:
+            limit = crit_days if c.state is State.CRITICAL else warn_days
+            out.append(Finding(Code.EXPIRING_SOON,
+                               Severity.ERROR if c.state is State.CRITICAL else Severity.WARNING,
+                               f"{c.name} expires in {_days(c.days_left)} (threshold {limit})",
+                               evidence=(f"notAfter {c.not_after.isoformat()}",),
+                               fix="Renew the certificate before it expires.",
+                               who=Actor.SERVER_OPERATOR, cert_index=c.index))
+    return out
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if abs(n) == 1 else f"{n} days"
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def parse_endpoint(source: str) -> tuple[str, int, str]:
+    """``host[:port]`` or ``https://host[:port]/path`` to (host, port, path)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(source if "://" in source else f"//{source}")
+    if parts.scheme not in ("", "https"):
+        raise UsageError(f"{source}: only https:// URLs, host[:port] and files can be checked", None)
+    try:
+        port = parts.port or 443
+    except ValueError:
+        raise UsageError(f"{source}: bad port", None) from None
+    if not parts.hostname:
+        raise UsageError(f"{source}: neither an existing file nor a host", "Give a file, host[:port] or https:// URL.")
+    return parts.hostname, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _load_file(path: str) -> tuple["x509.Certificate", ...]:
+    from certdoctor.load import load_file
+
+    return tuple(load_file(path))
+
+
+def _fetch(host: str, port: int, servername: str | None, timeout: float) -> tuple["x509.Certificate", ...]:
+    from certdoctor.probe import fetch_chain
+
+    kw: dict[str, Any] = {"timeout": timeout}
+    if servername:
+        kw["servername"] = servername
+    return tuple(fetch_chain(host, port, **kw))
+
+
+def _verify_context(ca_file: str | os.PathLike[str] | None) -> tuple[Any, str]:
+    import ssl
+
+    if ca_file:
+        return ssl.create_default_context(cafile=str(ca_file)), f"--ca-file {ca_file}"
+    ctx = ssl.create_default_context()  # the OS store (and SSL_CERT_FILE/SSL_CERT_DIR)
+    try:
+        import certifi
+
+        ctx.load_verify_locations(cafile=certifi.where())
+        return ctx, "the default store (system + certifi)"
+    except Exception:
+        return ctx, "the default store (system)"
+
+
+def clock_check(host: str, port: int, *, servername: str | None = None, path: str = "/",
+                ca_file: str | os.PathLike[str] | None = None, timeout: float = DEFAULT_TIMEOUT) -> ClockCheck:
+    """Read the server's ``Date`` with a HEAD request over a verified connection only."""
+    import email.utils
+    import http.client
+    import socket
+    import ssl
+
+    ctx, store = _verify_context(ca_file)
+    name = servername or host
+    sock = None
+    try:
+        t0 = time.time()
+        raw = socket.create_connection((host, port), timeout=timeout)
+        try:
+            sock = ctx.wrap_socket(raw, server_hostname=name)
+        except BaseException:
+            raw.close()
+            raise
+        conn = http.client.HTTPSConnection(name, port, timeout=timeout, context=ctx)
+        conn.sock = sock  # already connected and verified: HTTPSConnection must not reconnect
+        conn.request("HEAD", path, headers={"User-Agent": "certdoctor-expiry", "Connection": "close",
+                                            "Accept": "*/*"})
+        resp = conn.getresponse()
+        t1 = time.time()
+        date = resp.getheader("Date")
+        resp.close()
+        conn.close()
+    except ssl.SSLCertVerificationError as exc:
+        reason = getattr(exc, "verify_message", None) or str(exc)
+        return ClockCheck(None, None, False,
+                          f"unknown: the chain does not verify against {store} ({reason}); "
+                          "the Date header is only read over a verified connection")
+    except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
+        return ClockCheck(None, None, False, f"unknown: HEAD {path} failed: {exc}")
+    finally:
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+    if not date:
+        return ClockCheck(None, None, False, "unknown: the server sent no Date header")
+    try:
+        server = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return ClockCheck(None, None, False, f"unknown: unparsable Date header {date!r}")
+    server = _utc(server)
+    local_mid = (t0 + t1) / 2.0
+    # Date has 1 s resolution, truncated: the true server time is in [Date, Date + 1)
+    skew = round(server.timestamp() + 0.5 - local_mid, 1)
+    flagged = abs(skew) > CLOCK_SKEW_LIMIT
+    note = (f"server Date {server.isoformat()} (verified against {store}); local clock is "
+            f"{_skew_words(skew)}")
+    return ClockCheck(server, skew, flagged, note)
+
+
+def _skew_words(skew: float) -> str:
+    if abs(skew) < 2:
+        return "in step (within 2 s)"
+    side = "behind" if skew > 0 else "ahead"
+    a = abs(skew)
+    amount = f"{a:.0f} s" if a < 120 else (f"{a / 60:.1f} min" if a < 7200 else f"{a / 3600:.1f} h")
+    return f"{amount} {side}"
+
+
+def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime, *, timeout: float,
+                  servername: str | None, ca_file: str | None, check_clock: bool) -> SourceExpiry:
+    path = Path(source)
+    kind, host, port, url_path = "file", None, None, "/"
+    try:
+        if os.path.lexists(source):
+            if not path.is_file():
+                raise UsageError(f"{source}: not a regular file", None)
+            certs = _load_file(source)
+        elif "://" not in source and ("/" in source or os.sep in source
+                                      or source.lower().endswith(_CERT_SUFFIXES)):
+            raise InputError(f"{source}: no such file", "Check the path (or give host[:port] for an endpoint).")
+        else:
+            kind = "endpoint"
+            host, port, url_path = parse_endpoint(source)
+            certs = _fetch(host, port, servername, timeout)
+        if not certs:
+            raise UsageError(f"{source}: no certificate", None)
+    except CertdoctorError as exc:
+        return SourceExpiry(source, kind, host, port, (), State.UNKNOWN, exc.message, (), None)
+    except ImportError as exc:  # pragma: no cover - load.py / probe.py not installed
+        return SourceExpiry(source, kind, host, port, (), State.UNKNOWN, f"cannot check: {exc}", (), None)
+    except Exception as exc:  # one bad source never sinks the run
+        return SourceExpiry(source, kind, host, port, (), State.UNKNOWN,
+                            f"{source}: {type(exc).__name__}: {exc}", (), None)
+    rows = tuple(cert_expiry(c, i, now, warn_days, crit_days) for i, c in enumerate(certs))
+    findings = _findings(rows, warn_days, crit_days, now)
+    state = worst(r.state for r in rows)
+    clock = None
+    if kind == "endpoint" and check_clock:
+        assert host is not None and port is not None
+        clock = clock_check(host, port, servername=servername, path=url_path, ca_file=ca_file, timeout=timeout)
+        if clock.flagged:
+            findings.append(Finding(
+                Code.CLOCK_SKEW, Severity.WARNING,
+                f"local clock differs from {host}'s by {_skew_words(clock.skew_seconds or 0.0)}",
+                explanation="Certificate validity is judged by the local clock: a wrong clock "
+                            "makes valid certificates look expired or not yet valid.",
+                evidence=(clock.note,), fix="Synchronise this machine's clock (NTP).",
+                who=Actor.CLIENT_USER))
+            state = worst((state, State.WARNING))
+    return SourceExpiry(source, kind, host, port, rows, state, None, tuple(findings), clock)
+
+
+def check_expiry(
+    sources: Iterable[str | os.PathLike[str]],
+    warn_days: int = DEFAULT_WARN_DAYS,
+    crit_days: int = DEFAULT_CRIT_DAYS,
+    now: _dt.datetime | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    servername: str | None = None,
+    ca_file: str | os.PathLike[str] | None = None,
+    check_clock: bool = True,
+    concurrency: int = 16,
+) -> ExpiryReport:
+    """Expiry of every certificate of every source (files and endpoints), as one report.
+
+    ``sources``: existing paths are certificate files (PEM, DER, PKCS#7, PKCS#12); anything
+    else is ``host[:port]`` or an ``https://`` URL whose presented chain is read. Endpoints are
+    checked in a thread pool (``concurrency`` workers). ``now`` pins the time of the expiry
+    arithmetic (the clock-skew check always uses the real clock). ``servername`` is the SNI
+    (and verified name) for every endpoint. ``ca_file`` is the trust used for the verified
+    ``Date`` request; ``check_clock=False`` skips it. Bad thresholds raise :class:`UsageError`.
+    """
+    if warn_days < 0 or crit_days < 0:
+        raise UsageError(f"thresholds must not be negative (warn {warn_days}, crit {crit_days})", None)
+    if warn_days < crit_days:
+        raise UsageError(f"--warn-days ({warn_days}) must not be below --crit-days ({crit_days})", None)
+    if timeout <= 0:
+        raise UsageError(f"timeout must be positive, not {timeout}", None)
+    srcs = [os.fspath(s) for s in sources]
+    if not srcs:
+        raise UsageError("no source given: name a certificate file, host[:port] or https:// URL", None)
+    now = _utc(now or _dt.datetime.now(_dt.timezone.utc))
+    ca = os.fspath(ca_file) if ca_file else None
+
+    def one(src: str) -> SourceExpiry:
+        return _check_source(src, warn_days, crit_days, now, timeout=timeout, servername=servername,
+                             ca_file=ca, check_clock=check_clock)
+
+    workers = max(1, min(int(concurrency), len(srcs)))
+    if workers == 1:
+        results = tuple(one(s) for s in srcs)
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="certdoctor-expiry") as pool:
+            results = tuple(pool.map(one, srcs))
+    return build_report(results, warn_days, crit_days, now)
+
+
+def build_report(results: Sequence[SourceExpiry], warn_days: int, crit_days: int, now: _dt.datetime) -> ExpiryReport:
+    """The run's state and Nagios summary from per-source results."""
+    state = worst(r.state for r in results)
+    certs = [(r, c) for r in results for c in r.certs]
+    chains = sum(1 for r in results if r.certs)
+    unknown = [r for r in results if r.state is State.UNKNOWN]
+    soonest = min((c.days_left for _, c in certs), default=None)
+    parts: list[str] = []
+    if certs:
+        # the headline certificate: worst state first, then the nearest notAfter
+        _, head = min(certs, key=lambda rc: (-rc[1].state.rank, rc[1].days_left))
+        if head.expired:
+            ago = int((now - head.not_after).total_seconds() // DAY)
+            phrase = f"{head.name} expired {_days(ago)} ago"
+        elif head.not_yet_valid:
+            start = int((head.not_before - now).total_seconds() // DAY)
+            phrase = f"{head.name} is not valid yet (starts in {_days(start)})"
+        else:
+            phrase = f"soonest {head.name} expires in {_days(head.days_left)}"
+        n = len(certs)
+        parts.append(f"{n} certificate{'s' if n != 1 else ''} in {chains} chain{'s' if chains != 1 else ''}, {phrase}")
+    skewed = [r for r in results if r.clock is not None and r.clock.flagged]
+    for r in skewed:
+        parts.append(f"clock skew {_skew_words(r.clock.skew_seconds or 0.0)} vs {r.host}")  # type: ignore[union-attr]
+    if unknown:
+        first = unknown[0]
+        more = f" (+{len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        parts.append(f"{len(unknown)} of {len(results)} source{'s' if len(results) != 1 else ''} "
+                     f"not checked: {_one_line(first.error or first.source)}{more}")
+    summary = f"CERT {state.value} - " + "; ".join(parts)
+    if soonest is not None:
+        summary += f" | days_left={soonest};{warn_days};{crit_days}"
+    return ExpiryReport(sources=tuple(results), state=state, exit_code=state.exit_code, summary=summary,
+                        warn_days=warn_days, crit_days=crit_days, now=now, soonest_days_left=soonest)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()).replace("|", "/")
+
+
+__all__ = [
+    "DEFAULT_WARN_DAYS",
+    "DEFAULT_CRIT_DAYS",
+    "CLOCK_SKEW_LIMIT",
+    "State",
+    "CertExpiry",
+    "ClockCheck",
+    "SourceExpiry",
+    "ExpiryReport",
+    "check_expiry",
+    "build_report",
+    "cert_expiry",
+    "clock_check",
+    "parse_endpoint",
+    "worst",
+]
