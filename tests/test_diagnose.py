@@ -246,3 +246,29 @@ def test_https_proxy_env_is_followed_to_the_interceptor(lab):
     d = diagnose(ep.url, ca_file=str(lab.ca_file), timeout=5,
                  environ={"HTTPS_PROXY": lab.proxy_url, "NO_PROXY": ".lab.test"})
     assert d.ok
+
+
+def test_pin_mismatch_is_reported(lab):
+    from certdoctor.model import spki_pin
+    from certdoctor.probe import fetch_chain
+
+    good = lab.endpoint("good")
+    chain = fetch_chain(good.hostname, good.port, timeout=5)
+    right = "sha256/" + spki_pin(chain[0])
+    d = diagnose(good.url, ca_file=str(lab.ca_file), pins=[right], timeout=5)
+    assert not any(f.code is Code.PIN_MISMATCH for f in d.findings)
+    other = lab.endpoint("pin_other_key")
+    d = diagnose(f"https://good.lab.test:{other.port}/", ca_file=str(lab.ca_file), pins=[right], timeout=5)
+    assert d.verifies is True  # normal verification passes: a MITM with a valid certificate
+    assert any(f.code is Code.PIN_MISMATCH for f in d.findings) and d.exit_code == 1
+    with pytest.raises(UsageError):
+        diagnose(good.url, pins=["sha256/short"], timeout=5)
+
+
+def test_revoked_is_reported_although_requests_accepts_it(lab):
+    d = diagnose(lab.endpoint("revoked").url, ca_file=str(lab.ca_file), timeout=5)
+    assert d.verifies is True
+    f = next(f for f in d.findings if f.code is Code.REVOKED)
+    assert f.severity is Severity.ERROR and d.exit_code == 1
+    d = diagnose(lab.endpoint("revoked").url, ca_file=str(lab.ca_file), timeout=5, revocation=False)
+    assert not any(f.code is Code.REVOKED for f in d.findings)

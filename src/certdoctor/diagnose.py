@@ -715,7 +715,7 @@ def _check_strict(path: "PathResult", presented_certs, python: str, client: str,
 
 
 def _check_pins(path: "PathResult", pins: Sequence[str], f: list[Finding]) -> None:
-    wanted = {p.split("/", 1)[1] if p.startswith("sha256/") else p for p in pins}
+    wanted = {p.split("/", 1)[1] for p in pins}  # already canonical sha256/B64 (pin.parse_pins)
     seen = [c.spki_pin for c in path.path]
     if not wanted & set(seen):
         f.append(Finding(
@@ -788,6 +788,10 @@ def diagnose(
     if python is None or python == "current":
         python = "3.13" if sys.version_info >= (3, 13) else f"{sys.version_info[0]}.{sys.version_info[1]}"
     tgt = parse_target(target, servername)
+    if pins:
+        from certdoctor.pin import parse_pins
+
+        pins = parse_pins(pins)  # a malformed pin is bad usage, before any connection
     trust = effective_trust(client, ca_file=ca_file, environ=env, python=python if python == "3.13" else None)
     used_proxy = effective_proxy(tgt.url, proxy, client, env)
     clock = now or _dt.datetime.now(_dt.timezone.utc)
