@@ -219,8 +219,13 @@ class CertInfo:
             san_dns = tuple(san.value.get_values_for_type(x509.DNSName))
             san_ip = tuple(str(ip) for ip in san.value.get_values_for_type(x509.IPAddress))
 
-        key = cert.public_key()
-        if isinstance(key, rsa.RSAPublicKey):
+        try:
+            key = cert.public_key()
+        except Exception:  # a key algorithm cryptography cannot parse: still show the rest
+            key = None
+        if key is None:
+            key_type, key_size = "unsupported", None
+        elif isinstance(key, rsa.RSAPublicKey):
             key_type, key_size = "RSA", key.key_size
         elif isinstance(key, ec.EllipticCurvePublicKey):
             key_type, key_size = f"EC {key.curve.name}", key.curve.key_size
@@ -317,7 +322,7 @@ class CertInfo:
             self_issued=self_issued,
             self_signed=self_signed,
             fingerprint_sha256=fingerprint_sha256(cert),
-            spki_pin=spki_pin(cert),
+            spki_pin=spki_pin(cert) if key is not None else "",
             version=cert.version.value + 1,
             der=der,
         )

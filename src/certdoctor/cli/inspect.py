@@ -113,8 +113,10 @@ def inspect_source(source: str, *, password: str | None = None, servername: str 
 @click.option("--servername", help="SNI name to send (and check the leaf against) when SOURCE is a host.")
 @click.option("--timeout", type=click.FloatRange(0.1, 300), default=10.0, show_default=True,
               help="Seconds for the connection.")
+@click.option("--resolve", "resolve", multiple=True, metavar="HOST:ADDR",
+              help="Resolve HOST (or *.suffix) to ADDR in this process, like curl --resolve.")
 @json_option
-def command(source, password, servername, timeout, as_json):
+def command(source, password, servername, timeout, resolve, as_json):
     """Show every certificate of SOURCE and how they chain.
 
     SOURCE is a file (PEM, DER, PKCS#7, PKCS#12; - for stdin), host[:port] or an https:// URL.
@@ -127,6 +129,9 @@ def command(source, password, servername, timeout, as_json):
     from certdoctor.report import inspection_json, render_inspection
 
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
+    from certdoctor.cli.diagnose import install_resolve
+
+    install_resolve(resolve)
     insp = inspect_source(source, password=password, servername=servername, timeout=timeout)
     if as_json:
         emit_json(inspection_json(insp))
