@@ -10,10 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv
 [ -x "$VENV/bin/certdoctor" ] || { echo "run 'make venv' first" >&2; exit 2; }
-if ! "$VENV/bin/bandit" --version >/dev/null 2>&1; then
-  echo "(installing bandit into $VENV for the comparison)"
-  "$VENV/bin/pip" install -q bandit
+# bandit gets a venv of its own (.bench-venv): the project's venv stays what pyproject says
+BANDIT=.bench-venv/bin/bandit
+if ! "$BANDIT" --version >/dev/null 2>&1; then
+  echo "(installing bandit into .bench-venv for the comparison)"
+  [ -x .bench-venv/bin/pip ] || python3 -m venv .bench-venv
+  .bench-venv/bin/pip install -q bandit
 fi
+export CERTDOCTOR_BANDIT="$PWD/$BANDIT"
 WORK=${CERTDOCTOR_BENCH_DIR:-/tmp/certdoctor-bench-lint}
 TREE=$WORK/tree
 PKGS="ansible-core==2.19.14 openstacksdk==4.22.0 keystoneauth1==5.18.1 docker==7.2.0"

@@ -28,7 +28,7 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 CERTDOCTOR = [str(BIN / "certdoctor"), "lint", "--json"]
-BANDIT = [str(BIN / "bandit"), "-q", "-t", "B501,B323", "-f", "json"]
+BANDIT = [os.environ.get("CERTDOCTOR_BANDIT") or str(BIN / "bandit"), "-q", "-t", "B501,B323", "-f", "json"]
 COVERS = {  # bandit test -> the certdoctor codes it is looking for
     "B501": {"VERIFY_FALSE", "VERIFY_FALSE_ATTR", "VERIFY_FALSE_FLOW"},
     "B323": {"UNVERIFIED_CONTEXT"},

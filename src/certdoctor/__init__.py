@@ -43,6 +43,10 @@ _EXPORTS = {
     "httpx_client": "pinning",
     "check_expiry": "expiry",
     "check_revocation": "revocation",
+    # code scanning
+    "LintCode": "lint",
+    "lint_paths": "lint",
+    "lint_source": "lint",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
