@@ -145,7 +145,7 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path, required=True)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    print("bandit:", subprocess.run([str(BIN / "bandit"), "--version"], capture_output=True,
+    print("bandit:", subprocess.run([BANDIT[0], "--version"], capture_output=True,
                                     text=True).stdout.splitlines()[0])
     print("python:", sys.version.split()[0], f"cores: {os.cpu_count()}")
     corpus(args.corpus)
