@@ -272,3 +272,17 @@ def test_revoked_is_reported_although_requests_accepts_it(lab):
     assert f.severity is Severity.ERROR and d.exit_code == 1
     d = diagnose(lab.endpoint("revoked").url, ca_file=str(lab.ca_file), timeout=5, revocation=False)
     assert not any(f.code is Code.REVOKED for f in d.findings)
+
+
+def test_untrusted_root_says_whether_the_server_sent_it(lab):
+    # good: leaf + intermediate, the root only reachable over AIA
+    d = diagnose(lab.endpoint("good").url, timeout=5)
+    f = next(f for f in d.findings if f.code is Code.UNTRUSTED_ROOT)
+    assert "does not send" in f.explanation and "unable to get local issuer certificate" in f.explanation
+    assert "unable to get local issuer certificate" in d.outcome.error
+    # wrong_order sends its root: OpenSSL's words differ, and so do ours
+    d = diagnose(lab.endpoint("wrong_order").url, timeout=5)
+    f = next(f for f in d.findings if f.code is Code.UNTRUSTED_ROOT)
+    assert "sends itself" in f.explanation
+    assert "self-signed certificate in certificate chain" in f.explanation
+    assert "self-signed certificate in certificate chain" in d.outcome.error

@@ -664,13 +664,21 @@ def _check_trust(
             Actor.SERVER_OPERATOR, 0))
         return
 
+    sent = top.fingerprint_sha256 in {c.fingerprint_sha256 for c in chain.certs}
+    if top.self_signed and sent:
+        how = "a self-signed root the server sends itself"
+        openssl_says = "'self-signed certificate in certificate chain'."
+    elif top.self_signed:
+        how = "a self-signed root the server does not send (certdoctor downloaded it from an AIA URL)"
+        openssl_says = "'unable to get local issuer certificate'."
+    else:
+        how = f"issued by {top.issuer!r}"
+        openssl_says = "'unable to get local issuer certificate'."
     f.append(Finding(
         Code.UNTRUSTED_ROOT, Severity.ERROR,
         "The chain ends at a root your client does not trust (a private or unknown CA).",
-        (f"certdoctor built the path up to {top.display_name!r}, "
-         + ("a self-signed root the server sends itself" if top.self_signed else f"issued by {top.issuer!r}")
-         + f", and that root is not in {store}. "
-         + ("'self-signed certificate in certificate chain'." if top.self_signed else "'unable to get local issuer certificate'.")
+        (f"certdoctor built the path up to {top.display_name!r}, {how}, and that root is not in {store}: "
+         + openssl_says
          + (" requests reads certifi (or REQUESTS_CA_BUNDLE) only, never the OS store." if client == "requests" else "")),
         (f"chain top: {top.subject}", f"issuer: {top.issuer}", f"store: {store}")
         + ((f"root SHA-256 = {top.fingerprint_sha256}",) if top.self_signed else ()),
