@@ -208,8 +208,6 @@ def effective_proxy(url: str, proxy: str | None, client: str, environ) -> str | 
     lower case wins over upper case, as in urllib's ``getproxies_environment``)."""
     if proxy:
         return proxy
-    import urllib.request
-
     env: dict[str, str] = {}
     for key in sorted(environ, key=lambda k: k.islower()):  # upper first, lower case overrides
         if key.lower() in ("https_proxy", "all_proxy", "no_proxy") and environ[key]:
@@ -218,6 +216,8 @@ def effective_proxy(url: str, proxy: str | None, client: str, environ) -> str | 
     if not https:
         return None
     host = urlsplit(url).hostname or ""
+    import urllib.request  # ~20 ms of regex compiling: only when a proxy is configured
+
     if env.get("no_proxy") and urllib.request.proxy_bypass_environment(host, {"no": env["no_proxy"]}):
         return None
     return https
