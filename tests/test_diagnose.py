@@ -286,3 +286,53 @@ def test_untrusted_root_says_whether_the_server_sent_it(lab):
     assert "sends itself" in f.explanation
     assert "self-signed certificate in certificate chain" in f.explanation
     assert "self-signed certificate in certificate chain" in d.outcome.error
+
+
+def _serve_extra(lab, name, issued, chain=None):
+    """An extra endpoint on the running lab (stopped with it)."""
+    if name in lab.endpoints:
+        return lab.endpoint(name)
+    return lab.serve(name, issued, chain=chain)
+
+
+def test_wrong_eku_client_only_certificate(lab):
+    host = "wrong-eku.lab.test"
+    issued = lab.pki.issue_leaf([host], client=True)  # EKU clientAuth only
+    ep = _serve_extra(lab, "wrong_eku", issued)
+    real_ok, real_err = _real_requests(ep.url, str(lab.ca_file), None)
+    assert not real_ok and "unsuitable certificate purpose" in real_err
+    d = diagnose(ep.url, ca_file=str(lab.ca_file), timeout=5)
+    assert d.verifies is False
+    f = next(f for f in d.findings if f.code is Code.WRONG_EKU)
+    assert f.severity is Severity.ERROR and "clientAuth" in " ".join(f.evidence)
+    assert "unsuitable certificate purpose" in f.explanation  # OpenSSL's own words
+
+
+def test_root_removed_from_certifi_is_named(lab):
+    """A chain under a root certifi removed (here a private stand-in named like it)."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from certdoctor.lab.pki import IssuedCert
+
+    now = dt.datetime.now(dt.timezone.utc)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "DST Root CA X3")])
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    host = "removed-root.lab.test"
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(root_name).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+            .sign(root_key, hashes.SHA256()))
+    ep = _serve_extra(lab, "removed_root", IssuedCert(leaf, leaf_key, (leaf,)))
+    d = diagnose(ep.url, timeout=5)
+    assert d.verifies is False
+    f = next(f for f in d.findings if f.code is Code.CERTIFI_OUTDATED)
+    assert "2022.05.18" in f.summary

@@ -500,7 +500,7 @@ def _check_crypto(path, anchor_index: int | None, f: list[Finding]) -> None:
             Code.WRONG_EKU, Severity.ERROR,
             "The leaf certificate is not issued for TLS servers (no serverAuth EKU).",
             ("Its extendedKeyUsage lists only " + ", ".join(leaf.extended_key_usage) +
-             "; OpenSSL refuses it for a server with 'unsupported certificate purpose'."),
+             "; OpenSSL refuses it for a server with 'unsuitable certificate purpose'."),
             (f"extendedKeyUsage = {', '.join(leaf.extended_key_usage)}",),
             "The server's operator must use a certificate with extendedKeyUsage = serverAuth.",
             Actor.SERVER_OPERATOR, 0))
