@@ -51,3 +51,19 @@ def lab(tmp_path_factory):
             yield lab
     finally:
         lab.stop()
+
+
+@pytest.fixture(scope="session")
+def pki_ec():
+    """Root → intermediate → leaf, ECDSA (``pki_helpers.make_pki``): for test_load, test_convert, test_inspect."""
+    from pki_helpers import make_pki
+
+    return make_pki("ec")
+
+
+@pytest.fixture(scope="session")
+def pki_rsa():
+    """The same PKI with RSA-2048 keys."""
+    from pki_helpers import make_pki
+
+    return make_pki("rsa")

@@ -11,7 +11,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
-from test_load import OPENSSL, der, key_pem, make_pki, needs_openssl, openssl, p12, pem
+from pki_helpers import OPENSSL, der, key_pem, make_pki, needs_openssl, openssl, p12, pem
 
 from certdoctor.cli.common import run
 from certdoctor.cli.main import cli
@@ -25,16 +25,6 @@ from certdoctor.convert import (
 )
 from certdoctor.errors import InputError, PasswordError, UsageError
 from certdoctor.load import load_bundle_file, load_file
-
-
-@pytest.fixture(scope="module")
-def pki_ec():
-    return make_pki("ec")
-
-
-@pytest.fixture(scope="module")
-def pki_rsa():
-    return make_pki("rsa")
 
 
 @pytest.fixture(scope="module", params=["ec", "rsa"])

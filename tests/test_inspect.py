@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
 from rich.console import Console
-from test_load import NOW, der, make_pki, p12, pem
+from pki_helpers import NOW, der, make_pki, p12, pem
 
 from certdoctor.cli.common import run
 from certdoctor.cli.inspect import parse_target
@@ -33,16 +33,6 @@ CERT_KEYS = {
     "key_usage", "extended_key_usage", "ski", "aki", "ocsp_urls", "ca_issuers_urls", "crl_urls", "self_signed",
     "fingerprint_sha256", "spki_pin", "pin_sha256", "issued_by", "on_path", "pem",
 }
-
-
-@pytest.fixture(scope="module")
-def pki_ec():
-    return make_pki("ec")
-
-
-@pytest.fixture(scope="module")
-def pki_rsa():
-    return make_pki("rsa")
 
 
 def text_of(insp: Inspection, width: int = 120) -> str:
@@ -196,12 +186,12 @@ def test_markup_in_names_is_not_interpreted(pki_ec):
 
 
 def test_chain_tree_handles_signing_cycles():
-    from test_load import _key, _name, issue
+    from pki_helpers import issue, make_key, make_name
 
-    ka, kb, kl = _key("ec"), _key("ec"), _key("ec")
-    a = issue(ka, kb, _name("CA A"), _name("CA B"), ca=True)  # A signed by B
-    b = issue(kb, ka, _name("CA B"), _name("CA A"), ca=True)  # B signed by A
-    leaf = issue(kl, ka, _name("leaf.example.test"), _name("CA A"), ca=False, sans=("leaf.example.test",))
+    ka, kb, kl = make_key("ec"), make_key("ec"), make_key("ec")
+    a = issue(ka, kb, make_name("CA A"), make_name("CA B"), ca=True)  # A signed by B
+    b = issue(kb, ka, make_name("CA B"), make_name("CA A"), ca=True)  # B signed by A
+    leaf = issue(kl, ka, make_name("leaf.example.test"), make_name("CA A"), ca=False, sans=("leaf.example.test",))
     insp = Inspection.of((leaf, a, b), kind="file", name="cycle.pem", format="pem")
     assert insp.chain.path == (0, 1, 2)
     out = text_of(insp)

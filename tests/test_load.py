@@ -1,7 +1,7 @@
 """certdoctor.load: every format by content, the what-is-it messages, the bounds, and fuzzing.
 
-``make_pki`` (root → intermediate → leaf, ECDSA or RSA) is imported by test_convert and
-test_inspect too.
+The test PKI (root → intermediate → leaf, ECDSA or RSA) comes from ``pki_helpers``, shared with
+test_convert and test_inspect.
 """
 
 from __future__ import annotations
@@ -9,19 +9,15 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import os
-import shutil
-import subprocess
 import time
-from types import SimpleNamespace
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pki_helpers import NOW, der, key_pem, make_name, needs_openssl, openssl, p12, pem
 
 from certdoctor.errors import InputError, PasswordError
 from certdoctor.load import (
@@ -34,104 +30,7 @@ from certdoctor.load import (
     load_file,
 )
 
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-OPENSSL = shutil.which("openssl")
-needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="the openssl CLI is not installed")
-
-
-# --------------------------------------------------------------------------- test PKI
-
-def _key(kind: str):
-    if kind == "rsa":
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "certdoctor tests"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def issue(subject_key, issuer_key, subject: x509.Name, issuer: x509.Name, *, ca: bool,
-          path_length: int | None = None, sans: tuple[str, ...] = (), not_before=None, not_after=None,
-          issuer_cert: x509.Certificate | None = None) -> x509.Certificate:
-    """One certificate with the extensions a real CA puts in."""
-    not_before = not_before or NOW - dt.timedelta(days=1)
-    not_after = not_after or NOW + dt.timedelta(days=90)
-    b = (x509.CertificateBuilder()
-         .subject_name(subject).issuer_name(issuer).public_key(subject_key.public_key())
-         .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
-         .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key.public_key()), critical=False))
-    if ca:
-        b = b.add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                          crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-    else:
-        b = b.add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                          data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                          crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-    if sans:
-        b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), critical=False)
-    if issuer_cert is not None:
-        b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                            critical=False)
-        b = b.add_extension(x509.AuthorityInformationAccess([
-            x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
-                                   x509.UniformResourceIdentifier("http://ocsp.example.test")),
-            x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
-                                   x509.UniformResourceIdentifier("http://ca.example.test/issuer.der")),
-        ]), critical=False)
-        b = b.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
-            [x509.UniformResourceIdentifier("http://crl.example.test/ca.crl")], None, None, None)]), critical=False)
-    return b.sign(issuer_key, hashes.SHA256())
-
-
-def make_pki(kind: str = "ec", leaf_name: str = "www.example.test", leaf_not_after=None,
-             leaf_not_before=None) -> SimpleNamespace:
-    """Root → intermediate → leaf with keys; ``chain`` is leaf-first, ``root`` last."""
-    rk, ik, lk = _key(kind), _key(kind), _key(kind)
-    rn, inn = _name(f"Test Root {kind.upper()}"), _name(f"Test Intermediate {kind.upper()}")
-    root = issue(rk, rk, rn, rn, ca=True, not_after=NOW + dt.timedelta(days=3650))
-    inter = issue(ik, rk, inn, rn, ca=True, path_length=0, issuer_cert=root, not_after=NOW + dt.timedelta(days=1000))
-    leaf = issue(lk, ik, _name(leaf_name), inn, ca=False, sans=(leaf_name,), issuer_cert=inter,
-                 not_after=leaf_not_after, not_before=leaf_not_before)
-    return SimpleNamespace(root=root, intermediate=inter, leaf=leaf, root_key=rk, intermediate_key=ik, leaf_key=lk,
-                           chain=(leaf, inter, root), kind=kind)
-
-
-def pem(*certs: x509.Certificate) -> bytes:
-    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
-
-
-def der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.DER)
-
-
-def key_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-def p12(pki, password: bytes | None) -> bytes:
-    enc = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
-    return pkcs12.serialize_key_and_certificates(b"test", pki.leaf_key, pki.leaf, [pki.intermediate, pki.root], enc)
-
-
-def openssl(*args: str, input: bytes | None = None) -> bytes:
-    return subprocess.run([OPENSSL, *args], input=input, capture_output=True, check=True, timeout=30).stdout
-
-
-@pytest.fixture(scope="session")
-def pki_ec():
-    return make_pki("ec")
-
-
-@pytest.fixture(scope="session")
-def pki_rsa():
-    return make_pki("rsa")
-
+# --------------------------------------------------------------------------- test PKI (pki_ec, pki_rsa: conftest)
 
 @pytest.fixture(scope="session", params=["ec", "rsa"])
 def pki(request, pki_ec, pki_rsa):
@@ -285,7 +184,7 @@ def test_detection_ignores_the_file_name(tmp_path, pki_ec):
 # --------------------------------------------------------------------------- what is it?
 
 def _csr(key):
-    return (x509.CertificateSigningRequestBuilder().subject_name(_name("csr.example.test"))
+    return (x509.CertificateSigningRequestBuilder().subject_name(make_name("csr.example.test"))
             .sign(key, hashes.SHA256()))
 
 

@@ -441,6 +441,20 @@ def test_anchors_hashed_directory_and_trusted_certificate(pki, tmp_path):
     assert [c.subject for c in got] == [pki["root"].subject, pki["other"].subject]
 
 
+def test_a_broken_block_does_not_hide_the_next_one(pki, tmp_path):
+    # a commented or cut BEGIN line has no END of its own: skipped alone, as OpenSSL reads the file
+    data = (b"# paste below -----BEGIN CERTIFICATE-----\n" + _pem(pki["root"])
+            + b"-----BEGIN CERTIFICATE-----\nMIIB\n" + _pem(pki["other"]))
+    got = parse_pem_bundle(data)
+    assert [c.subject for c in got] == [pki["root"].subject, pki["other"].subject]
+    path = tmp_path / "commented.pem"
+    path.write_bytes(data.replace(b"-----BEGIN CERTIFICATE-----\nMIIB\n", b""))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile=str(path))
+    assert {c.public_bytes(serialization.Encoding.DER) for c in parse_pem_bundle(path.read_bytes())} == set(
+        ctx.get_ca_certs(binary_form=True))
+
+
 def test_pip_anchors_include_os_certifi_and_cert(pki, tmp_path):
     import certifi
 

@@ -33,7 +33,6 @@ import datetime as _dt
 import enum
 import hashlib
 import os
-import re
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -41,6 +40,7 @@ from typing import TYPE_CHECKING, Iterable, Union
 
 from certdoctor.errors import InputError, UsageError
 from certdoctor.model import Severity
+from certdoctor.pemscan import CERT_LABELS, LINES, PemBlock, der_prefix, pem_blocks
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
@@ -59,9 +59,6 @@ SYSTEM_BUNDLE_PATHS: tuple[str, ...] = (
     "/usr/local/etc/openssl/cert.pem",
 )
 
-_CERT_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
-_BEGIN = re.compile(r"^-----BEGIN ([^-]*)-----\s*$")
-_END = re.compile(r"^-----END ([^-]*)-----\s*$")
 
 AddItem = Union[str, "os.PathLike[str]", bytes, "x509.Certificate"]
 
@@ -282,77 +279,39 @@ def ca_status(cert: "x509.Certificate") -> tuple[bool, str]:
 
 # --------------------------------------------------------------------------- PEM blocks
 
-@dataclass(frozen=True, slots=True)
-class _Block:
-    number: int
-    line: int
-    label: str
-    body: str
-    error: str | None  # set when the block is structurally broken
+def _blocks(data: bytes) -> list[PemBlock]:
+    """The PEM blocks of a bundle, found as OpenSSL finds them: markers alone on their line."""
+    return list(pem_blocks(data, markers=LINES))
 
 
-def _blocks(data: bytes) -> tuple[list[_Block], int]:
-    """Split PEM text into blocks, tolerating anything. Returns (blocks, non-blank lines outside)."""
-    text = data.decode("latin-1")
-    if text.startswith("\ufeff") or text.startswith("\xef\xbb\xbf"):
-        text = text[3:] if text.startswith("\xef\xbb\xbf") else text[1:]
-    blocks: list[_Block] = []
-    outside = 0
-    label: str | None = None
-    start = 0
-    body: list[str] = []
-    for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.strip()
-        begin = _BEGIN.match(line)
-        if label is None:
-            if begin:
-                label, start, body = begin.group(1).strip(), number, []
-            elif line and not line.startswith("#"):
-                outside += 1
-            continue
-        end = _END.match(line)
-        if begin:
-            blocks.append(_Block(len(blocks) + 1, start, label, "", f"no -----END {label}----- before line {number}"))
-            label, start, body = begin.group(1).strip(), number, []
-        elif end:
-            err = None if end.group(1).strip() == label else f"ends with -----END {end.group(1).strip()}-----"
-            blocks.append(_Block(len(blocks) + 1, start, label, "".join(body), err))
-            label = None
-        else:
-            body.append(line)
-    if label is not None:
-        blocks.append(_Block(len(blocks) + 1, start, label, "", f"no -----END {label}----- (the file ends first)"))
-    return blocks, outside
+def _structure_error(block: PemBlock) -> str | None:
+    """Why a block is structurally broken (no END, or an END with another label), or None."""
+    if block.end is None:
+        if block.cut_line is None:
+            return f"no -----END {block.label}----- (the file ends first)"
+        return f"no -----END {block.label}----- before line {block.cut_line}"
+    if block.end.strip() != block.label:
+        return f"ends with -----END {block.end.strip()}-----"
+    return None
 
 
-def _first_tlv(der: bytes) -> bytes:
-    """The first DER element (a TRUSTED CERTIFICATE is a certificate followed by OpenSSL's aux data)."""
-    if len(der) < 2 or der[0] != 0x30:
-        return der
-    n = der[1]
-    if n < 0x80:
-        return der[: 2 + n]
-    k = n & 0x7F
-    if k == 0 or k > 4 or len(der) < 2 + k:
-        return der
-    length = int.from_bytes(der[2 : 2 + k], "big")
-    return der[: 2 + k + length]
-
-
-def _parse_block(block: _Block) -> "tuple[x509.Certificate | None, str | None]":
+def _parse_block(block: PemBlock) -> "tuple[x509.Certificate | None, str | None]":
     """(certificate, None) or (None, why it is unparseable)."""
     from cryptography import x509
 
-    if block.error:
-        return None, block.error
+    error = _structure_error(block)
+    if error:
+        return None, error
+    # each line stripped, then strict base64: a space or a stray character inside a line is an error
+    body = "".join(line.strip() for line in block.body.decode("latin-1").split("\n"))
     try:
-        der = base64.b64decode(block.body, validate=True)
+        der = base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError):
         return None, "its body is not valid base64"
     if not der:
         return None, "its body is empty"
     if block.label == "TRUSTED CERTIFICATE":
-        der = _first_tlv(der)
+        der = der_prefix(der)
     try:
         cert = x509.load_der_x509_certificate(der)
         # cryptography parses lazily: touch what every check needs, so a broken field shows here
@@ -367,10 +326,9 @@ def parse_pem_bundle(data: bytes) -> tuple["list[x509.Certificate]", list[str]]:
     """Every parseable certificate of a PEM bundle, in order, and one message per broken block."""
     certs: list = []
     problems: list[str] = []
-    blocks, _ = _blocks(data)
     with _quiet():
-        for b in blocks:
-            if b.label not in _CERT_LABELS:
+        for b in _blocks(data):
+            if b.label not in CERT_LABELS:
                 continue
             cert, why = _parse_block(b)
             if cert is None:
@@ -720,7 +678,7 @@ def check_bundle(source: str | os.PathLike[str] | bytes, *, now: _dt.datetime | 
             "Rebuild it: certdoctor bundle --add your-ca.pem --out ca-bundle.pem"))
         return BundleAudit(label, 0, 0, certifi_version(), tuple(findings))
 
-    blocks, _ = _blocks(data)
+    blocks = _blocks(data)
     certifi_fps, certifi_subjects, cver = _certifi_index()
     cname = f"certifi {cver}" if cver else "certifi"
     first_seen: dict[str, int] = {}
@@ -728,7 +686,7 @@ def check_bundle(source: str | os.PathLike[str] | bytes, *, now: _dt.datetime | 
     with _quiet():
         for b in blocks:
             where = f"block {b.number} (line {b.line})"
-            if b.label not in _CERT_LABELS:
+            if b.label not in CERT_LABELS:
                 if "PRIVATE KEY" in b.label:
                     findings.append(BundleFinding(
                         F.BUNDLE_UNPARSEABLE, Severity.ERROR, f"{where} is a {b.label}, not a certificate",
@@ -776,7 +734,7 @@ def check_bundle(source: str | os.PathLike[str] | bytes, *, now: _dt.datetime | 
     return BundleAudit(label, len(blocks), parsed, cver, tuple(findings))
 
 
-def _check_cert(cert, b: _Block, where: str, now, first_seen: dict[str, int],
+def _check_cert(cert, b: PemBlock, where: str, now, first_seen: dict[str, int],
                 certifi_fps: frozenset[str], certifi_subjects: dict[bytes, str], cname: str) -> list[BundleFinding]:
     F = BundleCode
     out: list[BundleFinding] = []

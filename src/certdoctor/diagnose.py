@@ -164,29 +164,21 @@ def parse_target(target: str, servername: str | None = None) -> Target:
     text = target.strip()
     if not text:
         raise UsageError("empty target", "Give an https:// URL or host[:port].")
-    if "://" in text:
-        parts = urlsplit(text)
-        if parts.scheme.lower() != "https":
-            raise UsageError(
-                f"{target!r} is not an https:// URL",
-                "certdoctor diagnoses TLS: use https://host[:port]/ or host[:port].",
-            )
-        host = parts.hostname or ""
-        try:
-            port = parts.port or 443
-        except ValueError as exc:
-            raise UsageError(f"bad port in {target!r}: {exc}", None) from exc
-        path = parts.path or "/"
-        if parts.query:
-            path += "?" + parts.query
-    else:
-        parts = urlsplit("//" + text)
-        host = parts.hostname or ""
-        try:
-            port = parts.port or 443
-        except ValueError as exc:
-            raise UsageError(f"bad port in {target!r}: {exc}", None) from exc
-        path = parts.path or "/"
+    is_url = "://" in text
+    parts = urlsplit(text if is_url else "//" + text)
+    if is_url and parts.scheme.lower() != "https":
+        raise UsageError(
+            f"{target!r} is not an https:// URL",
+            "certdoctor diagnoses TLS: use https://host[:port]/ or host[:port].",
+        )
+    host = parts.hostname or ""
+    try:
+        port = parts.port or 443
+    except ValueError as exc:
+        raise UsageError(f"bad port in {target!r}: {exc}", None) from exc
+    path = parts.path or "/"
+    if is_url and parts.query:  # only a URL keeps its query; host[:port]/path drops it
+        path += "?" + parts.query
     if not host:
         raise UsageError(f"no host in {target!r}", "Give an https:// URL or host[:port].")
     netloc = f"[{host}]" if ":" in host else host

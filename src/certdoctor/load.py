@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from certdoctor.errors import InputError, PasswordError
+from certdoctor.pemscan import CERT_LABELS, pem_blocks
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
@@ -56,7 +57,7 @@ _KNOWN_KEY_OIDS = {
     "1.3.101.110",  # X25519
     "1.3.101.111",  # X448
 }
-_CERT_LABELS = {"CERTIFICATE", "X509 CERTIFICATE", "X.509 CERTIFICATE", "TRUSTED CERTIFICATE"}
+_CERT_LABELS = {*CERT_LABELS, "X.509 CERTIFICATE"}
 _PKCS7_LABELS = {"PKCS7", "PKCS #7 SIGNED DATA", "CMS"}
 # PEM labels that hold something other than a certificate, and what to call it
 _OTHER_LABELS = {
@@ -78,7 +79,6 @@ _OTHER_LABELS = {
 }
 _HINT_CERT = "Give a certificate: PEM, DER, PKCS#7 (.p7b) or PKCS#12 (.p12/.pfx)."
 
-_PEM_MARKER = re.compile(rb"-----(BEGIN|END) ([^\-\r\n]{0,80})-----")
 _WS = re.compile(rb"[ \t\r\n\v\f]+")
 _OID_PKCS7_SIGNED = bytes.fromhex("2a864886f70d010702")  # 1.2.840.113549.1.7.2
 _OID_PKCS7_DATA = bytes.fromhex("2a864886f70d010701")  # 1.2.840.113549.1.7.1
@@ -284,37 +284,27 @@ def _load_pem(data: bytes, pw: bytes | None, source: str) -> LoadedFile:
     others: list[tuple[int, str]] = []  # (block number, label) of non-certificate blocks
     kinds: set[str] = set()
     number = 0
-    open_label: str | None = None
-    open_end = 0
-    for m in _PEM_MARKER.finditer(data):
-        word, label = m.group(1), m.group(2).decode("ascii", "replace").strip()
-        if word == b"BEGIN":
-            if open_label is not None:
-                _unterminated(source, number, open_label, notes)
-            number += 1
-            if number > MAX_PEM_BLOCKS:
-                raise InputError(
-                    f"{source}: more than {MAX_PEM_BLOCKS:,} PEM blocks; certdoctor reads at most {MAX_PEM_BLOCKS:,}",
-                    "Split the file, or check that it is really a certificate bundle.",
-                )
-            open_label, open_end = label, m.end()
-            continue
-        if open_label is None:
-            continue  # a stray END line: ignore it, as OpenSSL does
-        if label != open_label:
+    for block in pem_blocks(data):
+        number = block.number
+        if number > MAX_PEM_BLOCKS:
             raise InputError(
-                f"{source}: PEM block {number} starts with BEGIN {open_label} but ends with END {label}",
+                f"{source}: more than {MAX_PEM_BLOCKS:,} PEM blocks; certdoctor reads at most {MAX_PEM_BLOCKS:,}",
+                "Split the file, or check that it is really a certificate bundle.",
+            )
+        label = block.label
+        if block.end is None:
+            _unterminated(source, number, label, notes)
+            continue
+        if block.end.strip() != label:
+            raise InputError(
+                f"{source}: PEM block {number} starts with BEGIN {label} but ends with END {block.end.strip()}",
                 "The file was edited or concatenated badly; fix the BEGIN/END lines.",
             )
-        body = data[open_end:m.start()]
-        label, open_label = open_label, None
-        kind = _pem_block(source, number, label, body, certs, notes)
+        kind = _pem_block(source, number, label, block.body, certs, notes)
         if kind is None:
             others.append((number, label))
         else:
             kinds.add(kind)
-    if open_label is not None:
-        _unterminated(source, number, open_label, notes)
     if not certs:
         if others:
             n, label = others[0]

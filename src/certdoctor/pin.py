@@ -21,12 +21,12 @@ import datetime as _dt
 import errno
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from certdoctor.errors import InputError, UsageError
+from certdoctor.fsutil import remove_quietly, write_fd, write_temp_beside
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
@@ -392,13 +392,8 @@ def new_backup_key(path: str | os.PathLike[str], *, rsa_bits: int | None = None)
 
 def _write_new_file(target: Path, data: bytes, mode: int) -> None:
     """Atomic and exclusive: temp file (``mode`` before any byte), fsync, ``link`` into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp = write_temp_beside(target, data, mode)
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         try:
             os.link(tmp, target)  # fails if target exists: never overwrites
         except FileExistsError:
@@ -411,15 +406,9 @@ def _write_new_file(target: Path, data: bytes, mode: int) -> None:
                 out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             except FileExistsError:
                 raise UsageError(f"{target} already exists: refusing to overwrite a key", None) from None
-            with os.fdopen(out, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            write_fd(out, data)
     finally:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        remove_quietly(tmp)
     try:
         dfd = os.open(target.parent, os.O_RDONLY)
     except OSError:  # pragma: no cover

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from certdoctor.errors import InputError, UsageError
 from certdoctor.model import Actor, Code, Finding, Severity
+from certdoctor.pemscan import CERT_LABELS, der_prefix, pem_blocks
 
 if TYPE_CHECKING:  # pragma: no cover
     import ssl
@@ -869,25 +870,9 @@ def effective_trust(client: str = "requests", *, ca_file: str | os.PathLike[str]
 
 # --------------------------------------------------------------------------- parsing anchors
 
-_PEM_RE = re.compile(
-    rb"-----BEGIN (TRUSTED |X509 )?CERTIFICATE-----(.*?)-----END (?:TRUSTED |X509 )?CERTIFICATE-----", re.S)
 _CACHE: "OrderedDict[tuple, tuple]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _CACHE_MAX = 32
-
-
-def _der_prefix(data: bytes) -> bytes:
-    """The first DER element of ``data`` (a TRUSTED CERTIFICATE is a cert followed by aux data)."""
-    if len(data) < 2 or data[0] != 0x30:
-        return data
-    first = data[1]
-    if first < 0x80:
-        return data[: 2 + first]
-    n = first & 0x7F
-    if not 0 < n <= 4 or len(data) < 2 + n:
-        return data
-    length = int.from_bytes(data[2 : 2 + n], "big")
-    return data[: 2 + n + length]
 
 
 def parse_pem_bundle(data: bytes) -> "tuple[x509.Certificate, ...]":
@@ -899,14 +884,16 @@ def parse_pem_bundle(data: bytes) -> "tuple[x509.Certificate, ...]":
         # OS bundles hold a few old roots with non-positive serials; cryptography warns on
         # each. They are what OpenSSL trusts, so they are listed, quietly.
         warnings.simplefilter("ignore")
-        for m in _PEM_RE.finditer(data):
-            cert = _parse_block(m.group(1), m.group(2))
-            if cert is not None:
-                out.append(cert)
+        for block in pem_blocks(data):
+            # the labels as written, untrimmed: "-----BEGIN CERTIFICATE -----" is no certificate to OpenSSL
+            if block.begin in CERT_LABELS and block.end in CERT_LABELS:
+                cert = _parse_block(block.begin, block.body)
+                if cert is not None:
+                    out.append(cert)
     return tuple(out)
 
 
-def _parse_block(label: bytes | None, body: bytes) -> "x509.Certificate | None":
+def _parse_block(label: str, body: bytes) -> "x509.Certificate | None":
     import binascii
 
     from cryptography import x509
@@ -915,8 +902,8 @@ def _parse_block(label: bytes | None, body: bytes) -> "x509.Certificate | None":
         der = binascii.a2b_base64(b"".join(body.split()))
     except (binascii.Error, ValueError):
         return None
-    if label == b"TRUSTED ":
-        der = _der_prefix(der)
+    if label == "TRUSTED CERTIFICATE":
+        der = der_prefix(der)
     try:
         return x509.load_der_x509_certificate(der)
     except Exception:

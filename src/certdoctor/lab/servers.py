@@ -355,22 +355,31 @@ def send_all(sock: socket.socket, data: bytes) -> bool:
 
 # --------------------------------------------------------------------------- scenario servers
 
+def server_handshake(ctx: ssl.SSLContext, conn: Conn, group: ServerGroup) -> ssl.SSLSocket | None:
+    """The server side of a TLS handshake on ``conn``'s socket (``conn.sock`` becomes the TLS
+    socket, so that stopping the lab closes it); ``None`` when the handshake failed."""
+    try:
+        tls = ctx.wrap_socket(conn.sock, server_side=True, do_handshake_on_connect=False)
+    except (OSError, ssl.SSLError):
+        return None
+    conn.sock = tls
+    try:
+        tls.do_handshake()
+    except (OSError, ssl.SSLError, ValueError):
+        # the client refused our certificate, or we refused its (missing) one: our alert
+        # is already written; half-close and drain so it is not lost to an RST
+        finish(tls, group.stopping)
+        return None
+    return tls
+
+
 def tls_handler(ctx: ssl.SSLContext, scenario: str) -> Callable[[Conn, ServerGroup], None]:
     """Handshake with ``ctx``; answer one request with ``200 OK`` naming the scenario."""
     body = f"certdoctor lab: scenario {scenario}\n".encode()
 
     def handle(conn: Conn, group: ServerGroup) -> None:
-        try:
-            tls = ctx.wrap_socket(conn.sock, server_side=True, do_handshake_on_connect=False)
-        except (OSError, ssl.SSLError):
-            return
-        conn.sock = tls
-        try:
-            tls.do_handshake()
-        except (OSError, ssl.SSLError, ValueError):
-            # the client refused our certificate, or we refused its (missing) one: our alert
-            # is already written; half-close and drain so it is not lost to an RST
-            finish(tls, group.stopping)
+        tls = server_handshake(ctx, conn, group)
+        if tls is None:
             return
         req = read_request(tls, group.stopping)
         if req is None:  # a probe: handshake, then close without a request
@@ -551,15 +560,8 @@ class InterceptingProxy:
             return
         if not send_all(sock, b"HTTP/1.1 200 Connection established\r\n\r\n"):
             return
-        try:
-            tls = ctx.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
-        except (OSError, ssl.SSLError):
-            return
-        conn.sock = tls
-        try:
-            tls.do_handshake()
-        except (OSError, ssl.SSLError, ValueError):
-            finish(tls, group.stopping)
+        tls = server_handshake(ctx, conn, group)
+        if tls is None:
             return
         inner = read_request(tls, group.stopping)
         if inner is None:
