@@ -467,9 +467,14 @@ def _load_path(p: Path) -> list:
 
 # --------------------------------------------------------------------------- build
 
+def comment_text(text: str) -> str:
+    """``text`` made safe for a ``#`` line of a PEM bundle: a subject is attacker-chosen text, so
+    one printable line, and no PEM armour even mid-line for naive splitters."""
+    return _clean(text).replace("-----", "-- --")
+
+
 def _comment(cert: "x509.Certificate", fp: str, source: str) -> bytes:
-    # a subject is attacker-chosen text: one line, and no PEM armour even mid-line for naive splitters
-    subject = _display(cert).replace("-----", "-- --")
+    subject = comment_text(_display(cert))
     lines = (
         f"# Subject: {subject}",
         f"# SHA-256: {fp}",

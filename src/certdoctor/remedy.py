@@ -75,8 +75,11 @@ def _pem(info: CertInfo) -> bytes:
 
 
 def _commented(info: CertInfo, source: str) -> bytes:
-    head = (f"# Subject: {info.subject}\n# Issuer: {info.issuer}\n# SHA-256: {info.fingerprint_sha256}\n"
-            f"# Not after: {info.not_after:%Y-%m-%d}\n# Source: {source}\n")
+    from certdoctor.bundle import comment_text
+
+    # the subject and issuer are the server's text: a newline in them must not end the comment
+    head = (f"# Subject: {comment_text(info.subject)}\n# Issuer: {comment_text(info.issuer)}\n"
+            f"# SHA-256: {info.fingerprint_sha256}\n# Not after: {info.not_after:%Y-%m-%d}\n# Source: {source}\n")
     return head.encode() + _pem(info)
 
 
