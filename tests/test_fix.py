@@ -117,3 +117,20 @@ def test_a_confirmed_certificate_cannot_smuggle_another_into_the_bundle(lab, tmp
     bundled = load_file(r.bundle)
     assert len(bundled) == len(load_file(certifi.where())) + 1  # certifi + exactly the confirmed one
     assert lab.pki.root_cert not in bundled
+
+
+def test_truststore_is_suggested_only_when_the_os_store_has_the_root(lab, tmp_path):
+    from certdoctor.remedy import _os_store_has, usage_lines
+    from certdoctor.model import CertInfo
+    from certdoctor.bundle import system_bundle_path
+    from certdoctor.trust import parse_pem_bundle
+
+    lab_root = CertInfo.from_certificate(lab.pki.root_cert)
+    assert _os_store_has([lab_root]) is False
+    assert not any("truststore" in u for u in usage_lines("/b.pem", os_store_trusts=False))
+    path = system_bundle_path()
+    if not path:
+        pytest.skip("this machine has no OS CA bundle")
+    os_root = CertInfo.from_certificate(parse_pem_bundle(open(path, "rb").read())[0])
+    assert _os_store_has([os_root]) is True
+    assert any("truststore.inject_into_ssl()" in u for u in usage_lines("/b.pem", os_store_trusts=True))

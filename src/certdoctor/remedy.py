@@ -245,7 +245,7 @@ def fix(
         used_proxy = effective_proxy(d.target.url, proxy, client, environ if environ is not None else __import__("os").environ)
         proofs = prove(d.target.url, bundle_path, proxy=used_proxy, timeout=timeout)
         proven = bool(proofs) and all(p.ok for p in proofs)
-        usage = usage_lines(bundle_path)
+        usage = usage_lines(bundle_path, os_store_trusts=_os_store_has(extra))
     elif d.ok and not written:
         statements.append("Nothing to fix: the client verifies this server.")
         proven = True
@@ -253,6 +253,23 @@ def fix(
         proven = True  # the client already works; the chain file is for the server's operator
     return FixResult(d, tuple(written), bundle_path, full_chain_path, proofs, proven, needs_trust,
                      tuple(statements), usage)
+
+
+def _os_store_has(extra: Sequence[CertInfo]) -> bool:
+    """Does the OS store already hold every certificate the fix adds? Then truststore suffices."""
+    from certdoctor.bundle import system_bundle_path
+    from certdoctor.model import fingerprint_sha256
+    from certdoctor.trust import parse_pem_bundle
+
+    path = system_bundle_path()
+    if not path or not extra:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            system = {fingerprint_sha256(c) for c in parse_pem_bundle(fh.read())}
+    except OSError:
+        return False
+    return all(c.fingerprint_sha256 in system for c in extra)
 
 
 def check_out_dir(out_dir: str) -> Path:
