@@ -32,6 +32,12 @@ def run(group: click.Group, argv: list[str] | None) -> int:
     from certdoctor.errors import CertdoctorError
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    if not debug:
+        import warnings
+
+        # Public CA bundles still hold a few roots with non-positive serials; cryptography warns
+        # on each. The user cannot act on it, so it is not printed (--debug shows it).
+        warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive")
     try:
         rv = group.main(args=argv, prog_name="certdoctor", standalone_mode=False)
     except click.exceptions.Exit as exc:
