@@ -336,3 +336,25 @@ def test_root_removed_from_certifi_is_named(lab):
     assert d.verifies is False
     f = next(f for f in d.findings if f.code is Code.CERTIFI_OUTDATED)
     assert "2022.05.18" in f.summary
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["PIP_CERT", "default"])
+def test_pip_verdict_equals_real_pip(lab, tmp_path, trusted):
+    """The real pip (truststore + certifi + PIP_CERT) against the lab's IP-SAN endpoint."""
+    import os
+    import subprocess
+    import sys
+
+    ep = lab.endpoint("ip_san")  # https://127.0.0.1:PORT/: no name to resolve in pip's process
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "REQUESTS_", "CURL_", "SSL_CERT"))}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    if trusted:
+        env["PIP_CERT"] = str(lab.ca_file)
+    out = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--retries", "0", "--timeout", "5",
+         "--index-url", f"https://127.0.0.1:{ep.port}/simple/", "-d", str(tmp_path), "certdoctor-no-such-pkg"],
+        capture_output=True, text=True, env=env, timeout=120)
+    pip_tls_ok = "CERTIFICATE_VERIFY_FAILED" not in out.stdout + out.stderr
+    d = diagnose(ep.url, client="pip", environ={"PIP_CONFIG_FILE": os.devnull, **({"PIP_CERT": str(lab.ca_file)} if trusted else {})},
+                 timeout=5)
+    assert d.verifies is pip_tls_ok is trusted, (out.stdout[-500:], out.stderr[-500:], d.findings)
