@@ -135,7 +135,10 @@ def test_interceptor_is_named_with_canary_evidence(lab):
     ep = lab.endpoint("intercepting_proxy")
     d = diagnose(ep.url, ca_file=str(lab.ca_file), proxy=lab.proxy_url, timeout=5)
     f = next(f for f in d.findings if f.code is Code.INTERCEPTING_PROXY)
-    assert any("re-signs every site" in e for e in f.evidence) or any("TLS-inspecting" in e for e in f.evidence)
+    # the lab's root has no product name: the proof is that the same root signs another host too
+    assert any("re-signs every site" in e for e in f.evidence), f.evidence
+    # the same chain without the proxy in the picture is just an untrusted root
+    assert f.who.value == "network-admin"
 
 
 def test_env_var_is_reported_and_applied(lab, monkeypatch, tmp_path):
@@ -358,3 +361,37 @@ def test_pip_verdict_equals_real_pip(lab, tmp_path, trusted):
     d = diagnose(ep.url, client="pip", environ={"PIP_CONFIG_FILE": os.devnull, **({"PIP_CERT": str(lab.ca_file)} if trusted else {})},
                  timeout=5)
     assert d.verifies is pip_tls_ok is trusted, (out.stdout[-500:], out.stderr[-500:], d.findings)
+
+
+def test_transparent_interceptor_is_recognised_by_its_product_name(lab):
+    """No proxy configured (transparent interception): the root's name gives it away."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from certdoctor.lab.pki import IssuedCert
+
+    now = dt.datetime.now(dt.timezone.utc)
+    root_key = ec.generate_private_key(ec.SECP256R1())
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Zscaler Root CA")])
+    root = (x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name)
+            .public_key(root_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=365))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(root_key, hashes.SHA256()))
+    host = "zscaled.lab.test"
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+            .issuer_name(root_name).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .sign(root_key, hashes.SHA256()))
+    ep = _serve_extra(lab, "zscaled", IssuedCert(leaf, leaf_key, (leaf,)), chain=(leaf, root))
+    d = diagnose(ep.url, timeout=5)
+    f = next(f for f in d.findings if f.code is Code.INTERCEPTING_PROXY)
+    assert any("TLS-inspecting product" in e for e in f.evidence)
+    assert d.verifies is False

@@ -44,7 +44,6 @@ INTERCEPTOR_NAMES = (
     "forcepoint", "sophos", "blue coat", "bluecoat", "symantec web", "mcafee web gateway",
     "websense", "checkpoint", "check point", "mitmproxy", "charles proxy", "fiddler",
     "portswigger", "burp", "proxyman", "globalprotect", "kaspersky", "avast", "eset ssl",
-    "intercept",
 )
 
 # Roots certifi removed (catalogue §2 ROOT_REMOVED_FROM_BUNDLE, checked tag by tag).
@@ -588,7 +587,7 @@ def _check_trust(
     infos = list(path.path)
     intercept_name = _interceptor_hint(infos)
     via = proxy
-    canary = _canary_same_root(top, proxy, timeout) if proxy and not intercept_name else None
+    canary = _canary_same_root(top, proxy, timeout) if proxy else None
     if intercept_name or canary:
         ev = [f"issuer = {top.issuer}", f"store: {store}"]
         if intercept_name:
