@@ -395,3 +395,10 @@ def test_transparent_interceptor_is_recognised_by_its_product_name(lab):
     f = next(f for f in d.findings if f.code is Code.INTERCEPTING_PROXY)
     assert any("TLS-inspecting product" in e for e in f.evidence)
     assert d.verifies is False
+
+
+def test_suggested_commands_can_be_pasted(lab):
+    ep = lab.endpoint("missing_intermediate")
+    d = diagnose(ep.url, ca_file=str(lab.ca_file), timeout=5)
+    f = next(f for f in d.findings if f.code is Code.CHAIN_INCOMPLETE)
+    assert f"certdoctor fix {ep.url} --ca-file {lab.ca_file} --out DIR" in f.fix

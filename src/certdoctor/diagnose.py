@@ -828,8 +828,27 @@ def diagnose(
         findings = _reconcile(findings, outcome, clock, now is not None)
     elif res.failure is not None:
         verifies = False  # nothing to hand to the client: the connection itself failed
+    findings = _concrete_commands(findings, tgt.url, ca_file=ca_file, proxy=proxy, client=client,
+                                  python=python if python == "3.13" else None, servername=servername)
     return Diagnosis(tgt, client, python, trust, res, chain, path, tuple(_dedupe(findings)), outcome,
                      verifies, clock)
+
+
+def _concrete_commands(findings: list[Finding], url: str, **opts) -> list[Finding]:
+    """Fill the URL and the options of this run into the commands a fix suggests, so they can
+    be pasted as they are. The fingerprint stays a placeholder: it must be confirmed out of band."""
+    import shlex
+
+    extra = "".join(f" --{name.replace('_', '-')} {shlex.quote(str(value))}"
+                    for name, value in opts.items() if value and not (name == "client" and value == "requests"))
+    out = []
+    for f in findings:
+        text = f.fix
+        for verb in ("fix", "pin", "revocation", "diagnose"):
+            text = text.replace(f"`certdoctor {verb} URL", f"`certdoctor {verb} {shlex.quote(url)}"
+                                + (extra if verb in ("fix", "diagnose") else ""))
+        out.append(replace(f, fix=text) if text != f.fix else f)
+    return out
 
 
 def _reconcile(findings: list[Finding], outcome: ClientOutcome, clock, pinned_clock: bool) -> list[Finding]:
