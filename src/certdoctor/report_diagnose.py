@@ -158,9 +158,10 @@ def render_diagnosis(d: "Diagnosis", console: "Console") -> None:
         console.print(f"[{style}]{f.severity.value.upper():7}[/] [bold]{f.code.value}[/] — {escape(f.summary)}")
         if f.explanation:
             console.print(f"  {escape(f.explanation)}", soft_wrap=False)
+        # evidence and fixes hold commands, paths and fingerprints: soft wrap keeps them whole
         for ev in f.evidence:
-            console.print(f"  [dim]evidence:[/] {escape(ev)}")
+            console.print(f"  [dim]evidence:[/] {escape(ev)}", soft_wrap=True)
         console.print(f"  [dim]who must act:[/] {WHO.get(f.who.value, f.who.value)}")
         if f.fix:
-            console.print(f"  [bold]fix:[/] {escape(f.fix)}")
+            console.print(f"  [bold]fix:[/] {escape(f.fix)}", soft_wrap=True)
         console.print()

@@ -56,8 +56,9 @@ def command(target, out_dir, trust, ca_file, client, python, proxy, servername, 
     c.print(f"[bold]certdoctor fix[/] {escape(d.target.url)}  [dim]findings: {codes}[/]")
     for kind, path in r.written:
         c.print(f"  wrote [bold]{escape(path)}[/] [dim]({kind.replace('_', ' ')})[/]")
+    # commands and paths must survive copy-paste: let the terminal wrap, never insert newlines
     for s in r.statements:
-        c.print(escape(s))
+        c.print(escape(s), soft_wrap=True)
     for p in r.proofs:
         mark = "[green]✓[/]" if p.ok else "[red]✗[/]"
         c.print(f"  {mark} proof: real {p.client} against {escape(d.target.url)} with the bundle: "
@@ -65,7 +66,7 @@ def command(target, out_dir, trust, ca_file, client, python, proxy, servername, 
     if r.bundle and r.proven:
         c.print("[bold green]Fix proven.[/] Use it like this:")
         for line in r.usage:
-            c.print(f"  {escape(line)}")
+            c.print(f"  {escape(line)}", soft_wrap=True)
     elif r.bundle:
         c.print("[bold red]The bundle does NOT make the client succeed; it is not a fix.[/]")
     return r.exit_code
