@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import socket
 
 import pytest
@@ -72,12 +73,14 @@ def test_parse_target(source, expected):
     ("example.org:0", "not a number from 1 to 65535"),
     ("example.org:99999", "not a number from 1 to 65535"),
     ("example.org:https", "not a number"),
-    ("exa mple.org", "not an existing file, a host name"),
+    ("exa mple.org", "' ' cannot be part of a host name"),
+    ("bücher.de", "use its IDNA form 'xn--bcher-kva.de'"),
     ("[2001:db8::1", "missing ']'"),
 ])
 def test_parse_target_refuses(source, words):
-    with pytest.raises(InputError, match=words):
+    with pytest.raises(InputError, match=re.escape(words)) as info:
         parse_target(source)
+    assert info.value.hint  # "no such file": check the path; else: a file, host[:port] or URL
 
 
 def test_existing_path_is_a_file(tmp_path, monkeypatch, pki_ec):

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 
 from certdoctor.errors import UsageError
 from certdoctor.model import Actor, CertInfo, ChainInfo, Code, Finding, Severity
+from certdoctor.target import Target, parse_target  # also importable from here, as before
 
 if TYPE_CHECKING:  # pragma: no cover
     from certdoctor.path import PathResult
@@ -90,17 +91,6 @@ CERTIFI_REMOVED = {
 # --------------------------------------------------------------------------- results
 
 @dataclass(frozen=True, slots=True)
-class Target:
-    """What the user asked about: ``host``/``port`` to connect to, ``servername`` for SNI
-    and hostname checking, ``url`` for the real client."""
-
-    host: str
-    port: int
-    servername: str
-    url: str
-
-
-@dataclass(frozen=True, slots=True)
 class ClientOutcome:
     """What the real client did with the effective trust: ``ok`` or the error it raised.
 
@@ -154,35 +144,6 @@ class Diagnosis:
     @property
     def exit_code(self) -> int:
         return 0 if self.ok else 1
-
-
-# --------------------------------------------------------------------------- parsing
-
-def parse_target(target: str, servername: str | None = None) -> Target:
-    """``https://host[:port]/path`` or ``host[:port]`` (``[v6]:port`` too) → :class:`Target`."""
-    text = target.strip()
-    if not text:
-        raise UsageError("empty target", "Give an https:// URL or host[:port].")
-    is_url = "://" in text
-    parts = urlsplit(text if is_url else "//" + text)
-    if is_url and parts.scheme.lower() != "https":
-        raise UsageError(
-            f"{target!r} is not an https:// URL",
-            "certdoctor diagnoses TLS: use https://host[:port]/ or host[:port].",
-        )
-    host = parts.hostname or ""
-    try:
-        port = parts.port or 443
-    except ValueError as exc:
-        raise UsageError(f"bad port in {target!r}: {exc}", None) from exc
-    path = parts.path or "/"
-    if is_url and parts.query:  # only a URL keeps its query; host[:port]/path drops it
-        path += "?" + parts.query
-    if not host:
-        raise UsageError(f"no host in {target!r}", "Give an https:// URL or host[:port].")
-    netloc = f"[{host}]" if ":" in host else host
-    url = f"https://{netloc}{'' if port == 443 else f':{port}'}{path}"
-    return Target(host=host, port=port, servername=servername or host, url=url)
 
 
 def _is_ip(name: str) -> bool:

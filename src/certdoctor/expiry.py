@@ -224,19 +224,20 @@ def _days(n: int) -> str:
 
 
 def parse_endpoint(source: str) -> tuple[str, int, str]:
-    """``host[:port]`` or ``https://host[:port]/path`` to (host, port, path)."""
-    from urllib.parse import urlsplit
+    """``host[:port]`` or ``https://host[:port]/path`` to (host, port, path), by
+    :func:`certdoctor.target.parse_target`.
 
-    parts = urlsplit(source if "://" in source else f"//{source}")
-    if parts.scheme not in ("", "https"):
-        raise UsageError(f"{source}: only https:// URLs, host[:port] and files can be checked", None)
+        >>> parse_endpoint("https://example.org:8443/health?full=1")
+        ('example.org', 8443, '/health?full=1')
+    """
+    from certdoctor.target import HINT, parse_target
+
     try:
-        port = parts.port or 443
-    except ValueError:
-        raise UsageError(f"{source}: bad port", None) from None
-    if not parts.hostname:
-        raise UsageError(f"{source}: neither an existing file nor a host", "Give a file, host[:port] or https:// URL.")
-    return parts.hostname, port, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        t = parse_target(source)
+    except UsageError as exc:  # here a file is accepted too: the generic hint says so
+        hint = "Give an existing file, host[:port] or an https:// URL." if exc.hint == HINT else exc.hint
+        raise UsageError(exc.message, hint) from exc
+    return t.host, t.port, t.path
 
 
 def _load_file(path: str) -> tuple["x509.Certificate", ...]:

@@ -1193,27 +1193,10 @@ def _parse_target(item: Any) -> dict[str, Any]:
             raise UsageError(f"target {item!r} is not (host, port)", "give (host, port) pairs")
         return {"host": item[0], "port": item[1] if len(item) == 2 else 443}
     if isinstance(item, str):
-        from urllib.parse import urlsplit
+        from certdoctor.target import parse_target
 
-        text = item.strip()
-        if "://" in text:
-            try:
-                parts = urlsplit(text)
-                port = parts.port
-            except ValueError as exc:
-                raise UsageError(f"target {item!r} is not a valid URL: {exc}", "use https://host[:port]") from exc
-            if not parts.hostname:
-                raise UsageError(f"target {item!r} has no host", "use https://host[:port]")
-            return {"host": parts.hostname, "port": port or 443}
-        if text.startswith("["):
-            h, _, rest = text[1:].partition("]")
-            return {"host": h, "port": int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else 443}
-        if text.count(":") == 1:
-            h, _, p = text.partition(":")
-            if not p.isdigit():
-                raise UsageError(f"target {item!r}: port {p!r} is not a number", "use host:port")
-            return {"host": h, "port": int(p)}
-        return {"host": text, "port": 443}
+        t = parse_target(item)  # a bad port, scheme or host name is a UsageError naming the item
+        return {"host": t.host, "port": t.port}
     raise UsageError(f"target {item!r} is not a host, host:port, URL or (host, port)",
                      "give targets as 'host:port' strings or (host, port) tuples")
 

@@ -7,70 +7,38 @@ be reached, 2 bad input.
 
 from __future__ import annotations
 
-import re
-
 import click
 
 from certdoctor.cli.common import console, emit_json, json_option
 
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".cert", ".der", ".p7b", ".p7c", ".p7", ".p12", ".pfx", ".key",
                   ".csr", ".txt", ".ca-bundle", ".bundle")
-_HOST = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$")
 
 
 def parse_target(source: str) -> tuple[str, str, int]:
-    """``(kind, name, port)``: ``("file", path, 0)``, ``("stdin", "-", 0)`` or ``("host", host, port)``."""
-    import ipaddress
-    import os
-    from urllib.parse import urlsplit
+    """``(kind, name, port)``: ``("file", path, 0)``, ``("stdin", "-", 0)`` or ``("host", host, port)``.
 
-    from certdoctor.errors import InputError
+    An existing path is a file; a path-like name that does not exist is "no such file"; the rest
+    must be an endpoint (:func:`certdoctor.target.parse_target`), else bad input.
+    """
+    import os
+
+    from certdoctor.errors import InputError, UsageError
+    from certdoctor.target import HINT
+    from certdoctor.target import parse_target as parse_endpoint
 
     if source == "-":
         return "stdin", "-", 0
     if os.path.exists(source):
         return "file", source, 0
-    hint = "Give an existing file, host[:port] or an https:// URL."
-    low = source.lower()
-    if low.startswith("http://"):
-        raise InputError(f"{source}: an http:// URL has no certificate", "Use https://.")
-    if "://" in source and not low.startswith("https://"):
-        raise InputError(f"{source}: unsupported URL scheme", hint)
-    if low.startswith("https://"):
-        try:
-            parts = urlsplit(source)
-            host, port = parts.hostname, parts.port or 443
-        except ValueError as exc:
-            raise InputError(f"{source}: not a valid URL ({exc})", hint) from None
-        if not host:
-            raise InputError(f"{source}: the URL has no host", hint)
-        return "host", host, port
-    if "/" in source or "\\" in source or low.endswith(_CERT_SUFFIXES):
+    if "://" not in source and ("/" in source or "\\" in source or source.lower().endswith(_CERT_SUFFIXES)):
         raise InputError(f"{source}: no such file", "Check the path.")
-    host, port_text = source, ""
-    if source.startswith("["):  # [2001:db8::1]:8443
-        end = source.find("]")
-        if end < 0:
-            raise InputError(f"{source}: missing ']' in an IPv6 address", hint)
-        host, rest = source[1:end], source[end + 1:]
-        if rest and not rest.startswith(":"):
-            raise InputError(f"{source}: not host[:port]", hint)
-        port_text = rest[1:]
-    elif source.count(":") == 1:
-        host, port_text = source.split(":")
-    elif source.count(":") > 1:  # a bare IPv6 address
-        host = source
-    port = 443
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise InputError(f"{source}: port {port_text!r} is not a number from 1 to 65535", hint)
-        port = int(port_text)
     try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if not _HOST.match(host):
-            raise InputError(f"{source}: not an existing file, a host name or an https:// URL", hint) from None
-    return "host", host, port
+        t = parse_endpoint(source)
+    except UsageError as exc:  # not a file either: bad input, exit 2; the generic hint names files too
+        hint = "Give an existing file, host[:port] or an https:// URL." if exc.hint == HINT else exc.hint
+        raise InputError(exc.message, hint) from exc
+    return "host", t.host, t.port
 
 
 def inspect_source(source: str, *, password: str | None = None, servername: str | None = None,

@@ -45,20 +45,16 @@ _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ".p12", ".pfx"
 
 
 def _parse_target(target: str) -> tuple[str, int]:
-    from urllib.parse import urlsplit
-
+    """``(host, port)`` of a host[:port] or https:// URL (:func:`certdoctor.target.parse_target`)."""
     from certdoctor.errors import UsageError
+    from certdoctor.target import HINT, parse_target
 
-    parts = urlsplit(target if "://" in target else f"//{target}")
-    if parts.scheme not in ("", "https"):
-        raise UsageError(f"{target}: only https:// URLs and host[:port] can be checked", None)
     try:
-        port = parts.port or 443
-    except ValueError:
-        raise UsageError(f"{target}: bad port", None) from None
-    if not parts.hostname:
-        raise UsageError(f"{target} is neither a file nor a host", "Give a certificate file, host[:port] or https:// URL.")
-    return parts.hostname, port
+        t = parse_target(target)
+    except UsageError as exc:  # a certificate file is accepted too: the generic hint says so
+        hint = "Give a certificate file, host[:port] or an https:// URL." if exc.hint == HINT else exc.hint
+        raise UsageError(exc.message, hint) from exc
+    return t.host, t.port
 
 
 def _issuer_from_aia(cert, timeout: float):
