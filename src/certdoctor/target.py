@@ -62,8 +62,8 @@ def parse_target(text: str, servername: str | None = None) -> Target:
         certdoctor.errors.UsageError: 'example.org:99999': port '99999' is not a number from 1 to 65535
     """
     if not isinstance(text, str):
-        raise UsageError(f"target {_show(text)} is not text", HINT)
-    shown = _show(text)
+        raise UsageError(f"target {quote_input(text)} is not text", HINT)
+    shown = quote_input(text)
     stripped = text.strip()
     if not stripped:
         raise UsageError("empty target", HINT)
@@ -80,7 +80,7 @@ def parse_target(text: str, servername: str | None = None) -> Target:
         if low == "http":
             raise UsageError(f"{shown}: an http:// URL has no certificate", "Use https:// (or host[:port]).")
         if low != "https":
-            raise UsageError(f"{shown}: unsupported URL scheme {_show(scheme)}; give {FORMS}",
+            raise UsageError(f"{shown}: unsupported URL scheme {quote_input(scheme)}; give {FORMS}",
                              "certdoctor checks TLS servers: use https://.")
     cut = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
     authority, tail = rest[:cut], rest[cut:]
@@ -107,7 +107,7 @@ def _split_authority(authority: str, shown: str, *, bracketed_only: bool) -> tup
             raise UsageError(f"{shown}: missing ']' after the IPv6 address", HINT)
         host, after = authority[1:end], authority[end + 1:]
         if after and not after.startswith(":"):
-            raise UsageError(f"{shown}: unexpected {_show(after)} after ']'; not [v6]:port", HINT)
+            raise UsageError(f"{shown}: unexpected {quote_input(after)} after ']'; not [v6]:port", HINT)
         port_text = after[1:]
         if not host:
             raise UsageError(f"{shown}: no host (empty brackets)", HINT)
@@ -116,7 +116,7 @@ def _split_authority(authority: str, shown: str, *, bracketed_only: bool) -> tup
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            raise UsageError(f"{shown}: {_show(host)} in brackets is not an IPv6 address", HINT) from None
+            raise UsageError(f"{shown}: {quote_input(host)} in brackets is not an IPv6 address", HINT) from None
     elif authority.count(":") > 1:  # a bare IPv6 address, which can carry no port
         host = authority
         try:
@@ -130,7 +130,7 @@ def _split_authority(authority: str, shown: str, *, bracketed_only: bool) -> tup
     port = DEFAULT_PORT
     if port_text:  # "host:" means the default port, as in a URL
         if not _PORT.fullmatch(port_text) or not 0 < int(port_text) < 65536:
-            raise UsageError(f"{shown}: port {_show(port_text)} is not a number from 1 to 65535", HINT)
+            raise UsageError(f"{shown}: port {quote_input(port_text)} is not a number from 1 to 65535", HINT)
         port = int(port_text)
     return host, port
 
@@ -169,10 +169,10 @@ def _check_host(host: str, shown: str) -> str:
     return host.lower()
 
 
-def _show(value: object) -> str:
+def quote_input(value: object) -> str:
     """``repr`` of the input (escapes keep it on one line), cut to a readable length."""
     shown = repr(value)
     return shown if len(shown) <= _SHOWN else shown[:_SHOWN] + "…"
 
 
-__all__ = ["Target", "parse_target", "DEFAULT_PORT"]
+__all__ = ["Target", "parse_target", "quote_input", "DEFAULT_PORT"]

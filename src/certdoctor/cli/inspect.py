@@ -32,7 +32,9 @@ def parse_target(source: str) -> tuple[str, str, int]:
     if os.path.exists(source):
         return "file", source, 0
     if "://" not in source and ("/" in source or "\\" in source or source.lower().endswith(_CERT_SUFFIXES)):
-        raise InputError(f"{source}: no such file", "Check the path.")
+        from certdoctor.target import quote_input
+
+        raise InputError(f"{quote_input(source)}: no such file", "Check the path.")  # one line, whatever the name
     try:
         t = parse_endpoint(source)
     except UsageError as exc:  # not a file either: bad input, exit 2; the generic hint names files too
