@@ -399,3 +399,36 @@ def test_lab_many_endpoints_in_one_run_json(labx, capsys):
     assert by[urls[0]]["clock"]["skew_seconds"] is not None
     assert by[urls[1]]["clock"]["skew_seconds"] is None  # expired: does not verify, skew unknown
     assert by[urls[5]]["error"] and by[urls[5]]["certs"] == []
+
+
+def _expiry_json(capsys, *argv: str) -> tuple[int, dict]:
+    rc = run(cli, ["expiry", "--json", "--timeout", "5", *argv])
+    return rc, json.loads(capsys.readouterr().out)
+
+
+def test_lab_proxy_option_reads_the_interceptors_chain_and_date(labx, capsys):
+    good = labx.endpoint("good").url
+    rc, doc = _expiry_json(capsys, good, "--proxy", labx.proxy_url, "--ca-file", str(labx.proxy_ca_file))
+    src = doc["sources"][0]
+    assert rc == 0 and "Intercept" in src["certs"][-1]["subject"]
+    # the HEAD for the Date went through the proxy too, verified against the interceptor's root
+    assert src["clock"]["skew_seconds"] is not None and str(labx.proxy_ca_file) in src["clock"]["note"]
+    # verification stays on through the proxy: the lab CA does not vouch for the interceptor
+    rc, doc = _expiry_json(capsys, good, "--proxy", labx.proxy_url, "--ca-file", str(labx.ca_file))
+    assert doc["sources"][0]["clock"]["skew_seconds"] is None
+    assert "does not verify" in doc["sources"][0]["clock"]["note"]
+
+
+def test_lab_https_proxy_env_and_no_proxy(labx, monkeypatch, capsys):
+    good = labx.endpoint("good").url
+    monkeypatch.setenv("HTTPS_PROXY", labx.proxy_url)
+    _, doc = _expiry_json(capsys, good, "--ca-file", str(labx.ca_file))
+    assert "Intercept" in doc["sources"][0]["certs"][-1]["subject"]
+    monkeypatch.setenv("NO_PROXY", ".lab.test")
+    rc, doc = _expiry_json(capsys, good, "--ca-file", str(labx.ca_file))
+    src = doc["sources"][0]
+    assert rc == 0 and "Intercept" not in src["certs"][-1]["subject"]
+    assert src["clock"]["skew_seconds"] is not None  # direct, verified against the lab CA
+    # the library's proxy= wins over NO_PROXY, like --proxy
+    rep = check_expiry([good], timeout=5, ca_file=labx.ca_file, proxy=labx.proxy_url)
+    assert "Intercept" in rep.sources[0].certs[-1].subject

@@ -339,3 +339,24 @@ def test_inspect_network_failure_exits_1(capsys):
         port = s.getsockname()[1]
     rc, out, err = inspect(capsys, f"127.0.0.1:{port}", "--timeout", "2")
     assert rc == 1 and err.startswith("error: ") and "Traceback" not in err and out == ""
+
+
+def _root_subject(doc: dict) -> str:
+    return doc["certificates"][-1]["subject"]
+
+
+def test_inspect_lab_through_the_proxy_option(lab_or_skip, capsys):
+    lab = lab_or_skip
+    doc = _host_json(capsys, lab, "good", "--proxy", lab.proxy_url)
+    assert "Intercept" in _root_subject(doc)  # the interceptor answered: the traffic went through it
+    assert "Intercept" not in _root_subject(_host_json(capsys, lab, "good"))
+
+
+def test_inspect_lab_follows_https_proxy_and_no_proxy(lab_or_skip, capsys, monkeypatch):
+    lab = lab_or_skip
+    monkeypatch.setenv("HTTPS_PROXY", lab.proxy_url)
+    assert "Intercept" in _root_subject(_host_json(capsys, lab, "good"))
+    monkeypatch.setenv("NO_PROXY", ".lab.test")
+    doc = _host_json(capsys, lab, "good")
+    assert "Intercept" not in _root_subject(doc)
+    assert [c["role"] for c in doc["certificates"]] == ["leaf", "intermediate"]

@@ -736,3 +736,26 @@ def test_cli_pin_lab_endpoint_text(labx, capsys):
     assert _lab_pin(labx, "good") in out
     assert "PinnedAdapter(pins=PINS)" in out and "httpx_client" in out
     assert "Why a backup pin" in out and "sha256/<BACKUP-PIN>" in out
+
+
+def _pin_json(capsys, *argv):
+    assert _run(["pin", "--json", "--timeout", "5", *argv]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_cli_pin_lab_through_the_proxy_option(labx, capsys):
+    good = labx.endpoint("good")
+    doc = _pin_json(capsys, good.url, "--proxy", labx.proxy_url)
+    assert "Intercept" in doc["certs"][-1]["subject"]
+    assert doc["certs"][0]["pin"] != _lab_pin(labx, "good")  # the interceptor's minted leaf
+    assert "Intercept" not in _pin_json(capsys, good.url)["certs"][-1]["subject"]
+
+
+def test_cli_pin_lab_follows_https_proxy_and_no_proxy(labx, monkeypatch, capsys):
+    good = labx.endpoint("good")
+    monkeypatch.setenv("HTTPS_PROXY", labx.proxy_url)
+    assert "Intercept" in _pin_json(capsys, good.url)["certs"][-1]["subject"]
+    monkeypatch.setenv("NO_PROXY", ".lab.test")
+    doc = _pin_json(capsys, good.url)
+    assert "Intercept" not in doc["certs"][-1]["subject"]
+    assert doc["certs"][0]["pin"] == _lab_pin(labx, "good")

@@ -900,3 +900,35 @@ def test_lab_route_serves_openssl_ocsp_for_the_revoked_scenario(tmp_path):
         assert result.reason == "keyCompromise"
     finally:
         lab.stop()
+
+
+def _lab_or_skip(request):
+    try:
+        import certdoctor.lab  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"certdoctor.lab is not available yet: {exc}")
+    return request.getfixturevalue("lab")
+
+
+def _checked_issuer(argv, capsys) -> str:
+    """The issuer of the checked certificate, from the JSON evidence line naming it."""
+    _, out, err = _cli(["revocation", "--json", "--timeout", "5", "--method", "crl", *argv], capsys)
+    doc = json.loads(out)
+    line = next(e for e in doc["evidence"] if e.startswith("certificate "))
+    return line.split(", issuer ", 1)[1]
+
+
+def test_cli_lab_through_the_proxy_option(request, cache_dir, capsys):
+    lab = _lab_or_skip(request)
+    good = lab.endpoint("good")
+    assert "Intercept" in _checked_issuer([good.url, "--proxy", lab.proxy_url], capsys)
+    assert _checked_issuer([good.url], capsys) == lab.pki.intermediate_cert.subject.rfc4514_string()
+
+
+def test_cli_lab_follows_https_proxy_and_no_proxy(request, cache_dir, capsys, monkeypatch):
+    lab = _lab_or_skip(request)
+    good = lab.endpoint("good")
+    monkeypatch.setenv("HTTPS_PROXY", lab.proxy_url)
+    assert "Intercept" in _checked_issuer([good.url], capsys)
+    monkeypatch.setenv("NO_PROXY", ".lab.test")
+    assert _checked_issuer([good.url], capsys) == lab.pki.intermediate_cert.subject.rfc4514_string()

@@ -17,6 +17,11 @@ For endpoints the local clock is compared with the server's HTTP ``Date`` header
 HEAD request over a *verified* connection (the default store, or ``ca_file``); when the chain
 does not verify there, the skew stays unknown (``None``). A skew over 5 minutes is a
 ``CLOCK_SKEW`` finding (WARNING): expiry and TLS verification both depend on the clock.
+
+Endpoints are reached through ``proxy`` (an ``http://`` CONNECT proxy), else through the proxy
+that ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` name for each host, as requests would
+(:func:`certdoctor.diagnose.effective_proxy`); the chain and the verified ``Date`` request both
+go that way.
 """
 
 from __future__ import annotations
@@ -246,13 +251,74 @@ def _load_file(path: str) -> tuple["x509.Certificate", ...]:
     return tuple(load_file(path))
 
 
-def _fetch(host: str, port: int, servername: str | None, timeout: float) -> tuple["x509.Certificate", ...]:
+def _fetch(host: str, port: int, servername: str | None, timeout: float,
+           proxy: str | None = None) -> tuple["x509.Certificate", ...]:
     from certdoctor.probe import fetch_chain
 
     kw: dict[str, Any] = {"timeout": timeout}
     if servername:
         kw["servername"] = servername
+    if proxy:
+        kw["proxy"] = proxy
     return tuple(fetch_chain(host, port, **kw))
+
+
+def _endpoint_proxy(host: str, port: int, proxy: str | None, environ) -> str | None:
+    """``proxy``, else the one the environment names for ``host`` (as requests would)."""
+    from certdoctor.diagnose import effective_proxy
+
+    authority = f"[{host}]" if ":" in host else host
+    return effective_proxy(f"https://{authority}:{port}/", proxy, "requests", environ)
+
+
+_PROXY_HEADER_LIMIT = 65536
+
+
+def _tunnel(proxy: str, host: str, port: int, timeout: float):
+    """A TCP socket to ``host:port`` through an ``http://`` proxy's CONNECT; ``OSError`` if refused.
+
+    Messages name the proxy's host and port only, never its credentials.
+    """
+    import base64
+    import socket
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        pport = parts.port or 80
+    except ValueError as exc:
+        raise OSError(f"the proxy URL cannot be parsed ({exc})") from None
+    if parts.scheme.lower() != "http" or not parts.hostname:
+        raise OSError("the proxy is not an http:// proxy URL")
+    where = f"{parts.hostname}:{pport}"
+    try:
+        target = host if host.isascii() else host.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise OSError(f"{host!r} cannot be named in CONNECT ({exc})") from None
+    authority = f"[{target}]:{port}" if ":" in target else f"{target}:{port}"
+    lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}", "User-Agent: certdoctor-expiry"]
+    if parts.username is not None:
+        creds = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode("utf-8")
+        lines.append(f"Proxy-Authorization: Basic {base64.b64encode(creds).decode('ascii')}")
+    raw = socket.create_connection((parts.hostname, pport), timeout=timeout)
+    try:
+        raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
+        head = bytearray()
+        while not head.endswith(b"\r\n\r\n"):  # byte by byte: nothing of the tunnel is read
+            if len(head) > _PROXY_HEADER_LIMIT:
+                raise OSError(f"the proxy {where} sent more than 64 KiB of headers in reply to CONNECT")
+            b = raw.recv(1)
+            if not b:
+                raise OSError(f"the proxy {where} closed the connection in reply to CONNECT")
+            head += b
+        status = bytes(head).split(b"\r\n", 1)[0].decode("latin-1", "replace")
+        fields = status.split(None, 2)
+        if len(fields) < 2 or not fields[0].startswith("HTTP/1.") or fields[1] != "200":
+            raise OSError(f"the proxy {where} refused to CONNECT to {authority}: {status[:200]!r}")
+    except BaseException:
+        raw.close()
+        raise
+    return raw
 
 
 def _verify_context(ca_file: str | os.PathLike[str] | None) -> tuple[Any, str]:
@@ -271,8 +337,13 @@ def _verify_context(ca_file: str | os.PathLike[str] | None) -> tuple[Any, str]:
 
 
 def clock_check(host: str, port: int, *, servername: str | None = None, path: str = "/",
-                ca_file: str | os.PathLike[str] | None = None, timeout: float = DEFAULT_TIMEOUT) -> ClockCheck:
-    """Read the server's ``Date`` with a HEAD request over a verified connection only."""
+                ca_file: str | os.PathLike[str] | None = None, timeout: float = DEFAULT_TIMEOUT,
+                proxy: str | None = None) -> ClockCheck:
+    """Read the server's ``Date`` with a HEAD request over a verified connection only.
+
+    ``proxy``: an ``http://[user:pass@]host:port`` proxy to tunnel through with CONNECT (the
+    TLS inside is verified all the same); ``None`` connects directly.
+    """
     import email.utils
     import http.client
     import socket
@@ -283,7 +354,10 @@ def clock_check(host: str, port: int, *, servername: str | None = None, path: st
     sock = None
     try:
         t0 = time.time()
-        raw = socket.create_connection((host, port), timeout=timeout)
+        if proxy:
+            raw = _tunnel(proxy, host, port, timeout)
+        else:
+            raw = socket.create_connection((host, port), timeout=timeout)
         try:
             sock = ctx.wrap_socket(raw, server_hostname=name)
         except BaseException:
@@ -337,7 +411,8 @@ def _skew_words(skew: float) -> str:
 
 
 def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime, *, timeout: float,
-                  servername: str | None, ca_file: str | None, check_clock: bool) -> SourceExpiry:
+                  servername: str | None, ca_file: str | None, check_clock: bool,
+                  proxy: str | None = None, environ=None) -> SourceExpiry:
     path = Path(source)
     kind, host, port, url_path = "file", None, None, "/"
     try:
@@ -351,7 +426,8 @@ def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime
         else:
             kind = "endpoint"
             host, port, url_path = parse_endpoint(source)
-            certs = _fetch(host, port, servername, timeout)
+            proxy = _endpoint_proxy(host, port, proxy, os.environ if environ is None else environ)
+            certs = _fetch(host, port, servername, timeout, proxy)
         if not certs:
             raise UsageError(f"{source}: no certificate", None)
     except CertdoctorError as exc:
@@ -367,7 +443,8 @@ def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime
     clock = None
     if kind == "endpoint" and check_clock:
         assert host is not None and port is not None
-        clock = clock_check(host, port, servername=servername, path=url_path, ca_file=ca_file, timeout=timeout)
+        clock = clock_check(host, port, servername=servername, path=url_path, ca_file=ca_file, timeout=timeout,
+                            proxy=proxy)
         if clock.flagged:
             findings.append(Finding(
                 Code.CLOCK_SKEW, Severity.WARNING,
@@ -391,6 +468,8 @@ def check_expiry(
     ca_file: str | os.PathLike[str] | None = None,
     check_clock: bool = True,
     concurrency: int = 16,
+    proxy: str | None = None,
+    environ=None,
 ) -> ExpiryReport:
     """Expiry of every certificate of every source (files and endpoints), as one report.
 
@@ -399,7 +478,9 @@ def check_expiry(
     checked in a thread pool (``concurrency`` workers). ``now`` pins the time of the expiry
     arithmetic (the clock-skew check always uses the real clock). ``servername`` is the SNI
     (and verified name) for every endpoint. ``ca_file`` is the trust used for the verified
-    ``Date`` request; ``check_clock=False`` skips it. Bad thresholds raise :class:`UsageError`.
+    ``Date`` request; ``check_clock=False`` skips it. ``proxy`` is an ``http://`` CONNECT proxy
+    for every endpoint; without it each endpoint follows ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY``
+    of ``environ`` (default ``os.environ``) as requests would. Bad thresholds raise :class:`UsageError`.
     """
     if warn_days < 0 or crit_days < 0:
         raise UsageError(f"thresholds must not be negative (warn {warn_days}, crit {crit_days})", None)
@@ -415,7 +496,7 @@ def check_expiry(
 
     def one(src: str) -> SourceExpiry:
         return _check_source(src, warn_days, crit_days, now, timeout=timeout, servername=servername,
-                             ca_file=ca, check_clock=check_clock)
+                             ca_file=ca, check_clock=check_clock, proxy=proxy, environ=environ)
 
     workers = max(1, min(int(concurrency), len(srcs)))
     if workers == 1:

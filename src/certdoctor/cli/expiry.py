@@ -76,11 +76,14 @@ def render_text(report) -> None:
               help="Trust this CA file (instead of the default store) for the verified Date request.")
 @click.option("--no-clock", is_flag=True, help="Do not compare the local clock with the server's Date.")
 @click.option("--concurrency", type=int, default=16, show_default=True, help="Endpoints checked at once.")
+@click.option("--proxy", default=None, metavar="URL",
+              help="HTTP proxy URL (default: HTTPS_PROXY/ALL_PROXY/NO_PROXY, as requests reads them).")
 @click.option("--resolve", "resolve", multiple=True, metavar="HOST:ADDR",
               help="Resolve HOST to ADDR in this process, like curl --resolve.")
 @json_option
 def command(sources: tuple[str, ...], warn_days: int, crit_days: int, timeout: float, servername: str | None,
-            ca_file: str | None, no_clock: bool, concurrency: int, resolve: tuple[str, ...], as_json: bool) -> int:
+            ca_file: str | None, no_clock: bool, concurrency: int, proxy: str | None, resolve: tuple[str, ...],
+            as_json: bool) -> int:
     """Expiry of every certificate of every chain (Nagios exit codes).
 
     SOURCE is a certificate file, host[:port] or https:// URL. Prints a Nagios/Icinga line
@@ -105,7 +108,8 @@ def command(sources: tuple[str, ...], warn_days: int, crit_days: int, timeout: f
             raise _usage_exit(exc.message, as_json) from None
     try:
         report = check_expiry(sources, warn_days, crit_days, timeout=timeout, servername=servername,
-                              ca_file=ca_file, check_clock=not no_clock, concurrency=concurrency)
+                              ca_file=ca_file, check_clock=not no_clock, concurrency=concurrency,
+                              proxy=proxy)
     except UsageError as exc:
         raise _usage_exit(exc.message, as_json) from None
     if as_json:

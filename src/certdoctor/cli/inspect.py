@@ -44,8 +44,12 @@ def parse_target(source: str) -> tuple[str, str, int]:
 
 
 def inspect_source(source: str, *, password: str | None = None, servername: str | None = None,
-                   timeout: float = 10.0):
-    """Load or fetch SOURCE's certificates and analyse them into a :class:`~certdoctor.report.Inspection`."""
+                   timeout: float = 10.0, proxy: str | None = None):
+    """Load or fetch SOURCE's certificates and analyse them into a :class:`~certdoctor.report.Inspection`.
+
+    A host is reached through ``proxy`` (an ``http://`` CONNECT proxy), else through the one
+    ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` name for it, as requests would.
+    """
     from certdoctor.errors import NetworkError, UsageError
     from certdoctor.load import load_bundle, load_bundle_file
     from certdoctor.report import Inspection
@@ -70,7 +74,13 @@ def inspect_source(source: str, *, password: str | None = None, servername: str 
         from certdoctor.probe import fetch_chain
     except ImportError as exc:  # pragma: no cover - only while probe is being written
         raise NetworkError(f"{name}:{port}: cannot connect: certdoctor.probe is not available ({exc})") from None
-    certs = fetch_chain(name, port, servername=servername, timeout=timeout)
+    import os
+
+    from certdoctor.diagnose import effective_proxy
+
+    authority = f"[{name}]" if ":" in name else name
+    proxy = effective_proxy(f"https://{authority}:{port}/", proxy, "requests", os.environ)
+    certs = fetch_chain(name, port, servername=servername, timeout=timeout, proxy=proxy)
     if not certs:
         raise NetworkError(f"{name}:{port}: the server presented no certificate")
     return Inspection.of(certs, kind="host", name=f"{name}:{port}", format="tls", host=name, port=port,
@@ -83,10 +93,12 @@ def inspect_source(source: str, *, password: str | None = None, servername: str 
 @click.option("--servername", help="SNI name to send (and check the leaf against) when SOURCE is a host.")
 @click.option("--timeout", type=click.FloatRange(0.1, 300), default=10.0, show_default=True,
               help="Seconds for the connection.")
+@click.option("--proxy", default=None, metavar="URL",
+              help="HTTP proxy URL (default: HTTPS_PROXY/ALL_PROXY/NO_PROXY, as requests reads them).")
 @click.option("--resolve", "resolve", multiple=True, metavar="HOST:ADDR",
               help="Resolve HOST (or *.suffix) to ADDR in this process, like curl --resolve.")
 @json_option
-def command(source, password, servername, timeout, resolve, as_json):
+def command(source, password, servername, timeout, proxy, resolve, as_json):
     """Show every certificate of SOURCE and how they chain.
 
     SOURCE is a file (PEM, DER, PKCS#7, PKCS#12; - for stdin), host[:port] or an https:// URL.
@@ -102,7 +114,7 @@ def command(source, password, servername, timeout, resolve, as_json):
     from certdoctor.cli.diagnose import install_resolve
 
     install_resolve(resolve)
-    insp = inspect_source(source, password=password, servername=servername, timeout=timeout)
+    insp = inspect_source(source, password=password, servername=servername, timeout=timeout, proxy=proxy)
     if as_json:
         emit_json(inspection_json(insp))
     else:

@@ -20,8 +20,13 @@ import click
 from certdoctor.cli.common import Exit, emit_json, json_option
 
 
-def _chain_of(target: str, servername: str | None, timeout: float, resolve: tuple[str, ...]):
-    """(certificates, source label, host) of a file or an endpoint."""
+def _chain_of(target: str, servername: str | None, timeout: float, resolve: tuple[str, ...],
+              proxy: str | None = None):
+    """(certificates, source label, host) of a file or an endpoint.
+
+    An endpoint is reached through ``proxy``, else the one ``HTTPS_PROXY``/``ALL_PROXY``/
+    ``NO_PROXY`` name for it (as requests would).
+    """
     from certdoctor.errors import UsageError
 
     if Path(target).exists():
@@ -37,9 +42,14 @@ def _chain_of(target: str, servername: str | None, timeout: float, resolve: tupl
         from certdoctor.resolve import install_from_spec
 
         install_from_spec(",".join(resolve))
+    import os
+
+    from certdoctor.diagnose import effective_proxy
     from certdoctor.probe import fetch_chain
 
-    kw = {"timeout": timeout}
+    authority = f"[{host}]" if ":" in host else host
+    kw = {"timeout": timeout,
+          "proxy": effective_proxy(f"https://{authority}:{port}/", proxy, "requests", os.environ)}
     if servername:
         kw["servername"] = servername
     certs = tuple(fetch_chain(host, port, **kw))
@@ -109,11 +119,14 @@ def _render_backup(backup) -> None:
 @click.option("--servername", default=None, metavar="NAME", help="SNI name to send (default: the host).")
 @click.option("--timeout", type=click.FloatRange(0.1, 300), default=10.0, show_default=True,
               help="Seconds for the connection.")
+@click.option("--proxy", default=None, metavar="URL",
+              help="HTTP proxy URL (default: HTTPS_PROXY/ALL_PROXY/NO_PROXY, as requests reads them).")
 @click.option("--resolve", "resolve", multiple=True, metavar="HOST:ADDR",
               help="Resolve HOST to ADDR in this process, like curl --resolve.")
 @json_option
 def command(target: str | None, new_key: str | None, rsa_bits: str | None, backup_files: tuple[str, ...],
-            level: str, servername: str | None, timeout: float, resolve: tuple[str, ...], as_json: bool) -> int:
+            level: str, servername: str | None, timeout: float, proxy: str | None, resolve: tuple[str, ...],
+            as_json: bool) -> int:
     """Show SPKI pins of a chain and make a backup pin key.
 
     TARGET is a host[:port], an https:// URL or a certificate FILE. Prints every
@@ -131,7 +144,7 @@ def command(target: str | None, new_key: str | None, rsa_bits: str | None, backu
     backup_pins = [load_key_pin(f) for f in backup_files]
     certs = source = host = None
     if target is not None:  # read the chain before writing any key: a bad target writes nothing
-        certs, source, host = _chain_of(target, servername, timeout, resolve)
+        certs, source, host = _chain_of(target, servername, timeout, resolve, proxy)
         # validate early too (an empty chain, bad level) so no key is written for nothing
         pin_report(certs, source=source, host=host, backup_pins=backup_pins, level=level)
     backup = None

@@ -26,12 +26,22 @@ def _load_certs(path: str) -> list:
     return list(load_file(path))
 
 
-def _fetch_chain(host: str, port: int, timeout: float, want_staple: bool) -> tuple[list, bytes | None]:
-    """The presented chain and, when asked and available, the stapled OCSP response."""
+def _fetch_chain(host: str, port: int, timeout: float, want_staple: bool,
+                 proxy: str | None = None) -> tuple[list, bytes | None]:
+    """The presented chain and, when asked and available, the stapled OCSP response.
+
+    Reached through ``proxy``, else the one ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` name for
+    ``host`` (as requests would).
+    """
+    import os
+
+    from certdoctor.diagnose import effective_proxy
     from certdoctor.errors import NetworkError
     from certdoctor.probe import probe
 
-    result = probe(host, port, timeout=timeout, ocsp=want_staple)
+    authority = f"[{host}]" if ":" in host else host
+    proxy = effective_proxy(f"https://{authority}:{port}/", proxy, "requests", os.environ)
+    result = probe(host, port, timeout=timeout, ocsp=want_staple, proxy=proxy)
     if result.chain_der:
         return list(result.certificates()), result.ocsp_staple
     f = result.failure
@@ -104,11 +114,14 @@ def _issuer_from_aia(cert, timeout: float):
 @click.option("--timeout", type=click.FloatRange(0.1, 300), default=5.0, show_default=True,
               help="Seconds for each network read (the whole check gets 4x this).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the on-disk CRL/OCSP cache.")
+@click.option("--proxy", default=None, metavar="URL",
+              help="HTTP proxy URL for reading TARGET's chain (default: HTTPS_PROXY/ALL_PROXY/NO_PROXY, "
+                   "as requests reads them).")
 @click.option("--resolve", "resolve", multiple=True, metavar="HOST:ADDR",
               help="Resolve HOST to ADDR in this process, like curl --resolve.")
 @json_option
 def command(target: str, issuer_file: str | None, policy: str, method: str, timeout: float, no_cache: bool,
-            resolve: tuple[str, ...], as_json: bool) -> int:
+            proxy: str | None, resolve: tuple[str, ...], as_json: bool) -> int:
     """Check revocation of a certificate by CRL and OCSP, signatures verified.
 
     TARGET is a certificate/chain FILE, a host[:port] or an https:// URL. Exit 0 when a verified
@@ -132,7 +145,7 @@ def command(target: str, issuer_file: str | None, policy: str, method: str, time
             from certdoctor.resolve import install_from_spec
 
             install_from_spec(",".join(resolve))
-        certs, stapled = _fetch_chain(host, port, timeout, want_staple=method != "crl")
+        certs, stapled = _fetch_chain(host, port, timeout, want_staple=method != "crl", proxy=proxy)
         source = f"{host}:{port}"
     if not certs:
         raise InputError(f"{source}: no certificate to check", None)
