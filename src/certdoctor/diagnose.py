@@ -650,7 +650,7 @@ def _certifi_removed(top: CertInfo) -> tuple[str, str] | None:
     return None
 
 
-def _check_strict(path: "PathResult", presented_certs, python: str, client: str, f: list[Finding]) -> None:
+def _check_strict(path: "PathResult", python: str, client: str, f: list[Finding]) -> None:
     certs = [p.certificate() for p in path.path]
     violations = _strict_violations(path.path, certs)
     if not violations or client == "pip":
@@ -774,7 +774,7 @@ def diagnose(
         anchor_index = len(path.path) - 1 if path.trusted else None
         _check_crypto(path.path, anchor_index, findings)
         _check_trust(chain, path, trust, client, python, used_proxy, timeout, findings)
-        _check_strict(path, certs, python, client, findings)
+        _check_strict(path, python, client, findings)
         if pins:
             _check_pins(path, pins, findings)
         if revocation:

@@ -1111,7 +1111,7 @@ class _Walker:
             if attr == "_create_unverified_context" and tail == "getattr":
                 self.add(node, LintCode.UNVERIFIED_CONTEXT, f"getattr(..., {attr!r})")
             elif tail == "setattr" and attr == "verify" and _is_false(value):
-                self.add(node, LintCode.VERIFY_FALSE_ATTR, f"setattr(..., 'verify', False)")
+                self.add(node, LintCode.VERIFY_FALSE_ATTR, "setattr(..., 'verify', False)")
             elif tail == "setattr" and attr == "check_hostname" and _is_false(value):
                 self.add(node, LintCode.CHECK_HOSTNAME_OFF, "setattr(..., 'check_hostname', False)")
         elif q == "ssl.wrap_socket":

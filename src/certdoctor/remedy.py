@@ -190,7 +190,6 @@ def fix(
                           + (d.primary.fix if d.primary else "see the diagnosis."))
     else:
         path = d.path
-        chain = d.chain
         fetched = {c.fingerprint_sha256 for c in path.fetched}
         # the server's chain, in the right order, without the root and without extras
         server_chain = [c for c in path.path if not c.self_signed or c is path.path[0]]

@@ -123,7 +123,7 @@ def render_diagnosis(d: "Diagnosis", console: "Console") -> None:
         tree = Tree(head)
         node = tree
         on_path = list(d.chain.path)
-        for pos, idx in enumerate(on_path):
+        for idx in on_path:
             info = d.chain.certs[idx]
             colour, text = _status(info)
             label = (f"[{colour}]●[/] [bold]{escape(info.display_name)}[/] [dim]#{idx}[/] — [{colour}]{text}[/]"
