@@ -175,6 +175,16 @@ def effective_proxy(url: str, proxy: str | None, client: str, environ) -> str | 
     return https
 
 
+def proxy_for_host(host: str, port: int, proxy: str | None = None, environ=None) -> str | None:
+    """The proxy for a TLS connection to ``host:port``: ``proxy``, else the environment's
+    (``NO_PROXY`` applies), as :func:`effective_proxy` decides for the URL ``https://host:port/``."""
+    import os
+
+    authority = f"[{host}]" if ":" in host else host
+    return effective_proxy(f"https://{authority}:{port}/", proxy, "requests",
+                           os.environ if environ is None else environ)
+
+
 # --------------------------------------------------------------------------- the real client
 
 def run_client(

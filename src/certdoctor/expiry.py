@@ -263,14 +263,6 @@ def _fetch(host: str, port: int, servername: str | None, timeout: float,
     return tuple(fetch_chain(host, port, **kw))
 
 
-def _endpoint_proxy(host: str, port: int, proxy: str | None, environ) -> str | None:
-    """``proxy``, else the one the environment names for ``host`` (as requests would)."""
-    from certdoctor.diagnose import effective_proxy
-
-    authority = f"[{host}]" if ":" in host else host
-    return effective_proxy(f"https://{authority}:{port}/", proxy, "requests", environ)
-
-
 _PROXY_HEADER_LIMIT = 65536
 
 
@@ -426,7 +418,9 @@ def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime
         else:
             kind = "endpoint"
             host, port, url_path = parse_endpoint(source)
-            proxy = _endpoint_proxy(host, port, proxy, os.environ if environ is None else environ)
+            from certdoctor.diagnose import proxy_for_host
+
+            proxy = proxy_for_host(host, port, proxy, environ)
             certs = _fetch(host, port, servername, timeout, proxy)
         if not certs:
             raise UsageError(f"{source}: no certificate", None)

@@ -170,7 +170,7 @@ def fix(
     now: _dt.datetime | None = None,
 ) -> FixResult:
     """Diagnose ``target``, write the fixing artefacts under ``out_dir``, prove them."""
-    from certdoctor.diagnose import diagnose, effective_proxy
+    from certdoctor.diagnose import diagnose, proxy_for_host
     from certdoctor.fsutil import atomic_write
 
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
@@ -241,7 +241,7 @@ def fix(
         data = _bundle_bytes(d.trust, extra, clock)
         bundle_path = str(atomic_write(out / "ca-bundle.pem", data))
         written.append(("ca_bundle", bundle_path))
-        used_proxy = effective_proxy(d.target.url, proxy, client, environ if environ is not None else __import__("os").environ)
+        used_proxy = proxy_for_host(d.target.host, d.target.port, proxy, environ)
         proofs = prove(d.target.url, bundle_path, proxy=used_proxy, timeout=timeout)
         proven = bool(proofs) and all(p.ok for p in proofs)
         usage = usage_lines(bundle_path, os_store_trusts=_os_store_has(extra))

@@ -65,6 +65,18 @@ def run(group: click.Group, argv: list[str] | None) -> int:
     return int(rv or 0)
 
 
+def install_resolve(specs) -> None:
+    """``--resolve HOST:ADDR`` (repeatable) plus ``CERTDOCTOR_RESOLVE``: names this process resolves
+    itself (certdoctor.resolve), for every command that connects."""
+    import os
+
+    spec = ",".join([*specs, *filter(None, [os.environ.get("CERTDOCTOR_RESOLVE")])])
+    if spec:
+        from certdoctor.resolve import install_from_spec
+
+        install_from_spec(spec)
+
+
 def json_option(f: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON only (with schema_version).")(f)
 

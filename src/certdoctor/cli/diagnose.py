@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from certdoctor.cli.common import console, json_option
+from certdoctor.cli.common import console, install_resolve, json_option  # noqa: F401 (fix imports it)
 
 
 def connection_options(f):
@@ -28,16 +28,6 @@ def connection_options(f):
     )):
         f = opt(f)
     return f
-
-
-def install_resolve(specs) -> None:
-    import os
-
-    spec = ",".join([*specs, *filter(None, [os.environ.get("CERTDOCTOR_RESOLVE")])])
-    if spec:
-        from certdoctor.resolve import install_from_spec
-
-        install_from_spec(spec)
 
 
 @click.command("diagnose")

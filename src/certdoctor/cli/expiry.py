@@ -99,13 +99,12 @@ def command(sources: tuple[str, ...], warn_days: int, crit_days: int, timeout: f
         raise _usage_exit(f"--warn-days ({warn_days}) must not be below --crit-days ({crit_days})", as_json)
     if timeout <= 0 or concurrency < 1:
         raise _usage_exit("--timeout must be positive and --concurrency at least 1", as_json)
-    if resolve:
-        try:
-            from certdoctor.resolve import install_from_spec
+    try:
+        from certdoctor.cli.common import install_resolve
 
-            install_from_spec(",".join(resolve))
-        except CertdoctorError as exc:
-            raise _usage_exit(exc.message, as_json) from None
+        install_resolve(resolve)
+    except CertdoctorError as exc:
+        raise _usage_exit(exc.message, as_json) from None
     try:
         report = check_expiry(sources, warn_days, crit_days, timeout=timeout, servername=servername,
                               ca_file=ca_file, check_clock=not no_clock, concurrency=concurrency,

@@ -74,12 +74,9 @@ def inspect_source(source: str, *, password: str | None = None, servername: str 
         from certdoctor.probe import fetch_chain
     except ImportError as exc:  # pragma: no cover - only while probe is being written
         raise NetworkError(f"{name}:{port}: cannot connect: certdoctor.probe is not available ({exc})") from None
-    import os
+    from certdoctor.diagnose import proxy_for_host
 
-    from certdoctor.diagnose import effective_proxy
-
-    authority = f"[{name}]" if ":" in name else name
-    proxy = effective_proxy(f"https://{authority}:{port}/", proxy, "requests", os.environ)
+    proxy = proxy_for_host(name, port, proxy)
     certs = fetch_chain(name, port, servername=servername, timeout=timeout, proxy=proxy)
     if not certs:
         raise NetworkError(f"{name}:{port}: the server presented no certificate")
@@ -111,7 +108,7 @@ def command(source, password, servername, timeout, proxy, resolve, as_json):
     from certdoctor.report import inspection_json, render_inspection
 
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
-    from certdoctor.cli.diagnose import install_resolve
+    from certdoctor.cli.common import install_resolve
 
     install_resolve(resolve)
     insp = inspect_source(source, password=password, servername=servername, timeout=timeout, proxy=proxy)

@@ -38,18 +38,13 @@ def _chain_of(target: str, servername: str | None, timeout: float, resolve: tupl
     from certdoctor.expiry import parse_endpoint
 
     host, port, _ = parse_endpoint(target)
-    if resolve:
-        from certdoctor.resolve import install_from_spec
+    from certdoctor.cli.common import install_resolve
 
-        install_from_spec(",".join(resolve))
-    import os
-
-    from certdoctor.diagnose import effective_proxy
+    install_resolve(resolve)
+    from certdoctor.diagnose import proxy_for_host
     from certdoctor.probe import fetch_chain
 
-    authority = f"[{host}]" if ":" in host else host
-    kw = {"timeout": timeout,
-          "proxy": effective_proxy(f"https://{authority}:{port}/", proxy, "requests", os.environ)}
+    kw = {"timeout": timeout, "proxy": proxy_for_host(host, port, proxy)}
     if servername:
         kw["servername"] = servername
     certs = tuple(fetch_chain(host, port, **kw))

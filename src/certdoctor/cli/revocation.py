@@ -33,14 +33,11 @@ def _fetch_chain(host: str, port: int, timeout: float, want_staple: bool,
     Reached through ``proxy``, else the one ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` name for
     ``host`` (as requests would).
     """
-    import os
-
-    from certdoctor.diagnose import effective_proxy
+    from certdoctor.diagnose import proxy_for_host
     from certdoctor.errors import NetworkError
     from certdoctor.probe import probe
 
-    authority = f"[{host}]" if ":" in host else host
-    proxy = effective_proxy(f"https://{authority}:{port}/", proxy, "requests", os.environ)
+    proxy = proxy_for_host(host, port, proxy)
     result = probe(host, port, timeout=timeout, ocsp=want_staple, proxy=proxy)
     if result.chain_der:
         return list(result.certificates()), result.ocsp_staple
@@ -141,10 +138,9 @@ def command(target: str, issuer_file: str | None, policy: str, method: str, time
         if "://" not in target and (target.lower().endswith(_CERT_SUFFIXES) or "/" in target):
             raise InputError(f"{target}: no such file", "Give an existing certificate file, or host[:port].")
         host, port = _parse_target(target)
-        if resolve:
-            from certdoctor.resolve import install_from_spec
+        from certdoctor.cli.common import install_resolve
 
-            install_from_spec(",".join(resolve))
+        install_resolve(resolve)
         certs, stapled = _fetch_chain(host, port, timeout, want_staple=method != "crl", proxy=proxy)
         source = f"{host}:{port}"
     if not certs:
