@@ -44,26 +44,9 @@ def clean_environ(monkeypatch, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """The whole built-in lab, started once per session and stopped at its end.
-
-    Names under ``.lab.test`` resolve to 127.0.0.1 in this process while it runs.
-    """
-    from certdoctor.lab import Lab
-
-    lab = Lab(workdir=tmp_path_factory.mktemp("lab"))
-    lab.start()
-    try:
-        with lab.resolving():
-            yield lab
-    finally:
-        lab.stop()
-
-
-@pytest.fixture(scope="session")
 def pki_ec():
-    """Root → intermediate → leaf, ECDSA (``pki_helpers.make_pki``): for test_load, test_convert, test_inspect."""
-    from pki_helpers import make_pki
+    """Root → intermediate → leaf, ECDSA (``support.pki.make_pki``): for test_load, test_convert, test_inspect."""
+    from support.pki import make_pki
 
     return make_pki("ec")
 
@@ -71,6 +54,6 @@ def pki_ec():
 @pytest.fixture(scope="session")
 def pki_rsa():
     """The same PKI with RSA-2048 keys."""
-    from pki_helpers import make_pki
+    from support.pki import make_pki
 
     return make_pki("rsa")

@@ -5,7 +5,11 @@ Public names are imported lazily so that ``import certdoctor`` (and the CLI) sta
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+from certdoctor import _compat  # noqa: E402  old module paths, with a warning
+
+_compat.install()
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -26,33 +30,39 @@ _EXPORTS = {
     "CertInfo": "model",
     "ChainInfo": "model",
     # loading
-    "load_certificates": "load",
-    "load_file": "load",
-    # diagnosis
-    "diagnose": "diagnose",
+    "load_certificates": "x509.load",
+    "load_file": "x509.load",
     # fixing
-    "ca_bundle": "fix",
-    "ssl_context": "fix",
-    "requests_session": "fix",
+    "ca_bundle": "remedies.client",
+    "ssl_context": "remedies.client",
+    "requests_session": "remedies.client",
     # bundles
-    "build_bundle": "bundle",
-    "write_bundle": "bundle",
-    "check_bundle": "bundle",
+    "build_bundle": "remedies.bundle",
+    "write_bundle": "remedies.bundle",
+    "check_bundle": "remedies.bundle",
     # hardening
-    "PinnedAdapter": "pinning",
-    "httpx_client": "pinning",
+    "PinnedAdapter": "pinning.adapters",
+    "httpx_client": "pinning.adapters",
     "check_expiry": "expiry",
-    "check_revocation": "revocation",
+    "check_revocation": "revocation.check",
     # code scanning
-    "LintCode": "lint",
-    "lint_paths": "lint",
-    "lint_source": "lint",
+    "LintCode": "lint.scan",
+    "lint_paths": "lint.scan",
+    "lint_source": "lint.scan",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+#: subpackages/modules reachable as attributes; ``certdoctor.diagnose`` is always the module
+#: (the function is ``certdoctor.diagnose.diagnose``), whatever was imported before.
+_MODULES = ("diagnose",)
+
+__all__ = ["__version__", *sorted(_EXPORTS), *_MODULES]
 
 
 def __getattr__(name: str):
+    if name in _MODULES:
+        import importlib
+
+        return importlib.import_module(f"certdoctor.{name}")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'certdoctor' has no attribute {name!r}")

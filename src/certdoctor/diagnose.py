@@ -2,9 +2,9 @@
 
 The steps, each a separate module:
 
-1. :mod:`certdoctor.trust` — the store the chosen client really uses here, and why.
-2. :mod:`certdoctor.probe` — one handshake that records the presented chain (no data sent).
-3. :mod:`certdoctor.path` — the path to an anchor, AIA chasing for missing intermediates,
+1. :mod:`certdoctor.trust.effective` — the store the chosen client really uses here, and why.
+2. :mod:`certdoctor.net.probe` — one handshake that records the presented chain (no data sent).
+3. :mod:`certdoctor.x509.path` — the path to an anchor, AIA chasing for missing intermediates,
    cryptography's RFC 5280 verifier as evidence.
 4. Our own checks → :class:`~certdoctor.model.Finding` with stable codes.
 5. The real client (requests, httpx, urllib, pip's stack) runs against the URL with exactly
@@ -18,26 +18,27 @@ The steps, each a separate module:
 
 from __future__ import annotations
 
+
 import datetime as _dt
 import ipaddress
 import sys
-import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Sequence
-from urllib.parse import urlsplit
 
+from certdoctor import policy
 from certdoctor.errors import UsageError
-from certdoctor.model import Actor, CertInfo, ChainInfo, Code, Finding, Severity
-from certdoctor.target import Target, parse_target  # also importable from here, as before
+from certdoctor.model import CLIENTS, Actor, CertInfo, ChainInfo, Code, Finding, Severity
+from certdoctor.net.client import ClientOutcome, run_client  # re-exported: diagnose's results
+from certdoctor.net.proxy import effective_proxy, proxy_for_host  # noqa: F401 (old home)
+from certdoctor.net.target import Target, parse_target  # also importable from here, as before
 
 if TYPE_CHECKING:  # pragma: no cover
-    from certdoctor.path import PathResult
-    from certdoctor.probe import ProbeResult
-    from certdoctor.trust import EffectiveTrust
+    from certdoctor.x509.path import PathResult
+    from certdoctor.net.probe import ProbeResult
+    from certdoctor.trust.effective import EffectiveTrust
 
-CLIENTS = ("requests", "httpx", "urllib", "pip")
-EXPIRING_DAYS = 30
-CLOCK_SKEW_LIMIT = _dt.timedelta(minutes=5)
+EXPIRING_DAYS = policy.EXPIRING_SOON_DAYS
+CLOCK_SKEW_LIMIT = policy.CLOCK_SKEW
 
 # Issuer names of TLS-inspecting products (catalogue §10.2). Matched case-insensitively.
 INTERCEPTOR_NAMES = (
@@ -91,23 +92,6 @@ CERTIFI_REMOVED = {
 # --------------------------------------------------------------------------- results
 
 @dataclass(frozen=True, slots=True)
-class ClientOutcome:
-    """What the real client did with the effective trust: ``ok`` or the error it raised.
-
-    ``http_date`` is the server's ``Date`` header (``None`` when the request failed or the
-    server sent none); ``status`` the HTTP status.
-    """
-
-    client: str
-    ok: bool
-    error: str | None
-    error_type: str | None
-    status: int | None
-    http_date: _dt.datetime | None
-    elapsed: float
-
-
-@dataclass(frozen=True, slots=True)
 class Diagnosis:
     """The whole story of one endpoint for one client.
 
@@ -152,133 +136,6 @@ def _is_ip(name: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def effective_proxy(url: str, proxy: str | None, client: str, environ) -> str | None:
-    """The proxy the client would use for ``url``: ``--proxy``, else ``HTTPS_PROXY``/``ALL_PROXY``
-    unless ``NO_PROXY`` exempts the host (requests, httpx, urllib and pip read the same variables;
-    lower case wins over upper case, as in urllib's ``getproxies_environment``)."""
-    if proxy:
-        return proxy
-    env: dict[str, str] = {}
-    for key in sorted(environ, key=lambda k: k.islower()):  # upper first, lower case overrides
-        if key.lower() in ("https_proxy", "all_proxy", "no_proxy") and environ[key]:
-            env[key.lower()] = environ[key]
-    https = env.get("https_proxy") or env.get("all_proxy")
-    if not https:
-        return None
-    host = urlsplit(url).hostname or ""
-    import urllib.request  # ~20 ms of regex compiling: only when a proxy is configured
-
-    if env.get("no_proxy") and urllib.request.proxy_bypass_environment(host, {"no": env["no_proxy"]}):
-        return None
-    return https
-
-
-def proxy_for_host(host: str, port: int, proxy: str | None = None, environ=None) -> str | None:
-    """The proxy for a TLS connection to ``host:port``: ``proxy``, else the environment's
-    (``NO_PROXY`` applies), as :func:`effective_proxy` decides for the URL ``https://host:port/``."""
-    import os
-
-    authority = f"[{host}]" if ":" in host else host
-    return effective_proxy(f"https://{authority}:{port}/", proxy, "requests",
-                           os.environ if environ is None else environ)
-
-
-# --------------------------------------------------------------------------- the real client
-
-def run_client(
-    client: str,
-    url: str,
-    trust: "EffectiveTrust",
-    *,
-    python: str | None = None,
-    proxy: str | None = None,
-    timeout: float = 10.0,
-) -> ClientOutcome:
-    """Run the real client library against ``url`` with exactly the effective trust.
-
-    Verification stays fully on: the context is the client's own (``trust.ssl_context``).
-    The response body is not read beyond the headers.
-    """
-    from email.utils import parsedate_to_datetime
-
-    from certdoctor.errors import CertdoctorError
-
-    start = time.monotonic()
-    try:
-        ctx = trust.ssl_context(python=python)
-    except CertdoctorError as exc:  # the client fails while loading its bundle, before connecting
-        return ClientOutcome(client, False, exc.message, "OSError", None, None, time.monotonic() - start)
-    status = None
-    date_header = None
-    try:
-        if client in ("requests", "pip"):
-            import requests
-            from requests.adapters import HTTPAdapter
-
-            class _ContextAdapter(HTTPAdapter):
-                def init_poolmanager(self, *args, **kwargs):
-                    kwargs["ssl_context"] = ctx
-                    return super().init_poolmanager(*args, **kwargs)
-
-                def proxy_manager_for(self, *args, **kwargs):
-                    kwargs["ssl_context"] = ctx
-                    return super().proxy_manager_for(*args, **kwargs)
-
-            with requests.Session() as s:
-                # the environment was already folded into `trust`; don't let it apply twice
-                s.trust_env = False
-                s.mount("https://", _ContextAdapter())
-                verify: bool | str = trust.cafile or trust.capath or True
-                if verify is True and client == "requests":
-                    verify = trust.certifi_path or True
-                proxies = {"https": proxy} if proxy else {}
-                with s.get(url, verify=verify, timeout=timeout, proxies=proxies,
-                           stream=True, allow_redirects=False) as resp:
-                    status = resp.status_code
-                    date_header = resp.headers.get("Date")
-        elif client == "httpx":
-            import httpx
-
-            with httpx.Client(verify=ctx, trust_env=False, proxy=proxy, timeout=timeout) as c:
-                with c.stream("GET", url) as resp:
-                    status = resp.status_code
-                    date_header = resp.headers.get("Date")
-        elif client == "urllib":
-            import urllib.request
-
-            handlers: list = [urllib.request.HTTPSHandler(context=ctx)]
-            handlers.append(urllib.request.ProxyHandler({"https": proxy} if proxy else {}))
-            opener = urllib.request.build_opener(*handlers)
-            with opener.open(url, timeout=timeout) as resp:
-                status = resp.status
-                date_header = resp.headers.get("Date")
-        else:  # pragma: no cover - validated by the caller
-            raise UsageError(f"unknown client {client!r}", f"Choose one of {', '.join(CLIENTS)}.")
-    except UsageError:
-        raise
-    except Exception as exc:  # the client's own error is the evidence
-        if client == "urllib" and exc.__class__.__name__ == "HTTPError":
-            status = getattr(exc, "code", None)
-            date_header = exc.headers.get("Date") if getattr(exc, "headers", None) else None
-        else:
-            return ClientOutcome(client, False, _error_text(exc), type(exc).__name__, None, None,
-                                 time.monotonic() - start)
-    http_date = None
-    if date_header:
-        try:
-            http_date = parsedate_to_datetime(date_header)
-            if http_date.tzinfo is None:
-                http_date = http_date.replace(tzinfo=_dt.timezone.utc)
-        except (TypeError, ValueError):
-            http_date = None
-    return ClientOutcome(client, True, None, None, status, http_date, time.monotonic() - start)
-
-
-def _error_text(exc: BaseException) -> str:
-    text = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
-    return text.replace("builtins.", "")[:2000]
 
 
 # --------------------------------------------------------------------------- checks
@@ -505,7 +362,7 @@ def _interceptor_hint(infos: Sequence[CertInfo]) -> str | None:
 
 def _canary_same_root(top: CertInfo, proxy: str, timeout: float) -> str | None:
     """Probe another host through the same proxy: if the same root signs it too, it intercepts."""
-    from certdoctor.probe import probe
+    from certdoctor.net.probe import probe
 
     for host in ("pypi.org", "www.python.org"):
         try:
@@ -706,7 +563,7 @@ def _check_revocation(path: "PathResult", now, f: list[Finding], budget: float, 
     if not (leaf.crl_urls or leaf.ocsp_urls or stapled):
         return
     try:
-        from certdoctor import revocation
+        from certdoctor.revocation import check as revocation
     except ImportError:  # pragma: no cover - built in parallel
         return
     try:
@@ -746,9 +603,9 @@ def diagnose(
     """Diagnose ``target`` for ``client`` in this environment. Never raises for server problems."""
     import os
 
-    from certdoctor.path import build_path
-    from certdoctor.probe import probe
-    from certdoctor.trust import effective_trust
+    from certdoctor.x509.path import build_path
+    from certdoctor.net.probe import probe
+    from certdoctor.trust.effective import effective_trust
 
     if client not in CLIENTS:
         raise UsageError(f"unknown client {client!r}", f"Choose one of: {', '.join(CLIENTS)}.")
@@ -759,11 +616,11 @@ def diagnose(
         python = "3.13" if sys.version_info >= (3, 13) else f"{sys.version_info[0]}.{sys.version_info[1]}"
     tgt = parse_target(target, servername)
     if pins:
-        from certdoctor.pin import parse_pins
+        from certdoctor.pinning.pins import parse_pins
 
         pins = parse_pins(pins)  # a malformed pin is bad usage, before any connection
     trust = effective_trust(client, ca_file=ca_file, environ=env, python=python if python == "3.13" else None)
-    used_proxy = effective_proxy(tgt.url, proxy, client, env)
+    used_proxy = effective_proxy(tgt.url, proxy, env)
     clock = now or _dt.datetime.now(_dt.timezone.utc)
 
     sni = None if _is_ip(tgt.servername) else tgt.servername

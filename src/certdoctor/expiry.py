@@ -20,11 +20,12 @@ does not verify there, the skew stays unknown (``None``). A skew over 5 minutes 
 
 Endpoints are reached through ``proxy`` (an ``http://`` CONNECT proxy), else through the proxy
 that ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` name for each host, as requests would
-(:func:`certdoctor.diagnose.effective_proxy`); the chain and the verified ``Date`` request both
+(:func:`certdoctor.net.proxy.effective_proxy`); the chain and the verified ``Date`` request both
 go that way.
 """
 
 from __future__ import annotations
+
 
 import datetime as _dt
 import enum
@@ -36,16 +37,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
+from certdoctor import policy
 from certdoctor.errors import CertdoctorError, InputError, UsageError
 from certdoctor.model import Actor, Code, Finding, Severity
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
 
-DEFAULT_WARN_DAYS = 30
-DEFAULT_CRIT_DAYS = 7
-DEFAULT_TIMEOUT = 10.0
-CLOCK_SKEW_LIMIT = 300.0  # seconds
+DEFAULT_WARN_DAYS = policy.EXPIRING_SOON_DAYS
+DEFAULT_CRIT_DAYS = policy.CRITICAL_DAYS
+DEFAULT_TIMEOUT = policy.TIMEOUT_SECONDS
+CLOCK_SKEW_LIMIT = policy.CLOCK_SKEW_SECONDS
 DAY = 86400.0
 _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ".p12", ".pfx", ".key")
 
@@ -230,12 +232,12 @@ def _days(n: int) -> str:
 
 def parse_endpoint(source: str) -> tuple[str, int, str]:
     """``host[:port]`` or ``https://host[:port]/path`` to (host, port, path), by
-    :func:`certdoctor.target.parse_target`.
+    :func:`certdoctor.net.target.parse_target`.
 
         >>> parse_endpoint("https://example.org:8443/health?full=1")
         ('example.org', 8443, '/health?full=1')
     """
-    from certdoctor.target import HINT, parse_target
+    from certdoctor.net.target import HINT, parse_target
 
     try:
         t = parse_target(source)
@@ -246,14 +248,14 @@ def parse_endpoint(source: str) -> tuple[str, int, str]:
 
 
 def _load_file(path: str) -> tuple["x509.Certificate", ...]:
-    from certdoctor.load import load_file
+    from certdoctor.x509.load import load_file
 
     return tuple(load_file(path))
 
 
 def _fetch(host: str, port: int, servername: str | None, timeout: float,
            proxy: str | None = None) -> tuple["x509.Certificate", ...]:
-    from certdoctor.probe import fetch_chain
+    from certdoctor.net.probe import fetch_chain
 
     kw: dict[str, Any] = {"timeout": timeout}
     if servername:
@@ -261,56 +263,6 @@ def _fetch(host: str, port: int, servername: str | None, timeout: float,
     if proxy:
         kw["proxy"] = proxy
     return tuple(fetch_chain(host, port, **kw))
-
-
-_PROXY_HEADER_LIMIT = 65536
-
-
-def _tunnel(proxy: str, host: str, port: int, timeout: float):
-    """A TCP socket to ``host:port`` through an ``http://`` proxy's CONNECT; ``OSError`` if refused.
-
-    Messages name the proxy's host and port only, never its credentials.
-    """
-    import base64
-    import socket
-    from urllib.parse import unquote, urlsplit
-
-    try:
-        parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-        pport = parts.port or 80
-    except ValueError as exc:
-        raise OSError(f"the proxy URL cannot be parsed ({exc})") from None
-    if parts.scheme.lower() != "http" or not parts.hostname:
-        raise OSError("the proxy is not an http:// proxy URL")
-    where = f"{parts.hostname}:{pport}"
-    try:
-        target = host if host.isascii() else host.encode("idna").decode("ascii")
-    except UnicodeError as exc:
-        raise OSError(f"{host!r} cannot be named in CONNECT ({exc})") from None
-    authority = f"[{target}]:{port}" if ":" in target else f"{target}:{port}"
-    lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}", "User-Agent: certdoctor-expiry"]
-    if parts.username is not None:
-        creds = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode("utf-8")
-        lines.append(f"Proxy-Authorization: Basic {base64.b64encode(creds).decode('ascii')}")
-    raw = socket.create_connection((parts.hostname, pport), timeout=timeout)
-    try:
-        raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
-        head = bytearray()
-        while not head.endswith(b"\r\n\r\n"):  # byte by byte: nothing of the tunnel is read
-            if len(head) > _PROXY_HEADER_LIMIT:
-                raise OSError(f"the proxy {where} sent more than 64 KiB of headers in reply to CONNECT")
-            b = raw.recv(1)
-            if not b:
-                raise OSError(f"the proxy {where} closed the connection in reply to CONNECT")
-            head += b
-        status = bytes(head).split(b"\r\n", 1)[0].decode("latin-1", "replace")
-        fields = status.split(None, 2)
-        if len(fields) < 2 or not fields[0].startswith("HTTP/1.") or fields[1] != "200":
-            raise OSError(f"the proxy {where} refused to CONNECT to {authority}: {status[:200]!r}")
-    except BaseException:
-        raw.close()
-        raise
-    return raw
 
 
 def _verify_context(ca_file: str | os.PathLike[str] | None) -> tuple[Any, str]:
@@ -347,7 +299,9 @@ def clock_check(host: str, port: int, *, servername: str | None = None, path: st
     try:
         t0 = time.time()
         if proxy:
-            raw = _tunnel(proxy, host, port, timeout)
+            from certdoctor.net.proxy import open_tunnel
+
+            raw = open_tunnel(proxy, host, port, timeout, "certdoctor-expiry")
         else:
             raw = socket.create_connection((host, port), timeout=timeout)
         try:
@@ -418,7 +372,7 @@ def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime
         else:
             kind = "endpoint"
             host, port, url_path = parse_endpoint(source)
-            from certdoctor.diagnose import proxy_for_host
+            from certdoctor.net.proxy import proxy_for_host
 
             proxy = proxy_for_host(host, port, proxy, environ)
             certs = _fetch(host, port, servername, timeout, proxy)

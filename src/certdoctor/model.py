@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
 
+#: The HTTPS clients certdoctor diagnoses (``--client``).
+CLIENTS = ("requests", "httpx", "urllib", "pip")
+
 SCHEMA_VERSION = 1
 
 

@@ -52,7 +52,7 @@ def command(files, adds, base, out, allow_leaf, check, as_json):
 
 
 def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: bool) -> int:
-    from certdoctor.bundle import build_bundle, save_bundle
+    from certdoctor.remedies.bundle import build_bundle, save_bundle
     from certdoctor.errors import InputError
 
     result = build_bundle(items, base=base, allow_leaf=allow_leaf)
@@ -103,7 +103,7 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
 
 
 def _check(path: str, as_json: bool) -> int:
-    from certdoctor.bundle import check_bundle
+    from certdoctor.remedies.bundle import check_bundle
 
     audit = check_bundle(path)
     if as_json:

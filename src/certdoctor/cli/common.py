@@ -67,12 +67,12 @@ def run(group: click.Group, argv: list[str] | None) -> int:
 
 def install_resolve(specs) -> None:
     """``--resolve HOST:ADDR`` (repeatable) plus ``CERTDOCTOR_RESOLVE``: names this process resolves
-    itself (certdoctor.resolve), for every command that connects."""
+    itself (certdoctor.net.resolve), for every command that connects."""
     import os
 
     spec = ",".join([*specs, *filter(None, [os.environ.get("CERTDOCTOR_RESOLVE")])])
     if spec:
-        from certdoctor.resolve import install_from_spec
+        from certdoctor.net.resolve import install_from_spec
 
         install_from_spec(spec)
 

@@ -38,14 +38,14 @@ def command(src, out, to, order, split_dir, with_key, key_out, password, as_json
 
     from cryptography.utils import CryptographyDeprecationWarning
 
-    from certdoctor.convert import convert, convert_loaded, format_for_path
+    from certdoctor.x509.convert import convert, convert_loaded, format_for_path
 
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
     if src == "-":
         import sys
 
         from certdoctor.errors import UsageError
-        from certdoctor.load import MAX_INPUT_BYTES, load_bundle
+        from certdoctor.x509.load import MAX_INPUT_BYTES, load_bundle
 
         if out is None and split_dir is None:
             raise UsageError("nothing to write: give OUT, --split DIR, or both")

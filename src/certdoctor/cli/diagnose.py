@@ -52,7 +52,7 @@ def command(target, ca_file, client, python, proxy, servername, timeout, resolve
     if ca_file is not None and not Path(ca_file).is_file():
         raise InputError(f"--ca-file {ca_file}: no such file", "Give the path of a PEM bundle.")
     install_resolve(resolve)
-    from certdoctor.fetch import FetchCache
+    from certdoctor.net.fetch import FetchCache
 
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                  timeout=timeout, revocation=not no_revocation, aia=not no_aia, pins=pins,
@@ -60,11 +60,11 @@ def command(target, ca_file, client, python, proxy, servername, timeout, resolve
     if as_json:
         import json
 
-        from certdoctor.report_diagnose import diagnosis_json
+        from certdoctor.render.diagnose import diagnosis_json
 
         click.echo(json.dumps(diagnosis_json(d), indent=2))
     else:
-        from certdoctor.report_diagnose import render_diagnosis
+        from certdoctor.render.diagnose import render_diagnosis
 
         render_diagnosis(d, console())
     return d.exit_code

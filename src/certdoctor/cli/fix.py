@@ -24,7 +24,7 @@ def command(target, out_dir, trust, ca_file, client, python, proxy, servername, 
     from pathlib import Path
 
     from certdoctor.errors import InputError
-    from certdoctor.remedy import check_out_dir, fix
+    from certdoctor.remedies.fix import check_out_dir, fix
 
     if ca_file is not None and not Path(ca_file).is_file():
         raise InputError(f"--ca-file {ca_file}: no such file", "Give the path of a PEM bundle.")

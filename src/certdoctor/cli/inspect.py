@@ -19,20 +19,20 @@ def parse_target(source: str) -> tuple[str, str, int]:
     """``(kind, name, port)``: ``("file", path, 0)``, ``("stdin", "-", 0)`` or ``("host", host, port)``.
 
     An existing path is a file; a path-like name that does not exist is "no such file"; the rest
-    must be an endpoint (:func:`certdoctor.target.parse_target`), else bad input.
+    must be an endpoint (:func:`certdoctor.net.target.parse_target`), else bad input.
     """
     import os
 
     from certdoctor.errors import InputError, UsageError
-    from certdoctor.target import HINT
-    from certdoctor.target import parse_target as parse_endpoint
+    from certdoctor.net.target import HINT
+    from certdoctor.net.target import parse_target as parse_endpoint
 
     if source == "-":
         return "stdin", "-", 0
     if os.path.exists(source):
         return "file", source, 0
     if "://" not in source and ("/" in source or "\\" in source or source.lower().endswith(_CERT_SUFFIXES)):
-        from certdoctor.target import quote_input
+        from certdoctor.net.target import quote_input
 
         raise InputError(f"{quote_input(source)}: no such file", "Check the path.")  # one line, whatever the name
     try:
@@ -45,14 +45,14 @@ def parse_target(source: str) -> tuple[str, str, int]:
 
 def inspect_source(source: str, *, password: str | None = None, servername: str | None = None,
                    timeout: float = 10.0, proxy: str | None = None):
-    """Load or fetch SOURCE's certificates and analyse them into a :class:`~certdoctor.report.Inspection`.
+    """Load or fetch SOURCE's certificates and analyse them into a :class:`~certdoctor.render.inspect.Inspection`.
 
     A host is reached through ``proxy`` (an ``http://`` CONNECT proxy), else through the one
     ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` name for it, as requests would.
     """
     from certdoctor.errors import NetworkError, UsageError
-    from certdoctor.load import load_bundle, load_bundle_file
-    from certdoctor.report import Inspection
+    from certdoctor.x509.load import load_bundle, load_bundle_file
+    from certdoctor.render.inspect import Inspection
 
     kind, name, port = parse_target(source)
     if kind in ("file", "stdin"):
@@ -61,7 +61,7 @@ def inspect_source(source: str, *, password: str | None = None, servername: str 
         if kind == "stdin":
             import sys
 
-            from certdoctor.load import MAX_INPUT_BYTES
+            from certdoctor.x509.load import MAX_INPUT_BYTES
 
             loaded = load_bundle(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), password=password, source="<stdin>")
         else:
@@ -71,10 +71,10 @@ def inspect_source(source: str, *, password: str | None = None, servername: str 
     if password is not None:
         raise UsageError("--password applies to PKCS#12 files, not hosts")
     try:
-        from certdoctor.probe import fetch_chain
+        from certdoctor.net.probe import fetch_chain
     except ImportError as exc:  # pragma: no cover - only while probe is being written
-        raise NetworkError(f"{name}:{port}: cannot connect: certdoctor.probe is not available ({exc})") from None
-    from certdoctor.diagnose import proxy_for_host
+        raise NetworkError(f"{name}:{port}: cannot connect: certdoctor.net.probe is not available ({exc})") from None
+    from certdoctor.net.proxy import proxy_for_host
 
     proxy = proxy_for_host(name, port, proxy)
     certs = fetch_chain(name, port, servername=servername, timeout=timeout, proxy=proxy)
@@ -105,7 +105,7 @@ def command(source, password, servername, timeout, proxy, resolve, as_json):
 
     from cryptography.utils import CryptographyDeprecationWarning
 
-    from certdoctor.report import inspection_json, render_inspection
+    from certdoctor.render.inspect import inspection_json, render_inspection
 
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
     from certdoctor.cli.common import install_resolve

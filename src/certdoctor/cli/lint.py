@@ -13,7 +13,7 @@ from certdoctor.cli.common import Exit, console, emit_json, json_option
 
 def _codes(values: tuple[str, ...], option: str):
     from certdoctor.errors import UsageError
-    from certdoctor.lint import LintCode
+    from certdoctor.lint.scan import LintCode
 
     out = []
     for value in values:
@@ -54,7 +54,7 @@ def command(paths: tuple[str, ...], fmt: str | None, as_json: bool, select: tupl
     files are notes and do not change it).
     """
     from certdoctor.errors import UsageError
-    from certdoctor.lint import DEFAULT_EXCLUDES, lint_paths, sarif
+    from certdoctor.lint.scan import DEFAULT_EXCLUDES, lint_paths, sarif
 
     if as_json and fmt not in (None, "json"):
         raise UsageError(f"--json and --format {fmt} contradict each other",
@@ -90,7 +90,7 @@ def _render(report) -> None:
     from rich.padding import Padding
     from rich.text import Text
 
-    from certdoctor.lint import RULES
+    from certdoctor.lint.scan import RULES
 
     out = console()
     by_file: dict[str, list] = {}

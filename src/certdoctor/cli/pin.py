@@ -32,7 +32,7 @@ def _chain_of(target: str, servername: str | None, timeout: float, resolve: tupl
     if Path(target).exists():
         if not Path(target).is_file():
             raise UsageError(f"{target}: not a regular file", None)
-        from certdoctor.load import load_file
+        from certdoctor.x509.load import load_file
 
         return tuple(load_file(target)), target, None
     from certdoctor.expiry import parse_endpoint
@@ -41,8 +41,8 @@ def _chain_of(target: str, servername: str | None, timeout: float, resolve: tupl
     from certdoctor.cli.common import install_resolve
 
     install_resolve(resolve)
-    from certdoctor.diagnose import proxy_for_host
-    from certdoctor.probe import fetch_chain
+    from certdoctor.net.proxy import proxy_for_host
+    from certdoctor.net.probe import fetch_chain
 
     kw = {"timeout": timeout, "proxy": proxy_for_host(host, port, proxy)}
     if servername:
@@ -129,7 +129,7 @@ def command(target: str | None, new_key: str | None, rsa_bits: str | None, backu
     with the reasons, and how to enforce it with certdoctor.pinning.PinnedAdapter / httpx.
     """
     from certdoctor.errors import UsageError
-    from certdoctor.pin import load_key_pin, new_backup_key, pin_report
+    from certdoctor.pinning.pins import load_key_pin, new_backup_key, pin_report
 
     if target is None and new_key is None:
         raise UsageError("give a TARGET (host, URL or file) or --new-backup-key KEYFILE",

@@ -21,7 +21,7 @@ from certdoctor.cli.common import Exit, console, emit_json, json_option
 
 
 def _load_certs(path: str) -> list:
-    from certdoctor.load import load_file
+    from certdoctor.x509.load import load_file
 
     return list(load_file(path))
 
@@ -33,9 +33,9 @@ def _fetch_chain(host: str, port: int, timeout: float, want_staple: bool,
     Reached through ``proxy``, else the one ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` name for
     ``host`` (as requests would).
     """
-    from certdoctor.diagnose import proxy_for_host
+    from certdoctor.net.proxy import proxy_for_host
     from certdoctor.errors import NetworkError
-    from certdoctor.probe import probe
+    from certdoctor.net.probe import probe
 
     proxy = proxy_for_host(host, port, proxy)
     result = probe(host, port, timeout=timeout, ocsp=want_staple, proxy=proxy)
@@ -52,9 +52,9 @@ _CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ".p12", ".pfx"
 
 
 def _parse_target(target: str) -> tuple[str, int]:
-    """``(host, port)`` of a host[:port] or https:// URL (:func:`certdoctor.target.parse_target`)."""
+    """``(host, port)`` of a host[:port] or https:// URL (:func:`certdoctor.net.target.parse_target`)."""
     from certdoctor.errors import UsageError
-    from certdoctor.target import HINT, parse_target
+    from certdoctor.net.target import HINT, parse_target
 
     try:
         t = parse_target(target)
@@ -69,8 +69,8 @@ def _issuer_from_aia(cert, timeout: float):
     from cryptography import x509
 
     from certdoctor.errors import FetchError
-    from certdoctor.fetch import fetch_url
-    from certdoctor.revocation import find_issuer
+    from certdoctor.net.fetch import fetch_url
+    from certdoctor.revocation.check import find_issuer
 
     try:
         aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
@@ -125,8 +125,8 @@ def command(target: str, issuer_file: str | None, policy: str, method: str, time
     answer says GOOD; 1 when REVOKED, UNKNOWN or ERROR (under either policy).
     """
     from certdoctor.errors import InputError, UsageError
-    from certdoctor.fetch import FetchCache
-    from certdoctor.revocation import check_revocation, find_issuer
+    from certdoctor.net.fetch import FetchCache
+    from certdoctor.revocation.check import check_revocation, find_issuer
 
     stapled = None
     if Path(target).is_file():

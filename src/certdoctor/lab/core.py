@@ -314,7 +314,7 @@ class Lab:
 
     def resolving(self):
         """A context manager making ``*.lab.test`` resolve to 127.0.0.1 in this process."""
-        from certdoctor.resolve import override
+        from certdoctor.net.resolve import override
 
         return override({}, suffixes={LAB_DOMAIN: "127.0.0.1"})
 

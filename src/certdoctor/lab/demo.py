@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from certdoctor.diagnose import diagnose
     from certdoctor.lab import SCENARIOS, Lab
-    from certdoctor.report_diagnose import render_diagnosis
+    from certdoctor.render.diagnose import render_diagnosis
 
     _clean_env()
     console = Console(highlight=False, emoji=False)

@@ -1,0 +1,59 @@
+"""Old module paths keep working for one release, with a ``DeprecationWarning``.
+
+``import certdoctor.fix`` (the client helpers' first home) gives the module that now lives at
+``certdoctor.remedies.client``, and so on for every module that moved in 0.2. The finder only
+answers for the names in :data:`MOVED`; everything else imports normally.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.util
+import sys
+import warnings
+
+#: old module -> new module (moved in 0.2; the shims go in 0.3)
+MOVED = {
+    "certdoctor.pemscan": "certdoctor.x509.pem",
+    "certdoctor.load": "certdoctor.x509.load",
+    "certdoctor.convert": "certdoctor.x509.convert",
+    "certdoctor.path": "certdoctor.x509.path",
+    "certdoctor.target": "certdoctor.net.target",
+    "certdoctor.resolve": "certdoctor.net.resolve",
+    "certdoctor.probe": "certdoctor.net.probe",
+    "certdoctor.fetch": "certdoctor.net.fetch",
+    "certdoctor.bundle": "certdoctor.remedies.bundle",
+    "certdoctor.fix": "certdoctor.remedies.client",
+    "certdoctor.remedy": "certdoctor.remedies.fix",
+    "certdoctor.pin": "certdoctor.pinning.pins",
+    "certdoctor.report": "certdoctor.render.inspect",
+    "certdoctor.report_diagnose": "certdoctor.render.diagnose",
+    "certdoctor.ocsp_responder": "certdoctor.lab.ocsp",
+}
+
+
+class _Alias(importlib.abc.Loader):
+    def __init__(self, new: str) -> None:
+        self.new = new
+
+    def create_module(self, spec):
+        warnings.warn(f"{spec.name} moved to {self.new}; the old name goes in certdoctor 0.3",
+                      DeprecationWarning, stacklevel=4)
+        return importlib.import_module(self.new)
+
+    def exec_module(self, module) -> None:  # already executed under its new name
+        pass
+
+
+class _Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, fullname, path=None, target=None):
+        new = MOVED.get(fullname)
+        if new is None:
+            return None
+        return importlib.util.spec_from_loader(fullname, _Alias(new))
+
+
+def install() -> None:
+    if not any(isinstance(f, _Finder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder())

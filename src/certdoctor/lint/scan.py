@@ -1,0 +1,1253 @@
+"""Find disabled or weakened TLS verification in Python source, without running it.
+
+One parse and one AST walk per file; nothing is imported from the code under scan. The
+result is data (:class:`LintReport` of frozen :class:`LintFinding`), rendered by the CLI.
+
+    >>> from certdoctor.lint.scan import lint_source
+    >>> [f.code.value for f in lint_source("import requests\\nrequests.get(u, verify=False)\\n")]
+    ['VERIFY_FALSE']
+    >>> lint_paths(["src/"]).findings                      # doctest: +SKIP
+    (LintFinding(path='src/app.py', line=12, col=29, code=<LintCode.VERIFY_FALSE: ...>, ...),)
+
+A ``# certdoctor: ignore[CODE]`` comment (or ``# certdoctor: ignore`` for every code) on a
+finding's line suppresses it. What is found (codes are stable, never renamed):
+
+* ``VERIFY_FALSE``: ``verify=False`` (or ``0``) as a keyword of any call, ``**{"verify": False}``,
+  aiohttp's ``verify_ssl=False`` and ``ssl=False`` (in files that import aiohttp);
+* ``VERIFY_FALSE_ATTR``: ``X.verify = False``, ``setattr(X, "verify", False)``;
+* ``VERIFY_FALSE_FLOW``: a name that is bound to ``False`` in the scope it resolves to (function,
+  enclosing function or module: may-be-False, order-insensitive) or a dict holding
+  ``"verify": False`` reaching ``verify=``, ``X.verify =`` or ``**kwargs``;
+* ``UNVERIFIED_CONTEXT``: ``ssl._create_unverified_context`` (any reference, its import,
+  ``getattr(ssl, "_create_unverified_context")``) and ``ssl.wrap_socket()``;
+* ``CERT_NONE`` / ``CERT_OPTIONAL``: any reference outside a comparison, ``cert_reqs="CERT_NONE"``
+  (or ``"NONE"``), ``verify_mode = 0``, ``from ssl import CERT_NONE``;
+* ``CHECK_HOSTNAME_OFF``: ``X.check_hostname = False``, ``check_hostname=False`` and urllib3's
+  ``assert_hostname=False`` keywords;
+* ``WARNINGS_DISABLED``: urllib3's ``disable_warnings(...)``, ``warnings.filterwarnings`` /
+  ``simplefilter`` ignoring ``InsecureRequestWarning``;
+* ``PYTHONHTTPSVERIFY_OFF`` / ``CA_BUNDLE_EMPTY``: ``PYTHONHTTPSVERIFY`` set to ``0``,
+  ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` set to ``""`` through ``os.environ``, ``putenv``,
+  ``setdefault``, env dicts, keyword arguments, or ``NAME=…`` words of a command;
+* ``FAKE_PINNING``: an ``HTTPAdapter`` subclass named or documented as pinning that builds a
+  context (``cafile=``, ``load_verify_locations``…) but never compares a fingerprint or key;
+* ``WEAK_PROTOCOL``, ``WEAK_CIPHERS``, ``TRUSTED_HOST``: SSLv2/3 and TLS 1.0/1.1 constants,
+  ``@SECLEVEL=0/1`` and NULL/EXPORT/RC4 cipher strings, pip's trusted-host option in commands.
+
+Not found: values computed at run time (``verify=flag()``), flows across modules or through
+attributes, and code in strings (``exec``).
+
+Speed: a byte pre-filter (:func:`_may_have_findings`) clears most files without parsing them;
+only files holding the text some rule needs are parsed and walked, once. So a syntax error in a
+file that could not hold a finding anyway is not reported as a note, and sources that are not
+ASCII-compatible (UTF-16) are never parsed.
+"""
+
+from __future__ import annotations
+
+import ast
+import enum
+import gc
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+from certdoctor.errors import InputError
+from certdoctor.model import Severity
+
+#: Directory names never entered while walking a directory argument (an explicit argument
+#: is always scanned, whatever its name).
+DEFAULT_EXCLUDES: frozenset[str] = frozenset(
+    {".venv", ".git", "node_modules", "__pycache__", ".hg", ".svn", ".tox", ".nox",
+     ".mypy_cache", ".pytest_cache", ".ruff_cache"}
+)
+#: Suffixes picked up while walking directories; explicit files are scanned whatever theirs.
+PY_SUFFIXES: tuple[str, ...] = (".py", ".pyw")
+SARIF_SCHEMA = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
+                "sarif-schema-2.1.0.json")
+#: From this many files on, files are parsed in a process pool.
+POOL_THRESHOLD = 200
+#: Files larger than this are reported as a note and skipped (generated code, data).
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+
+class LintCode(str, enum.Enum):
+    """Stable lint codes. Public API: values are never renamed or reused."""
+
+    VERIFY_FALSE = "VERIFY_FALSE"
+    VERIFY_FALSE_ATTR = "VERIFY_FALSE_ATTR"
+    VERIFY_FALSE_FLOW = "VERIFY_FALSE_FLOW"
+    UNVERIFIED_CONTEXT = "UNVERIFIED_CONTEXT"
+    CERT_NONE = "CERT_NONE"
+    CERT_OPTIONAL = "CERT_OPTIONAL"
+    CHECK_HOSTNAME_OFF = "CHECK_HOSTNAME_OFF"
+    WARNINGS_DISABLED = "WARNINGS_DISABLED"
+    PYTHONHTTPSVERIFY_OFF = "PYTHONHTTPSVERIFY_OFF"
+    CA_BUNDLE_EMPTY = "CA_BUNDLE_EMPTY"
+    FAKE_PINNING = "FAKE_PINNING"
+    WEAK_PROTOCOL = "WEAK_PROTOCOL"
+    WEAK_CIPHERS = "WEAK_CIPHERS"
+    TRUSTED_HOST = "TRUSTED_HOST"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What a code means: a title, why it is dangerous (one sentence) and the certdoctor fix."""
+
+    code: LintCode
+    severity: Severity
+    title: str
+    why: str
+    fix: str
+
+
+_DIAG = "Run `certdoctor diagnose URL` to see why verification fails"
+_BUNDLE = "the bundle `certdoctor fix URL` writes"
+
+RULES: dict[LintCode, Rule] = {
+    r.code: r
+    for r in (
+        Rule(LintCode.VERIFY_FALSE, Severity.ERROR, "certificate verification turned off",
+             "Without verification anyone on the network path can impersonate the server and "
+             "read or change the traffic, credentials included.",
+             f"{_DIAG}, then pass {_BUNDLE}: `verify='/path/ca-bundle.pem'` (httpx: "
+             "`verify=ssl.create_default_context(cafile=...)`; aiohttp: `ssl=` that context), "
+             "or use the OS store with `truststore.inject_into_ssl()`."),
+        Rule(LintCode.VERIFY_FALSE_ATTR, Severity.ERROR, "verification turned off for a session",
+             "Every request made through this session or client skips certificate checks, so "
+             "anyone on the path can impersonate the server.",
+             f"{_DIAG}; set `session.verify = '/path/ca-bundle.pem'` to {_BUNDLE}, or pass "
+             "`verify=` per request (REQUESTS_CA_BUNDLE overrides `session.verify`, not it)."),
+        Rule(LintCode.VERIFY_FALSE_FLOW, Severity.ERROR, "False reaches verify=",
+             "A variable or **kwargs dict that can hold False is passed as verify=, so on that "
+             "path certificates are not checked at all.",
+             f"{_DIAG}; make the value a CA bundle path ({_BUNDLE}) or True, never False."),
+        Rule(LintCode.UNVERIFIED_CONTEXT, Severity.ERROR, "unverified SSL context",
+             "ssl._create_unverified_context() and ssl.wrap_socket() check neither the "
+             "certificate nor the hostname; installed as ssl._create_default_https_context "
+             "it turns verification off for urllib and http.client in the whole process.",
+             f"{_DIAG}; use `ssl.create_default_context(cafile='/path/ca-bundle.pem')` with "
+             f"{_BUNDLE}, or `truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)`."),
+        Rule(LintCode.CERT_NONE, Severity.ERROR, "CERT_NONE",
+             "With CERT_NONE the handshake accepts any certificate, so the peer is not "
+             "authenticated at all.",
+             f"{_DIAG}; keep `ssl.CERT_REQUIRED` (the default of ssl.create_default_context()) "
+             f"and load the right CAs: `ctx.load_verify_locations(cafile=...)` with {_BUNDLE}."),
+        Rule(LintCode.CERT_OPTIONAL, Severity.INFO, "CERT_OPTIONAL",
+             "On a client CERT_OPTIONAL verifies exactly like CERT_REQUIRED yet reads as if it "
+             "did not; on a server it makes client certificates optional.",
+             "Say `ssl.CERT_REQUIRED` on clients; keep CERT_OPTIONAL only on servers that "
+             "really accept clients without a certificate."),
+        Rule(LintCode.CHECK_HOSTNAME_OFF, Severity.ERROR, "hostname check turned off",
+             "Without a hostname check any certificate a trusted CA issued for any other site "
+             "is accepted, so impersonation needs only one cheap certificate.",
+             "Leave `check_hostname = True`; if the names really differ, `certdoctor diagnose "
+             "URL` shows the certificate's names: reissue it with the right SAN or connect "
+             "with a name it has (`server_hostname=`)."),
+        Rule(LintCode.WARNINGS_DISABLED, Severity.WARNING, "InsecureRequestWarning silenced",
+             "Silencing urllib3's InsecureRequestWarning hides every unverified request; it "
+             "nearly always travels with verify=False.",
+             f"Remove it and fix verification instead: {_DIAG[0].lower()}{_DIAG[1:]}; a verified "
+             "request never raises that warning."),
+        Rule(LintCode.PYTHONHTTPSVERIFY_OFF, Severity.ERROR, "PYTHONHTTPSVERIFY set to 0",
+             "Setting PYTHONHTTPSVERIFY to 0 turns off the stdlib's certificate checks on "
+             "interpreters that carry the PEP 493 patch (RHEL/CentOS Python 2.7 and other "
+             "vendor builds); upstream Python 3 ignores it, so it is either an insecure switch "
+             "or a silent no-op.",
+             f"Remove it; give the interpreter the right CAs instead: SSL_CERT_FILE pointing "
+             f"at {_BUNDLE} for urllib/httpx/aiohttp, REQUESTS_CA_BUNDLE for requests and pip."),
+        Rule(LintCode.CA_BUNDLE_EMPTY, Severity.WARNING, "CA bundle variable set to empty",
+             "An empty CURL_CA_BUNDLE turned verification off in requests before 2.28 "
+             "(psf/requests#6071); requests 2.28+ treats an empty REQUESTS_CA_BUNDLE or "
+             "CURL_CA_BUNDLE as unset and uses certifi, so this is an insecure hack on old "
+             "installs and a no-op on new ones.",
+             f"Point REQUESTS_CA_BUNDLE at {_BUNDLE} (or unset it); never empty it."),
+        Rule(LintCode.FAKE_PINNING, Severity.WARNING, "pinning adapter that pins nothing",
+             "The adapter only swaps the trust store (cafile / load_verify_locations), so any "
+             "certificate from that CA is accepted: no fingerprint or key is compared.",
+             "Mount `certdoctor.pinning.PinnedAdapter(pins=[...])`, which compares SPKI pins "
+             "after normal verification (`certdoctor pin HOST` prints the pins and a backup), "
+             "or pass urllib3's `assert_fingerprint=` in `init_poolmanager`."),
+        Rule(LintCode.WEAK_PROTOCOL, Severity.ERROR, "obsolete SSL/TLS version",
+             "SSLv2, SSLv3, TLS 1.0 and TLS 1.1 are broken or deprecated (RFC 8996); forcing "
+             "them invites downgrade attacks and fails against modern servers.",
+             "Use `ssl.PROTOCOL_TLS_CLIENT` (or ssl.create_default_context()) with "
+             "`ctx.minimum_version = ssl.TLSVersion.TLSv1_2`."),
+        Rule(LintCode.WEAK_CIPHERS, Severity.ERROR, "weak cipher string",
+             "@SECLEVEL=0/1 and NULL/EXPORT/RC4 ciphers re-enable keys, signatures and ciphers "
+             "that OpenSSL refuses by default (SHA-1 signatures, RSA under 2048 bits).",
+             "Keep the default cipher string; if a server needs a weaker one, its key or "
+             "signature is weak: `certdoctor diagnose URL` names it and the operator must "
+             "reissue the certificate."),
+        Rule(LintCode.TRUSTED_HOST, Severity.WARNING, "pip trusted-host",
+             "pip's trusted-host option (PIP_TRUSTED_HOST) accepts any certificate, or plain "
+             "HTTP, from that host, so packages can be swapped in transit.",
+             f"Give pip the right CA instead: `pip --cert /path/ca-bundle.pem` (or PIP_CERT) "
+             f"with {_BUNDLE}; pip 24.2+ also reads the OS store through truststore."),
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LintFinding:
+    """One occurrence. ``line`` and ``col`` are 1-based (``col`` counts characters).
+
+    ``message`` says what was seen at this place; ``why`` and ``fix`` come from the code's
+    :class:`Rule`. ``source`` is the stripped text of the line.
+    """
+
+    path: str
+    line: int
+    col: int
+    code: LintCode
+    severity: Severity
+    message: str
+    why: str
+    fix: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class LintNote:
+    """A file that could not be scanned (unreadable, not Python, too deep): not a finding."""
+
+    path: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class LintReport:
+    """All findings (sorted by path, line, column), notes, and what was scanned.
+
+    ``files_scanned`` counts every file looked at, including those the text pre-filter cleared
+    without parsing; ``suppressed`` counts findings silenced by ``# certdoctor: ignore``.
+    """
+
+    findings: tuple[LintFinding, ...]
+    notes: tuple[LintNote, ...]
+    files_scanned: int
+    suppressed: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def counts(self) -> dict[str, int]:
+        """Findings per code, most frequent first."""
+        out: dict[str, int] = {}
+        for f in self.findings:
+            out[f.code.value] = out.get(f.code.value, 0) + 1
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+# --------------------------------------------------------------------------- public functions
+
+def lint_source(source: str | bytes, path: str = "<string>") -> tuple[LintFinding, ...]:
+    """Lint one module's source. Raises :class:`InputError` when it is not valid Python."""
+    findings, _ = _lint_text(source, path)
+    return findings
+
+
+def lint_file(path: str | os.PathLike[str]) -> tuple[tuple[LintFinding, ...], LintNote | None, int]:
+    """Lint one file, whatever its suffix: ``(findings, note, suppressed)``; never raises
+    for unreadable or unparsable input (that is the note)."""
+    return _lint_path(os.fspath(path))
+
+
+def iter_python_files(paths: Iterable[str | os.PathLike[str]],
+                      exclude: Iterable[str] = DEFAULT_EXCLUDES) -> Iterator[str]:
+    """Explicit files as given; directories walked for ``*.py``/``*.pyw``, sorted, without
+    entering excluded directory names or following symlinked directories.
+
+    Raises :class:`InputError` for a path that does not exist.
+    """
+    skip = frozenset(exclude)
+    seen: set[str] = set()
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            for f in _walk(p, skip):
+                if f not in seen:
+                    seen.add(f)
+                    yield f
+        elif os.path.exists(p):
+            if p not in seen:
+                seen.add(p)
+                yield p
+        else:
+            raise InputError(f"no such file or directory: {p}",
+                             hint="give Python files or directories to scan")
+
+
+def lint_paths(paths: Sequence[str | os.PathLike[str]], *, jobs: int | None = None,
+               exclude: Iterable[str] = DEFAULT_EXCLUDES,
+               select: Iterable[LintCode] | None = None,
+               ignore: Iterable[LintCode] = ()) -> LintReport:
+    """Lint files and directory trees. ``jobs`` caps worker processes (default: CPU count;
+    a pool is used only from :data:`POOL_THRESHOLD` files on). ``select``/``ignore`` filter
+    codes. Raises :class:`InputError` when a path does not exist (before scanning anything).
+    """
+    files = list(iter_python_files(paths, exclude))
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    results: Iterable[tuple[tuple[LintFinding, ...], LintNote | None, int]]
+    if workers > 1 and len(files) >= POOL_THRESHOLD:
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = min(workers, os.cpu_count() or 1)
+        chunk = max(4, min(32, len(files) // (workers * 16)))
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(_lint_path, files, chunksize=chunk))
+    else:
+        results = [_lint_path(f) for f in files]
+    keep = set(select) if select is not None else set(LintCode)
+    keep.difference_update(ignore)
+    findings: list[LintFinding] = []
+    notes: list[LintNote] = []
+    suppressed = 0
+    for found, note, n_suppressed in results:
+        findings.extend(f for f in found if f.code in keep)
+        suppressed += n_suppressed
+        if note is not None:
+            notes.append(note)
+    findings.sort(key=lambda f: (f.path, f.line, f.col, f.code.value))
+    return LintReport(tuple(findings), tuple(notes), len(files), suppressed)
+
+
+def sarif(report: LintReport, *, tool_version: str | None = None) -> dict:
+    """The report as a SARIF 2.1.0 log (one run; every rule listed; notes as notifications)."""
+    if tool_version is None:
+        from certdoctor import __version__ as tool_version
+    codes = list(LintCode)
+    index = {c: i for i, c in enumerate(codes)}
+    level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+    rules = [
+        {
+            "id": c.value,
+            "name": "".join(w.capitalize() for w in c.value.split("_")),
+            "shortDescription": {"text": RULES[c].title},
+            "fullDescription": {"text": RULES[c].why},
+            "help": {"text": RULES[c].fix},
+            "defaultConfiguration": {"level": level[RULES[c].severity]},
+        }
+        for c in codes
+    ]
+    results = [
+        {
+            "ruleId": f.code.value,
+            "ruleIndex": index[f.code],
+            "level": level[f.severity],
+            "message": {"text": f"{f.message}. {f.why} Fix: {f.fix}"},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": _uri(f.path)},
+                    "region": {"startLine": f.line, "startColumn": f.col,
+                               "snippet": {"text": f.source}},
+                }
+            }],
+        }
+        for f in report.findings
+    ]
+    notifications = [
+        {"level": "warning", "message": {"text": n.message},
+         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(n.path)}}}]}
+        for n in report.notes
+    ]
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "certdoctor",
+                "version": tool_version,
+                "informationUri": "https://pypi.org/project/certdoctor/",
+                "rules": rules,
+            }},
+            "invocations": [{"executionSuccessful": True,
+                             "toolExecutionNotifications": notifications}],
+            "results": results,
+        }],
+    }
+
+
+# --------------------------------------------------------------------------- files
+
+def _uri(path: str) -> str:
+    from urllib.parse import quote
+
+    p = Path(path)
+    if p.is_absolute():
+        return p.as_uri()
+    return quote(p.as_posix())
+
+
+def _walk(root: str, skip: frozenset[str]) -> list[str]:
+    out: list[str] = []
+    stack = [root]
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if e.name not in skip:
+                        stack.append(e.path)
+                elif e.name.endswith(PY_SUFFIXES) and e.is_file():
+                    out.append(e.path)
+            except OSError:
+                continue
+    out.sort()
+    return out
+
+
+# The text every rule needs (a superset): a file without it is clean, and is never parsed.
+# Keep in step with the walker; tests/test_lint.py checks every corpus file passes.
+_ZERO = re.compile(rb"(?:verify\w*|hostname)['\"]?\s*[:=,]\s*0\b")
+_WEAK_CIPHER_TEXT = re.compile(rb"NULL|EXPORT|RC4|DES-CBC3")
+_NEEDLES = (
+    b"CERT_NONE", b"CERT_OPTIONAL", b"cert_reqs", b"_create_unverified_context", b"wrap_socket",
+    b"disable_warnings", b"InsecureRequestWarning", b"Unverified HTTPS request",
+    b"PYTHONHTTPSVERIFY", b"_CA_BUNDLE", b"trusted-host", b"TRUSTED_HOST", b"HTTPAdapter",
+    b"SSLv", b"TLSv1", b"SECLEVEL",
+)
+
+
+def _may_have_findings(data: bytes) -> bool:
+    """Cheap byte test run before parsing (most files fail it and are never parsed)."""
+    if b"False" in data and (b"verify" in data or b"hostname" in data or b"aiohttp" in data):
+        return True
+    for needle in _NEEDLES:
+        if needle in data:
+            return True
+    if (b"ciphers" in data or b"CIPHERS" in data) and _WEAK_CIPHER_TEXT.search(data):
+        return True
+    return (b"verify" in data or b"hostname" in data) and _ZERO.search(data) is not None
+
+
+def _lint_path(path: str) -> tuple[tuple[LintFinding, ...], LintNote | None, int]:
+    try:
+        if os.path.getsize(path) > MAX_FILE_BYTES:
+            return (), LintNote(path, f"skipped: larger than {MAX_FILE_BYTES // 1048576} MiB"), 0
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        return (), LintNote(path, f"unreadable: {exc.strerror or exc}"), 0
+    if not _may_have_findings(data):
+        return (), None, 0
+    # an AST has no reference cycles: the collector would only rescan it, at ~2x the cost
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        findings, suppressed = _lint_text(data, path)
+    except InputError as exc:
+        return (), LintNote(path, exc.message), 0
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return findings, None, suppressed
+
+
+def _lint_text(source: str | bytes, path: str) -> tuple[tuple[LintFinding, ...], int]:
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError as exc:
+        where = f" (line {exc.lineno})" if exc.lineno else ""
+        raise InputError(f"not valid Python: {exc.msg}{where}",
+                         hint="certdoctor lint reads Python 3 source") from exc
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise InputError(f"not parsable: {type(exc).__name__}: {exc}") from exc
+    walker = _Walker()
+    try:
+        walker.run(tree)
+    except RecursionError as exc:
+        raise InputError("nested too deeply to analyse") from exc
+    if not walker.raw:
+        return (), 0
+    # the tokenizer's line ends only: str.splitlines() would also split at \f, \v, \x1c…
+    lines = _decode(source).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    findings: list[LintFinding] = []
+    suppressed = 0
+    seen: set[tuple[int, LintCode]] = set()
+    for line, col, code, message, severity in sorted(walker.raw, key=lambda r: (r[0], r[1])):
+        if (line, code) in seen:
+            continue
+        seen.add((line, code))
+        text = lines[line - 1] if 0 < line <= len(lines) else ""
+        if _suppressed(text, code):
+            suppressed += 1
+            continue
+        rule = RULES[code]
+        findings.append(LintFinding(
+            path=path, line=line, col=_char_col(text, col) + 1, code=code,
+            severity=severity or rule.severity, message=message, why=rule.why, fix=rule.fix,
+            source=text.strip(),
+        ))
+    return tuple(findings), suppressed
+
+
+def _decode(source: str | bytes) -> str:
+    if isinstance(source, str):
+        return source
+    import io
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        return source.decode(encoding, "replace")
+    except (SyntaxError, LookupError):
+        return source.decode("utf-8", "replace")
+
+
+def _char_col(line: str, byte_col: int) -> int:
+    # ast columns count UTF-8 bytes
+    if line.isascii():
+        return byte_col
+    return len(line.encode("utf-8")[:byte_col].decode("utf-8", "replace"))
+
+
+_IGNORE = re.compile(r"#\s*certdoctor:\s*ignore(?:\[([^\]]*)\])?")
+
+
+def _suppressed(line: str, code: LintCode) -> bool:
+    if "certdoctor" not in line:
+        return False
+    for m in _IGNORE.finditer(line):
+        if m.group(1) is None:
+            return True
+        if code.value in {c.strip() for c in m.group(1).split(",")}:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- the walk
+
+_PROTO_WEAK = frozenset({
+    "PROTOCOL_SSLv2", "PROTOCOL_SSLv3", "PROTOCOL_TLSv1", "PROTOCOL_TLSv1_1",
+    "SSLv2_METHOD", "SSLv3_METHOD", "TLSv1_METHOD", "TLSv1_1_METHOD",
+})
+_TLSVERSION_WEAK = frozenset({"SSLv3", "TLSv1", "TLSv1_1"})
+_SUBPROCESS_CALLS = frozenset({
+    "run", "call", "check_call", "check_output", "Popen", "system", "popen", "getoutput",
+    "getstatusoutput", "create_subprocess_exec", "create_subprocess_shell", "spawn",
+    "execv", "execve", "execvp", "execvpe", "execl", "execlp", "spawnv", "spawnvp", "main",
+})
+_CA_ENV = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+_ENV_KEYS = frozenset({"PYTHONHTTPSVERIFY", "PIP_TRUSTED_HOST", *_CA_ENV})
+_CMD_ENV = re.compile(r"(?:^|[\s;&|'\"])(PYTHONHTTPSVERIFY|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE)"
+                      r"=(\"\"|''|0|\s|$|;)")
+# a string that starts like a shell command setting one of those variables
+_CMD_START = re.compile(r"\s*(?:export\s+|env\s+)?"
+                        r"(?:PYTHONHTTPSVERIFY|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE)=")
+_WEAK_CIPHER = re.compile(r"@SECLEVEL=([01])\b|(?:^|[:,\s+])(aNULL|eNULL|NULL|EXPORT\w*|RC4[\w-]*|"
+                          r"DES-CBC3[\w-]*)(?=$|[:,\s+])")
+_PIN_WORDS = frozenset({"pin", "pins", "pinned", "pinning", "pinner"})
+_PIN_DOC = re.compile(r"(?i)\bpin(?:s|ned|ning)?\b")
+_CTX_IDENTS = frozenset({"create_default_context", "SSLContext", "load_verify_locations",
+                         "create_urllib3_context", "cafile", "ca_certs", "capath", "cadata",
+                         "ssl_context"})
+# the arguments of these name the CA to trust: a pin-named call there ("cafile=pinned_ca()")
+# is still a trust-store swap, not a check
+_CA_CALLS = frozenset({"create_default_context", "SSLContext", "load_verify_locations",
+                       "create_urllib3_context"})
+_CA_KEYWORDS = frozenset({"cafile", "ca_certs", "capath", "cadata"})
+_CHECK_HINTS = ("fingerprint", "getpeercert", "spki", "compare_digest", "peer_cert",
+                "verified_chain", "hashlib", "sha256", "digest", "public_key")
+
+
+def _is_false(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and (node.value is False or
+                                               (type(node.value) is int and node.value == 0))
+
+
+def _str(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _dict_verify_false(node: ast.AST | None) -> ast.AST | None:
+    """The ``"verify": False`` key node of a dict literal, if any."""
+    if isinstance(node, ast.Dict):
+        for k, v in zip(node.keys, node.values):
+            if _str(k) in ("verify", "verify_ssl") and _is_false(v):
+                return k
+    return None
+
+
+def _callee(call: ast.Call) -> str:
+    return _short(call.func, 40)
+
+
+def _camel_words(name: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name)}
+
+
+def _short(node: ast.AST, limit: int = 60) -> str:
+    try:
+        text = ast.unparse(node)
+    except Exception:  # pragma: no cover - unparse gaps on odd nodes
+        return "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _Scope:
+    __slots__ = ("kind", "parent", "bound", "false_at", "dict_false_at", "globals")
+
+    def __init__(self, kind: str, parent: "_Scope | None") -> None:
+        self.kind = kind
+        self.parent = parent
+        self.bound: set[str] = set()
+        self.false_at: dict[str, tuple[int, str]] = {}   # name -> (line, how)
+        self.dict_false_at: dict[str, int] = {}          # name -> line of the "verify": False
+        self.globals: set[str] = set()
+
+    def lookup(self, name: str) -> "_Scope | None":
+        s: _Scope | None = self
+        if name in self.globals:
+            while s is not None and s.parent is not None:
+                s = s.parent
+            return s
+        first = True
+        while s is not None:
+            if s.kind == "class" and not first:
+                s = s.parent
+                continue
+            if name in s.bound:
+                return s
+            first = False
+            s = s.parent
+        return None
+
+
+class _AdapterFrame:
+    __slots__ = ("node", "named_pin", "builds_ctx", "checks")
+
+    def __init__(self, node: ast.ClassDef, named_pin: bool) -> None:
+        self.node = node
+        self.named_pin = named_pin
+        self.builds_ctx = False
+        self.checks = False
+
+
+class _Walker:
+    """One recursive pass; ``raw`` collects ``(line, byte_col, code, message, severity)``."""
+
+    def __init__(self) -> None:
+        self.raw: list[tuple[int, int, LintCode, str, Severity | None]] = []
+        self.aliases: dict[str, str] = {}
+        self.scope = _Scope("module", None)
+        # flows to check once every binding is known: (scope, name, "false"|"dict", node, text)
+        self.pending: list[tuple[_Scope, str, str, ast.AST, Callable[[], str]]] = []
+        self.ssl_false: list[tuple[ast.keyword, str]] = []
+        self.imports_aiohttp = False
+        self.in_compare = 0  # > 0: inside a comparison, dict key or index
+        self.in_command = 0
+        self.adapters: list[_AdapterFrame] = []
+        self.in_ca_args = 0  # > 0: inside what names a CA (cafile=..., load_verify_locations(...))
+
+    # -- plumbing
+    def run(self, tree: ast.AST) -> None:
+        self.visit(tree)
+        self.resolve()
+
+    def visit(self, node: ast.AST) -> None:
+        cls = node.__class__
+        h = _HANDLERS.get(cls)
+        if h is not None and h(self, node):
+            return
+        names = _CHILD_FIELDS.get(cls)
+        if names is None:
+            names = _CHILD_FIELDS[cls] = tuple(
+                f for f in cls._fields if f not in ("ctx", "op", "ops"))
+        for name in names:
+            child = getattr(node, name, None)
+            if isinstance(child, list):
+                for c in child:
+                    if isinstance(c, ast.AST):
+                        self.visit(c)
+            elif isinstance(child, ast.AST):
+                self.visit(child)
+
+    def visit_all(self, nodes: Iterable[ast.AST | None]) -> None:
+        for n in nodes:
+            if n is not None:
+                self.visit(n)
+
+    def add(self, node: ast.AST, code: LintCode, message: str,
+            severity: Severity | None = None) -> None:
+        self.raw.append((node.lineno, node.col_offset, code, message, severity))
+
+    def qual(self, node: ast.AST) -> str | None:
+        """Dotted name with import aliases resolved (``u3.disable_warnings`` ->
+        ``urllib3.disable_warnings``); ``None`` for anything but names and attributes."""
+        parts: list[str] = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name):
+            parts.append(self.aliases.get(node.id, node.id))
+        elif isinstance(node, ast.Call):
+            inner = self.qual(node.func)
+            if inner is None:
+                return None
+            parts.append(inner + "()")
+        else:
+            return None
+        return ".".join(reversed(parts))
+
+    def ident(self, name: str) -> None:
+        """Feed an identifier to the pinning-adapter frames."""
+        frame = self.adapters[-1]
+        if name in _CTX_IDENTS:
+            frame.builds_ctx = True
+        low = name.lower()
+        if any(h in low for h in _CHECK_HINTS):
+            frame.checks = True
+
+    def bind(self, name: str, line: int, value: ast.AST | None, param: bool = False) -> None:
+        sc = self.scope
+        if name in sc.globals:  # `global X; X = False` binds the module's X
+            while sc.parent is not None:
+                sc = sc.parent
+        sc.bound.add(name)
+        if value is None:
+            return
+        if isinstance(value, ast.Constant) and value.value is False:
+            sc.false_at.setdefault(name, (line, f"parameter {name}=False" if param
+                                          else f"{name} = False"))
+        elif _dict_verify_false(value) is not None:
+            sc.dict_false_at.setdefault(name, line)
+
+    # -- imports
+    def v_import(self, node: ast.Import) -> bool:
+        for a in node.names:
+            if a.name.split(".")[0] == "aiohttp":
+                self.imports_aiohttp = True
+            if a.asname:
+                self.aliases[a.asname] = a.name
+                self.scope.bound.add(a.asname)
+            else:
+                root = a.name.split(".")[0]
+                self.aliases.setdefault(root, root)
+                self.scope.bound.add(root)
+        return True
+
+    def v_importfrom(self, node: ast.ImportFrom) -> bool:
+        mod = "." * node.level + (node.module or "")
+        if mod.split(".")[0] == "aiohttp":
+            self.imports_aiohttp = True
+        for a in node.names:
+            local = a.asname or a.name
+            self.aliases[local] = f"{mod}.{a.name}"
+            self.scope.bound.add(local)
+            if a.name == "CERT_NONE" and "ssl" in mod.lower():
+                self.add(node, LintCode.CERT_NONE, f"CERT_NONE imported from {mod}")
+            elif a.name == "_create_unverified_context":
+                self.add(node, LintCode.UNVERIFIED_CONTEXT,
+                         f"_create_unverified_context imported from {mod}")
+            elif a.name in _PROTO_WEAK:
+                self.add(node, LintCode.WEAK_PROTOCOL, f"{a.name} imported from {mod}")
+        return True
+
+    # -- scopes
+    def v_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        self.visit_all(node.decorator_list)
+        self._args_outer(node.args)
+        if node.returns is not None:
+            self.visit(node.returns)
+        self.scope.bound.add(node.name)
+        if self.adapters:
+            self.ident(node.name)
+        self._enter("function")
+        self._bind_args(node.args)
+        self.visit_all(node.body)
+        self._leave()
+        return True
+
+    def v_lambda(self, node: ast.Lambda) -> bool:
+        self._args_outer(node.args)
+        self._enter("function")
+        self._bind_args(node.args)
+        self.visit(node.body)
+        self._leave()
+        return True
+
+    def _args_outer(self, args: ast.arguments) -> None:
+        self.visit_all(args.defaults)
+        self.visit_all(args.kw_defaults)
+        for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+            if a is not None and a.annotation is not None:
+                self.visit(a.annotation)
+
+    def _bind_args(self, args: ast.arguments) -> None:
+        positional = [*args.posonlyargs, *args.args]
+        defaults: list[ast.AST | None] = [None] * (len(positional) - len(args.defaults))
+        defaults += list(args.defaults)
+        pairs = [*zip(positional, defaults), *zip(args.kwonlyargs, args.kw_defaults)]
+        for a, d in pairs:
+            self.bind(a.arg, a.lineno, d, param=True)
+        for a in (args.vararg, args.kwarg):
+            if a is not None:
+                self.scope.bound.add(a.arg)
+
+    def _enter(self, kind: str) -> None:
+        self.scope = _Scope(kind, self.scope)
+
+    def _leave(self) -> None:
+        assert self.scope.parent is not None
+        self.scope = self.scope.parent
+
+    def v_class(self, node: ast.ClassDef) -> bool:
+        self.visit_all(node.decorator_list)
+        self.visit_all(node.bases)
+        self.visit_all(node.keywords)
+        self.scope.bound.add(node.name)
+        frame = None
+        if any((q := self.qual(b)) is not None and q.endswith("HTTPAdapter") for b in node.bases):
+            doc = ast.get_docstring(node, clean=False) or ""
+            named = bool(_camel_words(node.name) & _PIN_WORDS) or bool(_PIN_DOC.search(doc))
+            frame = _AdapterFrame(node, named)
+            self.adapters.append(frame)
+        self._enter("class")
+        self.visit_all(node.body)
+        self._leave()
+        if frame is not None:
+            self.adapters.pop()
+            if frame.named_pin and frame.builds_ctx and not frame.checks:
+                self.add(node, LintCode.FAKE_PINNING,
+                         f"{node.name} says it pins but only sets a CA file/context; no "
+                         "fingerprint or key is ever compared")
+            elif self.adapters:  # a nested adapter's checks count for the outer one too
+                self.adapters[-1].checks |= frame.checks
+                self.adapters[-1].builds_ctx |= frame.builds_ctx
+        return True
+
+    def v_global(self, node: ast.Global | ast.Nonlocal) -> bool:
+        if isinstance(node, ast.Global):
+            self.scope.globals.update(node.names)
+        return True
+
+    # -- assignments
+    def v_assign(self, node: ast.Assign) -> bool:
+        for target in node.targets:
+            self._target(target, node.value, node)
+        self.visit(node.value)
+        return True
+
+    def v_annassign(self, node: ast.AnnAssign) -> bool:
+        self._target(node.target, node.value, node)
+        self.visit(node.annotation)
+        if node.value is not None:
+            self.visit(node.value)
+        return True
+
+    def v_augassign(self, node: ast.AugAssign) -> bool:
+        self._cipher_target(node.target, node.value)
+        self.visit(node.target)
+        self.visit(node.value)
+        return True
+
+    def _target(self, target: ast.AST, value: ast.AST | None, stmt: ast.AST) -> None:
+        if isinstance(target, ast.Name):
+            self.bind(target.id, target.lineno, value)
+            self._cipher_target(target, value)
+            return
+        if isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts):
+                for t, v in zip(target.elts, value.elts):
+                    self._target(t, v, stmt)
+            else:
+                for t in target.elts:
+                    self._target(t, None, stmt)
+            return
+        if isinstance(target, ast.Starred):
+            self._target(target.value, None, stmt)
+            return
+        if isinstance(target, ast.Attribute):
+            self.visit(target.value)
+            if self.adapters:
+                self.ident(target.attr)
+            attr = target.attr
+            if attr == "verify" and value is not None:
+                if _is_false(value):
+                    self.add(target, LintCode.VERIFY_FALSE_ATTR,
+                             f"{_short(target)} = {_short(value)} turns verification off")
+                elif isinstance(value, ast.Name):
+                    self.pending.append((self.scope, value.id, "false", target,
+                                         lambda: f"{_short(target)} = {value.id}"))
+            elif attr == "check_hostname" and _is_false(value):
+                self.add(target, LintCode.CHECK_HOSTNAME_OFF,
+                         f"{_short(target)} = {_short(value)}")
+            elif attr == "verify_mode" and isinstance(value, ast.Constant) and value.value == 0 \
+                    and type(value.value) is int:
+                self.add(target, LintCode.CERT_NONE, f"{_short(target)} = 0 (CERT_NONE)")
+            self._cipher_target(target, value)
+            return
+        if isinstance(target, ast.Subscript):
+            self.v_subscript(target)
+            key = _str(target.slice)
+            if key is None:
+                return
+            if key == "verify" and _is_false(value) and isinstance(target.value, ast.Name):
+                self.scope.dict_false_at.setdefault(target.value.id, target.lineno)
+            else:
+                self._env(target, key, value, lambda: f"{_short(target)} = {_short(value)}")
+
+    def _env(self, node: ast.AST, key: str | None, value: ast.AST | None,
+             text: Callable[[], str]) -> None:
+        if key is None or value is None or key not in _ENV_KEYS:
+            return
+        if key == "PYTHONHTTPSVERIFY":
+            v = value.value if isinstance(value, ast.Constant) else None
+            if v in ("0", 0) and v is not False:
+                self.add(node, LintCode.PYTHONHTTPSVERIFY_OFF, text())
+        elif key in _CA_ENV:
+            if _str(value) is not None and not _str(value).strip():
+                self.add(node, LintCode.CA_BUNDLE_EMPTY, _ca_message(key, text()))
+        elif key == "PIP_TRUSTED_HOST":
+            self.add(node, LintCode.TRUSTED_HOST, text())
+
+    def _cipher_target(self, target: ast.AST, value: ast.AST | None) -> None:
+        name = target.attr if isinstance(target, ast.Attribute) else (
+            target.id if isinstance(target, ast.Name) else "")
+        if name.upper().endswith("CIPHERS"):
+            self._ciphers(target, value)
+
+    def _ciphers(self, node: ast.AST, value: ast.AST | None) -> None:
+        s = _str(value)
+        if s is None and isinstance(value, ast.JoinedStr):
+            s = "".join(_str(v) or "" for v in value.values)
+        if s is None:
+            return
+        m = _WEAK_CIPHER.search(s)
+        if m is None:
+            return
+        if m.group(1) is not None:
+            sev = Severity.ERROR if m.group(1) == "0" else Severity.WARNING
+            self.add(node, LintCode.WEAK_CIPHERS, f"cipher string lowers OpenSSL to "
+                     f"@SECLEVEL={m.group(1)}", sev)
+        else:
+            self.add(node, LintCode.WEAK_CIPHERS, f"cipher string enables {m.group(2)}")
+
+    # -- expressions
+    def v_expr(self, node: ast.Expr) -> bool:
+        # a bare string statement is a docstring or a comment: never a finding
+        return _str(node.value) is not None
+
+    def v_compare(self, node: ast.Compare) -> bool:
+        self.in_compare += 1
+        try:
+            self.visit(node.left)
+            self.visit_all(node.comparators)
+        finally:
+            self.in_compare -= 1
+        return True
+
+    def v_name(self, node: ast.Name) -> bool:
+        if isinstance(node.ctx, ast.Store):
+            self.scope.bound.add(node.id)
+            return True
+        if self.adapters:
+            self.ident(node.id)
+        q = self.aliases.get(node.id)
+        if q is not None and not self.in_compare:
+            self._constant_ref(node, q.rsplit(".", 1)[-1], q)
+        return True
+
+    def v_attribute(self, node: ast.Attribute) -> bool:
+        if self.adapters:
+            self.ident(node.attr)
+        if not self.in_compare:
+            self._constant_ref(node, node.attr, None)
+        self.visit(node.value)
+        return True
+
+    def _constant_ref(self, node: ast.AST, name: str, q: str | None) -> None:
+        if name in ("CERT_NONE", "CERT_OPTIONAL") and not self._ssl_owner(node, q):
+            return
+        if name == "CERT_NONE":
+            self.add(node, LintCode.CERT_NONE, f"{q or _short(node)} used")
+        elif name == "CERT_OPTIONAL":
+            self.add(node, LintCode.CERT_OPTIONAL, f"{q or _short(node)} used")
+        elif name == "_create_unverified_context":
+            self.add(node, LintCode.UNVERIFIED_CONTEXT, f"{q or _short(node)} used")
+        elif name in _PROTO_WEAK:
+            self.add(node, LintCode.WEAK_PROTOCOL, f"{q or _short(node)} used")
+        elif name in _TLSVERSION_WEAK:
+            owner = q.rsplit(".", 1)[0] if q else (
+                self.qual(node.value) if isinstance(node, ast.Attribute) else None)
+            if owner and owner.endswith("TLSVersion"):
+                self.add(node, LintCode.WEAK_PROTOCOL, f"{q or _short(node)} used")
+
+    def _ssl_owner(self, node: ast.AST, q: str | None) -> bool:
+        """Is ``X.CERT_NONE`` the ssl module's (``ssl.``, ``_ssl.``, ``VerifyMode.``, an
+        unresolvable owner), not some enum of the same name?"""
+        owner = q.rsplit(".", 1)[0] if q and "." in q else (
+            self.qual(node.value) if isinstance(node, ast.Attribute) else None)
+        if owner is None:
+            return True
+        last = owner.rsplit(".", 1)[-1].lower()
+        return "ssl" in last or last == "verifymode"
+
+    def v_keyword(self, node: ast.keyword) -> bool:
+        if not (self.adapters and node.arg):
+            return False
+        self.ident(node.arg)
+        if node.arg not in _CA_KEYWORDS:
+            return False
+        self.in_ca_args += 1
+        try:
+            self.visit(node.value)
+        finally:
+            self.in_ca_args -= 1
+        return True
+
+    def v_dict(self, node: ast.Dict) -> bool:
+        for k, v in zip(node.keys, node.values):
+            key = _str(k)
+            if key is not None and k is not None:
+                self._env(k, key, v, lambda: f"{key!r}: {_short(v)}")
+            if k is not None:  # a key is a lookup (a translation table), like a comparison
+                self.in_compare += 1
+                try:
+                    self.visit(k)
+                finally:
+                    self.in_compare -= 1
+            self.visit(v)
+        return True
+
+    def v_subscript(self, node: ast.Subscript) -> bool:
+        self.visit(node.value)
+        self.in_compare += 1
+        try:
+            self.visit(node.slice)
+        finally:
+            self.in_compare -= 1
+        return True
+
+    def v_seq(self, node: ast.List | ast.Tuple) -> bool:
+        if isinstance(node.ctx, ast.Store):
+            return False
+        looks_like_command = any(
+            (s := _str(e)) is not None and ("pip" in s or s in ("env", "-m")) for e in node.elts)
+        if not looks_like_command:
+            return False
+        self.in_command += 1
+        try:
+            self.visit_all(node.elts)
+        finally:
+            self.in_command -= 1
+        return True
+
+    def v_constant(self, node: ast.Constant) -> bool:
+        if isinstance(node.value, str):
+            self._string(node, node.value)
+        return True
+
+    def v_joinedstr(self, node: ast.JoinedStr) -> bool:
+        # one text for the whole f-string; "\0" stands for each {value}, so that
+        # f"CURL_CA_BUNDLE={path}" does not read as an empty assignment
+        text = "".join(v.value if isinstance(v, ast.Constant) and isinstance(v.value, str)
+                       else "\0" for v in node.values)
+        self._string(node, text)
+        for v in node.values:
+            if isinstance(v, ast.FormattedValue):
+                self.visit(v)
+        return True
+
+    def _string(self, node: ast.AST, s: str) -> None:
+        if len(s) < 6:
+            return
+        if "trusted-host" in s and (self.in_command or (
+                "pip" in s and ("--trusted-host" in s or ".trusted-host" in s))):
+            self.add(node, LintCode.TRUSTED_HOST, f"pip trusted-host in {_short(node)}")
+        if "=" in s and (self.in_command or _CMD_START.match(s)):
+            for m in _CMD_ENV.finditer(s):
+                key, val = m.group(1), m.group(2)
+                if key == "PYTHONHTTPSVERIFY":
+                    if val == "0":
+                        self.add(node, LintCode.PYTHONHTTPSVERIFY_OFF,
+                                 f"{key}=0 in {_short(node)}")
+                elif val != "0":
+                    self.add(node, LintCode.CA_BUNDLE_EMPTY,
+                             _ca_message(key, f"{key}= (empty) in {_short(node)}"))
+
+    def v_call(self, node: ast.Call) -> bool:
+        func = node.func
+        q = self.qual(func)
+        tail = func.attr if isinstance(func, ast.Attribute) else (
+            func.id if isinstance(func, ast.Name) else "")
+        for kw in node.keywords:
+            self._call_keyword(node, kw, q)
+        if tail == "disable_warnings":
+            mentions = any(self._mentions_insecure_warning(a) for a in node.args)
+            if (q and "urllib3" in q) or mentions:
+                what = ("(...) silences InsecureRequestWarning" if mentions else
+                        "() silences all urllib3 warnings, InsecureRequestWarning too")
+                self.add(node, LintCode.WARNINGS_DISABLED, f"{_callee(node)}{what}")
+        elif tail in ("filterwarnings", "simplefilter"):
+            action = _str(node.args[0]) if node.args else None
+            for kw in node.keywords:
+                if kw.arg == "action":
+                    action = _str(kw.value)
+            rest = [*node.args[1:], *(kw.value for kw in node.keywords)]
+            if action == "ignore" and any(self._mentions_insecure_warning(a) for a in rest):
+                self.add(node, LintCode.WARNINGS_DISABLED,
+                         f"{_callee(node)}('ignore', ...) hides InsecureRequestWarning")
+        elif tail in ("setdefault", "putenv") and len(node.args) >= 2:
+            key = _str(node.args[0])
+            self._env(node, key, node.args[1],
+                      lambda: f"{_callee(node)}({key!r}, {_short(node.args[1])})")
+        elif tail == "set_ciphers" and node.args:
+            self._ciphers(node, node.args[0])
+        elif tail in ("setattr", "getattr") and isinstance(func, ast.Name) and len(node.args) >= 2:
+            attr = _str(node.args[1])
+            value = node.args[2] if len(node.args) >= 3 else None
+            if attr == "_create_unverified_context" and tail == "getattr":
+                self.add(node, LintCode.UNVERIFIED_CONTEXT, f"getattr(..., {attr!r})")
+            elif tail == "setattr" and attr == "verify" and _is_false(value):
+                self.add(node, LintCode.VERIFY_FALSE_ATTR, "setattr(..., 'verify', False)")
+            elif tail == "setattr" and attr == "check_hostname" and _is_false(value):
+                self.add(node, LintCode.CHECK_HOSTNAME_OFF, "setattr(..., 'check_hostname', False)")
+        elif q == "ssl.wrap_socket":
+            self.add(node, LintCode.UNVERIFIED_CONTEXT,
+                     "ssl.wrap_socket() defaults to CERT_NONE and checks no hostname "
+                     "(removed in Python 3.12)")
+        command = tail in _SUBPROCESS_CALLS
+        ca_call = False
+        if self.adapters:
+            ca_call = tail in _CA_CALLS
+            name = ".".join((q or tail).split(".")[-2:]).lower()  # PinSet.of, self.check_pins
+            if not ca_call and not self.in_ca_args and "pin" in name:
+                # a call such as check_pins(...) / PinSet.of(...): the adapter does compare
+                self.adapters[-1].checks = True
+        self.visit(func)
+        self.in_command += command
+        self.in_ca_args += ca_call
+        try:
+            self.visit_all(node.args)
+            self.visit_all(node.keywords)
+        finally:
+            self.in_command -= command
+            self.in_ca_args -= ca_call
+        return True
+
+    def _call_keyword(self, call: ast.Call, kw: ast.keyword, q: str | None) -> None:
+        arg, value = kw.arg, kw.value
+        if arg is None:  # **mapping
+            key = _dict_verify_false(value)
+            if key is not None:
+                self.add(key, LintCode.VERIFY_FALSE,
+                         f"**{{{_str(key)!r}: False}} passed to {_callee(call)}()")
+            elif isinstance(value, ast.Name):
+                self.pending.append((self.scope, value.id, "dict", kw,
+                                     lambda: f"**{value.id} passed to {_callee(call)}()"))
+            return
+        if arg == "verify":
+            if _is_false(value):
+                self.add(kw, LintCode.VERIFY_FALSE,
+                         f"verify={_short(value)} passed to {_callee(call)}()")
+            elif isinstance(value, ast.Name):
+                self.pending.append((self.scope, value.id, "false", kw,
+                                     lambda: f"verify={value.id} passed to {_callee(call)}()"))
+            elif isinstance(value, ast.Subscript) and _str(value.slice) == "verify" \
+                    and isinstance(value.value, ast.Name):
+                self.pending.append((self.scope, value.value.id, "dict", kw,
+                                     lambda: f"verify={_short(value)} passed to {_callee(call)}()"))
+        elif arg == "verify_ssl" and _is_false(value):
+            self.add(kw, LintCode.VERIFY_FALSE,
+                     f"verify_ssl=False passed to {_callee(call)}() (aiohttp)")
+        elif arg == "ssl" and _is_false(value):
+            self.ssl_false.append((kw, f"ssl=False passed to {_callee(call)}() (aiohttp)"))
+            if q and q.startswith("aiohttp"):
+                self.imports_aiohttp = True
+        elif arg == "cert_reqs":
+            s = _str(value)
+            if s is not None and s.upper() in ("CERT_NONE", "NONE"):
+                self.add(kw, LintCode.CERT_NONE, f"cert_reqs={s!r} passed to {_callee(call)}()")
+            elif isinstance(value, ast.Constant) and type(value.value) is int and value.value == 0:
+                self.add(kw, LintCode.CERT_NONE,
+                         f"cert_reqs=0 (CERT_NONE) passed to {_callee(call)}()")
+        elif arg in ("check_hostname", "assert_hostname") and _is_false(value):
+            self.add(kw, LintCode.CHECK_HOSTNAME_OFF, f"{arg}=False passed to {_callee(call)}()")
+        elif arg == "ciphers":
+            self._ciphers(kw, value)
+        elif arg in _ENV_KEYS:
+            self._env(kw, arg, value,
+                      lambda: f"{arg}={_short(value)} passed to {_callee(call)}()")
+
+    def _mentions_insecure_warning(self, node: ast.AST) -> bool:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and n.id.endswith("InsecureRequestWarning"):
+                return True
+            if isinstance(n, ast.Attribute) and n.attr.endswith("InsecureRequestWarning"):
+                return True
+            s = _str(n)
+            if s is not None and "Unverified HTTPS request" in s:
+                return True
+        return False
+
+    # -- after the walk: flows and aiohttp's ssl=False
+    def resolve(self) -> None:
+        for scope, name, kind, node, text in self.pending:
+            owner = scope.lookup(name)
+            if owner is None:
+                continue
+            if kind == "false" and name in owner.false_at:
+                line, how = owner.false_at[name]
+                self.add(node, LintCode.VERIFY_FALSE_FLOW, f"{text()}; {how} (line {line})")
+            elif kind == "dict" and name in owner.dict_false_at:
+                line = owner.dict_false_at[name]
+                self.add(node, LintCode.VERIFY_FALSE_FLOW,
+                         f"{text()}; it holds \"verify\": False (line {line})")
+        if self.imports_aiohttp:
+            for kw, text in self.ssl_false:
+                self.add(kw, LintCode.VERIFY_FALSE, text)
+
+
+_W = _Walker
+# node class -> the fields that can hold child nodes worth visiting (not ctx/op singletons)
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+# node class -> handler; a handler returns True when it has visited the children itself
+_HANDLERS = {
+    ast.Import: _W.v_import, ast.ImportFrom: _W.v_importfrom,
+    ast.FunctionDef: _W.v_function, ast.AsyncFunctionDef: _W.v_function,
+    ast.Lambda: _W.v_lambda, ast.ClassDef: _W.v_class,
+    ast.Global: _W.v_global, ast.Nonlocal: _W.v_global,
+    ast.Assign: _W.v_assign, ast.AnnAssign: _W.v_annassign, ast.AugAssign: _W.v_augassign,
+    ast.Call: _W.v_call, ast.Attribute: _W.v_attribute, ast.Name: _W.v_name,
+    ast.Compare: _W.v_compare, ast.Dict: _W.v_dict, ast.List: _W.v_seq, ast.Tuple: _W.v_seq,
+    ast.Constant: _W.v_constant, ast.JoinedStr: _W.v_joinedstr, ast.Expr: _W.v_expr,
+    ast.keyword: _W.v_keyword,
+    ast.Subscript: _W.v_subscript,
+}
+
+
+def _ca_message(key: str, text: str) -> str:
+    if key == "CURL_CA_BUNDLE":
+        return (f"{text}: an empty CURL_CA_BUNDLE disabled verification in requests < 2.28 "
+                "and is ignored since")
+    return (f"{text}: an empty REQUESTS_CA_BUNDLE counts as unset (certifi is used); it never "
+            "disabled verification by itself")
+
+
+__all__ = [
+    "LintCode",
+    "Rule",
+    "RULES",
+    "LintFinding",
+    "LintNote",
+    "LintReport",
+    "DEFAULT_EXCLUDES",
+    "POOL_THRESHOLD",
+    "lint_source",
+    "lint_file",
+    "lint_paths",
+    "iter_python_files",
+    "sarif",
+]

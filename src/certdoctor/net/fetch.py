@@ -1,0 +1,236 @@
+"""Bounded HTTP downloads for AIA caIssuers, CRLs and OCSP, with an on-disk cache.
+
+Every download is bounded: ``http``/``https`` only, at most ``max_bytes`` (1 MiB), at most
+``max_redirects`` (5) hops, a per-read ``timeout`` and a total ``budget`` in seconds, no
+credentials (URLs with user:password are refused, no cookies, no ``.netrc``, no auth headers,
+no proxies from the environment unless asked). A hostile server that redirects forever, sends
+10 MB or stalls gets a :class:`~certdoctor.errors.FetchError`, never a hang.
+
+    >>> data = fetch_url("http://127.0.0.1:8080/aia/intermediate.der")   # doctest: +SKIP
+
+The cache stores bodies under a hash of the URL with the time they expire (``max_age`` or a
+caller-given ``expires``, e.g. a CRL's nextUpdate). Invalidation is honest: an entry past its
+expiry is never returned, and a corrupt entry is deleted and fetched again.
+"""
+
+from __future__ import annotations
+
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from certdoctor import policy
+from certdoctor.errors import FetchError
+
+MAX_BYTES = policy.FETCH_MAX_BYTES
+MAX_REDIRECTS = policy.FETCH_MAX_REDIRECTS
+TIMEOUT = policy.FETCH_TIMEOUT_SECONDS
+BUDGET = policy.FETCH_BUDGET_SECONDS
+USER_AGENT = "certdoctor (AIA/CRL/OCSP fetcher)"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The final URL after redirects, the body, its content type and the redirect hops."""
+
+    url: str
+    body: bytes
+    content_type: str | None
+    hops: tuple[str, ...]
+    from_cache: bool = False
+
+
+def _check_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise FetchError(
+            f"refusing to fetch {url!r}: only http and https URLs are followed",
+            "AIA, CRL and OCSP locations must be http(s); ldap:// and file:// are not fetched.",
+        )
+    if parts.username or parts.password:
+        raise FetchError(f"refusing to fetch {url!r}: it carries credentials", "No credentials are ever sent.")
+    if not parts.hostname:
+        raise FetchError(f"refusing to fetch {url!r}: no host", None)
+
+
+def fetch_url(
+    url: str,
+    *,
+    method: str = "GET",
+    data: bytes | None = None,
+    content_type: str | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_redirects: int = MAX_REDIRECTS,
+    timeout: float = TIMEOUT,
+    budget: float = BUDGET,
+    accept: str = "*/*",
+) -> FetchResult:
+    """Download ``url`` within every bound, or raise :class:`FetchError` saying which one broke.
+
+    Redirects are followed by hand (301/302/303/307/308) so that each hop is re-checked
+    (scheme, credentials, loop). ``https`` hops are verified with the default store: a fetcher
+    never trusts what it has not verified.
+    """
+    import http.client
+    import socket
+    import ssl
+
+    deadline = time.monotonic() + budget
+    hops: list[str] = []
+    seen: set[str] = set()
+    current = url
+    for _ in range(max_redirects + 1):
+        _check_url(current)
+        if current in seen:
+            raise FetchError(f"redirect loop while fetching {url}: {current} came back", "The server redirects forever.")
+        seen.add(current)
+        hops.append(current)
+        parts = urlsplit(current)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise FetchError(f"fetching {url} took longer than {budget:g} s", "The server is too slow.")
+        per_op = min(timeout, remaining)
+        host = parts.hostname or ""
+        path = parts.path or "/"
+        if parts.query:
+            path += "?" + parts.query
+        if parts.scheme == "https":
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                host, parts.port or 443, timeout=per_op, context=ssl.create_default_context()
+            )
+        else:
+            conn = http.client.HTTPConnection(host, parts.port or 80, timeout=per_op)
+        try:
+            headers = {"User-Agent": USER_AGENT, "Accept": accept, "Connection": "close"}
+            if content_type:
+                headers["Content-Type"] = content_type
+            conn.request(method, path, body=data, headers=headers)
+            sock = conn.sock  # getresponse() drops conn.sock when the response says Connection: close
+            resp = conn.getresponse()
+            if resp.status in (301, 302, 303, 307, 308):
+                location = resp.getheader("Location")
+                if not location:
+                    raise FetchError(f"{current} answered {resp.status} without a Location", None)
+                current = urljoin(current, location)
+                if resp.status == 303:
+                    method, data = "GET", None
+                continue
+            if resp.status != 200:
+                raise FetchError(f"{current} answered HTTP {resp.status} {resp.reason}", None)
+            declared = resp.getheader("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise FetchError(
+                    f"{current} announces {int(declared):,} bytes, more than the {max_bytes:,}-byte limit",
+                    "A certificate, CRL or OCSP answer is never that large; the server is broken or hostile.",
+                )
+            chunks: list[bytes] = []
+            total = 0
+            while True:
+                if time.monotonic() > deadline:
+                    raise FetchError(f"fetching {url} took longer than {budget:g} s", "The server is too slow.")
+                # each read is bounded by the socket timeout, the whole loop by the deadline
+                sock.settimeout(max(0.05, min(timeout, deadline - time.monotonic())))
+                chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > max_bytes:
+                    raise FetchError(
+                        f"{current} sent more than the {max_bytes:,}-byte limit",
+                        "A certificate, CRL or OCSP answer is never that large; the server is broken or hostile.",
+                    )
+                chunks.append(chunk)
+            return FetchResult(current, b"".join(chunks), resp.getheader("Content-Type"), tuple(hops))
+        except FetchError:
+            raise
+        except (socket.timeout, TimeoutError) as exc:
+            if time.monotonic() >= deadline - 0.05:
+                raise FetchError(f"fetching {url} took longer than {budget:g} s", "The server is too slow.") from exc
+            raise FetchError(f"fetching {current} timed out ({exc})", "The server stalls; try again later.") from exc
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            raise FetchError(f"fetching {current} failed: {exc}", None) from exc
+        finally:
+            conn.close()
+    raise FetchError(
+        f"more than {max_redirects} redirects while fetching {url}",
+        "The server redirects too often (or forever).",
+    )
+
+
+def default_cache_dir() -> Path:
+    """``$CERTDOCTOR_CACHE_DIR``, else ``$XDG_CACHE_HOME/certdoctor``, else ``~/.cache/certdoctor``."""
+    explicit = os.environ.get("CERTDOCTOR_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "certdoctor"
+
+
+class FetchCache:
+    """An on-disk cache of downloads keyed by URL (and request body, for OCSP POSTs).
+
+    ``get`` returns ``None`` for a missing, expired or corrupt entry. Safe for concurrent use:
+    entries are written atomically.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else default_cache_dir()
+
+    def _key(self, url: str, body: bytes | None) -> Path:
+        h = hashlib.sha256(url.encode() + b"\0" + (body or b"")).hexdigest()
+        return self.directory / h[:2] / h
+
+    def get(self, url: str, body: bytes | None = None, *, now: float | None = None) -> bytes | None:
+        path = self._key(url, body)
+        try:
+            meta = json.loads(path.with_suffix(".json").read_text())
+            data = path.read_bytes()
+        except (OSError, ValueError):
+            return None
+        now = time.time() if now is None else now
+        if not isinstance(meta, dict) or meta.get("expires", 0) <= now or meta.get("sha256") != hashlib.sha256(data).hexdigest():
+            self.delete(url, body)
+            return None
+        return data
+
+    def put(self, url: str, data: bytes, *, expires: float, body: bytes | None = None) -> None:
+        from certdoctor.fsutil import atomic_write
+
+        path = self._key(url, body)
+        try:
+            atomic_write(path, data)
+            meta = {"url": url, "expires": expires, "sha256": hashlib.sha256(data).hexdigest()}
+            atomic_write(path.with_suffix(".json"), json.dumps(meta).encode())
+        except OSError:
+            pass  # a cache that cannot write is only slower
+
+    def delete(self, url: str, body: bytes | None = None) -> None:
+        path = self._key(url, body)
+        for p in (path, path.with_suffix(".json")):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+
+def fetch_cached(
+    url: str,
+    *,
+    cache: FetchCache | None,
+    max_age: float = 3600.0,
+    **kwargs,
+) -> FetchResult:
+    """``fetch_url`` through ``cache`` (``None`` for no cache); fresh entries skip the network."""
+    if cache is not None:
+        hit = cache.get(url, kwargs.get("data"))
+        if hit is not None:
+            return FetchResult(url, hit, None, (url,), from_cache=True)
+    result = fetch_url(url, **kwargs)
+    if cache is not None:
+        cache.put(url, result.body, expires=time.time() + max_age, body=kwargs.get("data"))
+    return result

@@ -1,0 +1,279 @@
+"""``certdoctor fix``: from a diagnosis to the artefact that fixes it, proven with the real client.
+
+For each fixable cause the right file, and nothing for the causes a client cannot fix:
+
+* ``CHAIN_INCOMPLETE``: ``ca-bundle.pem`` (the client's current trust + the intermediates found
+  by AIA) for the client, ``full_chain.pem`` (leaf, then intermediates) for the server's operator.
+* ``UNTRUSTED_ROOT``, ``INTERCEPTING_PROXY``, ``SELF_SIGNED``: a bundle of the current trust plus
+  that root (or that self-signed certificate) — only after the user names its SHA-256
+  fingerprint with ``--trust``. Never silently.
+* ``CHAIN_ORDER``, ``CHAIN_EXTRA_CERT``: the corrected ``full_chain.pem``.
+* expired, hostname mismatch, revoked, weak: no bundle, a plain statement of what the server's
+  operator must do.
+
+Then the real ``requests`` (and ``httpx`` when installed) runs against the target with the new
+bundle. A fix that does not make the client succeed is never reported as one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from certdoctor.errors import UsageError
+from certdoctor.model import CertInfo, Code, normalize_fingerprint
+
+CLIENT_FIXABLE_TRUST = (Code.UNTRUSTED_ROOT, Code.INTERCEPTING_PROXY, Code.SELF_SIGNED, Code.CERTIFI_OUTDATED)
+SERVER_ONLY = (
+    Code.EXPIRED, Code.NOT_YET_VALID, Code.HOSTNAME_MISMATCH, Code.NO_SAN, Code.REVOKED,
+    Code.WEAK_KEY, Code.WEAK_SIGNATURE, Code.WRONG_EKU, Code.STRICT_X509,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Proof:
+    """One real client run with the produced bundle."""
+
+    client: str
+    ok: bool
+    error: str | None
+    status: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FixResult:
+    """What ``fix`` wrote and whether the real clients succeed with it.
+
+    ``proven`` is ``None`` when nothing was written for the client (nothing to prove).
+    ``needs_trust`` holds the fingerprint the user must confirm with ``--trust`` when the fix
+    is to trust a root, and nothing was written because they did not (or gave another one).
+    """
+
+    diagnosis: object
+    written: tuple[tuple[str, str], ...]  # (kind, path)
+    bundle: str | None
+    full_chain: str | None
+    proofs: tuple[Proof, ...]
+    proven: bool | None
+    needs_trust: str | None
+    statements: tuple[str, ...]
+    usage: tuple[str, ...]
+
+    @property
+    def exit_code(self) -> int:
+        if self.proven:
+            return 0
+        return 1
+
+
+def _pem(info: CertInfo) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return info.certificate().public_bytes(serialization.Encoding.PEM)
+
+
+def _commented(info: CertInfo, source: str) -> bytes:
+    from certdoctor.remedies.bundle import comment_text
+
+    # the subject and issuer are the server's text: a newline in them must not end the comment
+    head = (f"# Subject: {comment_text(info.subject)}\n# Issuer: {comment_text(info.issuer)}\n"
+            f"# SHA-256: {info.fingerprint_sha256}\n# Not after: {info.not_after:%Y-%m-%d}\n# Source: {source}\n")
+    return head.encode() + _pem(info)
+
+
+def _bundle_bytes(trust, extra: Sequence[CertInfo], now) -> bytes:
+    """The client's current anchors (as the client loads them), then the extra certificates."""
+    anchors = trust.anchors()
+    seen: set[str] = set()
+    parts = [b"# CA bundle written by certdoctor fix: the client's current trust plus what the fix adds.\n"]
+    for cert in list(anchors):
+        info = CertInfo.from_certificate(cert, now)
+        if info.fingerprint_sha256 in seen:
+            continue
+        seen.add(info.fingerprint_sha256)
+        parts.append(_commented(info, f"current trust ({trust.source})"))
+    for info in extra:
+        if info.fingerprint_sha256 in seen:
+            continue
+        seen.add(info.fingerprint_sha256)
+        parts.append(_commented(info, "added by certdoctor fix"))
+    return b"".join(parts)
+
+
+def prove(url: str, bundle: str, *, proxy: str | None = None, timeout: float = 10.0) -> tuple[Proof, ...]:
+    """Run the real requests (and httpx, when installed) against ``url`` trusting ``bundle``."""
+    import requests
+
+    proofs = []
+    try:
+        with requests.Session() as s:
+            s.trust_env = False  # the proof must not depend on REQUESTS_CA_BUNDLE
+            with s.get(url, verify=bundle, timeout=timeout, proxies={"https": proxy} if proxy else {},
+                       stream=True, allow_redirects=False) as r:
+                proofs.append(Proof("requests", True, None, r.status_code))
+    except Exception as exc:
+        proofs.append(Proof("requests", False, f"{type(exc).__name__}: {exc}"[:1500], None))
+    try:
+        import httpx
+    except ImportError:
+        return tuple(proofs)
+    import ssl
+
+    try:
+        ctx = ssl.create_default_context(cafile=bundle)
+        with httpx.Client(verify=ctx, trust_env=False, proxy=proxy, timeout=timeout) as c:
+            with c.stream("GET", url) as r:
+                proofs.append(Proof("httpx", True, None, r.status_code))
+    except Exception as exc:
+        proofs.append(Proof("httpx", False, f"{type(exc).__name__}: {exc}"[:1500], None))
+    return tuple(proofs)
+
+
+def usage_lines(bundle: str, *, os_store_trusts: bool = False) -> tuple[str, ...]:
+    """How to use ``bundle`` with each client (the REQUESTS_CA_BUNDLE trap included)."""
+    lines = [
+        f"requests, per call:        requests.get(url, verify={bundle!r})",
+        f"requests, session:         s = requests.Session(); s.verify = {bundle!r}   "
+        "# BUT REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE silently override s.verify: unset them, "
+        "or use certdoctor.requests_session(extra=[...])",
+        f"httpx:                     httpx.Client(verify=ssl.create_default_context(cafile={bundle!r}))",
+        f"urllib/aiohttp:            ssl.create_default_context(cafile={bundle!r})  (context= / ssl=)",
+        f"environment (all at once): export REQUESTS_CA_BUNDLE={bundle} SSL_CERT_FILE={bundle} PIP_CERT={bundle}",
+        f"pip:                       pip config set global.cert {bundle}",
+    ]
+    if os_store_trusts:
+        lines.append("the OS store already trusts it: import truststore; truststore.inject_into_ssl()")
+    return tuple(lines)
+
+
+SERVER_LINES = (
+    "nginx:   ssl_certificate     /etc/ssl/full_chain.pem;   ssl_certificate_key /etc/ssl/private/key.pem;",
+    "Apache:  SSLCertificateFile  /etc/ssl/full_chain.pem    (2.4.8+; older: SSLCertificateChainFile)",
+    "HAProxy: bind :443 ssl crt /etc/haproxy/site.pem        (site.pem = full_chain.pem + the private key)",
+)
+
+
+def fix(
+    target: str,
+    out_dir: str | Path,
+    *,
+    trust_fingerprints: Sequence[str] = (),
+    client: str = "requests",
+    ca_file: str | None = None,
+    python: str | None = None,
+    proxy: str | None = None,
+    servername: str | None = None,
+    timeout: float = 10.0,
+    environ=None,
+    now: _dt.datetime | None = None,
+) -> FixResult:
+    """Diagnose ``target``, write the fixing artefacts under ``out_dir``, prove them."""
+    from certdoctor.diagnose import diagnose
+    from certdoctor.net.proxy import proxy_for_host
+    from certdoctor.fsutil import atomic_write
+
+    d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
+                 timeout=timeout, environ=environ, now=now, revocation=True)
+    out = Path(out_dir)
+    codes = {f.code for f in d.findings}
+    wanted = {normalize_fingerprint(fp) for fp in trust_fingerprints}
+    written: list[tuple[str, str]] = []
+    statements: list[str] = []
+    bundle_path = full_chain_path = None
+    needs_trust = None
+    extra: list[CertInfo] = []
+    clock = d.now
+
+    if d.path is None or d.chain is None:
+        statements.append("No certificate chain was received, so there is nothing to bundle: "
+                          + (d.primary.fix if d.primary else "see the diagnosis."))
+    else:
+        path = d.path
+        fetched = {c.fingerprint_sha256 for c in path.fetched}
+        # the server's chain, in the right order, without the root and without extras
+        server_chain = [c for c in path.path if not c.self_signed or c is path.path[0]]
+        if path.anchor is not None and len(server_chain) > 1 and server_chain[-1].fingerprint_sha256 == path.anchor.fingerprint_sha256:
+            server_chain = server_chain[:-1]
+        if Code.CHAIN_INCOMPLETE in codes and fetched:
+            extra.extend(c for c in path.path if c.fingerprint_sha256 in fetched)
+        if codes & {Code.CHAIN_INCOMPLETE, Code.CHAIN_ORDER, Code.CHAIN_EXTRA_CERT} and (
+            Code.CHAIN_INCOMPLETE not in codes or fetched
+        ):
+            full = b"".join(_pem(c) for c in server_chain)
+            full_chain_path = str(atomic_write(out / "full_chain.pem", full))
+            written.append(("full_chain", full_chain_path))
+            statements.append(
+                "For the server's operator: full_chain.pem holds the leaf, then its intermediates, in order "
+                "(no root, no extras). Serve it as the certificate file:")
+            statements.extend(SERVER_LINES)
+        trust_codes = codes & set(CLIENT_FIXABLE_TRUST)
+        if trust_codes and not (Code.CHAIN_INCOMPLETE in codes and fetched):
+            candidate = path.top if path.top is not None else None
+            if candidate is not None and candidate.self_signed:
+                if candidate.fingerprint_sha256 in wanted:
+                    extra.append(candidate)
+                else:
+                    needs_trust = candidate.fingerprint_sha256
+                    if wanted:
+                        statements.append(
+                            "REFUSED: the fingerprint you gave with --trust is not the one of the certificate the "
+                            f"server presents ({candidate.fingerprint_sha256}). Nothing was trusted.")
+                    else:
+                        statements.append(
+                            f"To trust {candidate.display_name!r}, confirm its SHA-256 fingerprint\n  "
+                            f"{candidate.fingerprint_sha256}\nwith the owner of the network/CA (not from this "
+                            "connection — it could be the attacker's), then run again with --trust FINGERPRINT.")
+            else:
+                statements.append(
+                    "The root this chain needs is not sent by the server, so certdoctor cannot offer it: get the "
+                    "root certificate from its owner and run `certdoctor bundle --add root.pem --out bundle.pem`.")
+        server_only = sorted(c.value for c in codes & set(SERVER_ONLY))
+        if server_only:
+            statements.append(
+                "Not fixable on the client (" + ", ".join(server_only) + "): the server's operator must act — "
+                + " ".join(f.fix for f in d.findings if f.code.value in server_only and f.fix))
+
+    proofs: tuple[Proof, ...] = ()
+    proven: bool | None = None
+    usage: tuple[str, ...] = ()
+    if extra:
+        data = _bundle_bytes(d.trust, extra, clock)
+        bundle_path = str(atomic_write(out / "ca-bundle.pem", data))
+        written.append(("ca_bundle", bundle_path))
+        used_proxy = proxy_for_host(d.target.host, d.target.port, proxy, environ)
+        proofs = prove(d.target.url, bundle_path, proxy=used_proxy, timeout=timeout)
+        proven = bool(proofs) and all(p.ok for p in proofs)
+        usage = usage_lines(bundle_path, os_store_trusts=_os_store_has(extra))
+    elif d.ok and not written:
+        statements.append("Nothing to fix: the client verifies this server.")
+        proven = True
+    if full_chain_path and not extra and d.verifies:
+        proven = True  # the client already works; the chain file is for the server's operator
+    return FixResult(d, tuple(written), bundle_path, full_chain_path, proofs, proven, needs_trust,
+                     tuple(statements), usage)
+
+
+def _os_store_has(extra: Sequence[CertInfo]) -> bool:
+    """Does the OS store already hold every certificate the fix adds? Then truststore suffices."""
+    from certdoctor.remedies.bundle import system_bundle_path
+    from certdoctor.model import fingerprint_sha256
+    from certdoctor.trust.effective import parse_pem_bundle
+
+    path = system_bundle_path()
+    if not path or not extra:
+        return False
+    try:
+        with open(path, "rb") as fh:
+            system = {fingerprint_sha256(c) for c in parse_pem_bundle(fh.read())}
+    except OSError:
+        return False
+    return all(c.fingerprint_sha256 in system for c in extra)
+
+
+def check_out_dir(out_dir: str) -> Path:
+    p = Path(out_dir)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"--out {out_dir} exists and is not a directory", "Give a directory (created if missing).")
+    return p
