@@ -11,21 +11,26 @@ Accepted forms (anything else is a :class:`~certdoctor.errors.UsageError` naming
     >>> parse_target("[2001:db8::1]").url
     'https://[2001:db8::1]/'
 
-Files and ``-`` are the callers' business (``inspect``, ``expiry``, ``revocation`` look for a
-file first); this module only ever sees text that should name a host.
+:func:`classify` is the one rule set every command uses to tell what the user named: a file, a
+directory, standard input or an endpoint (see its docstring); :func:`parse_target` only ever sees
+text that should name a host.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass
+from typing import Iterable
 
-from certdoctor.errors import UsageError
+from certdoctor.errors import InputError, UsageError
 
 DEFAULT_PORT = 443
 FORMS = "https://host[:port]/path or host[:port] ([v6]:port for IPv6)"
 HINT = f"Give {FORMS}."
+#: the hint of commands that take a file as well as an endpoint
+FILE_HINT = "Give an existing file, host[:port] or an https:// URL."
 
 # What ssl, the idna codec and DNS all accept: ASCII letters, digits, '-', '_' (SRV-style and
 # some internal names) and '.'; IDNA names in their xn-- form.
@@ -51,16 +56,24 @@ class Target:
         return self.url[self.url.index("/", len("https://")):]
 
 
-def parse_target(text: str, servername: str | None = None) -> Target:
+def parse_target(text: str, servername: str | None = None, *, files: bool = False) -> Target:
     """``https://host[:port]/path`` or ``host[:port]`` (``[v6]:port``, bare IPv6) → :class:`Target`.
 
     The host is lower-cased, the port defaults to 443, the path and query are kept (the
     fragment is not) and ``url`` omits the default port. ``servername`` defaults to the host.
+    ``files=True`` (commands that also take a file) makes the generic hint say so.
 
         >>> parse_target("example.org:99999")
         Traceback (most recent call last):
         certdoctor.errors.UsageError: 'example.org:99999': port '99999' is not a number from 1 to 65535
     """
+    if files:
+        try:
+            return parse_target(text, servername)
+        except UsageError as exc:
+            if exc.hint != HINT:
+                raise
+            raise UsageError(exc.message, FILE_HINT) from exc
     if not isinstance(text, str):
         raise UsageError(f"target {quote_input(text)} is not text", HINT)
     shown = quote_input(text)
@@ -175,4 +188,124 @@ def quote_input(value: object) -> str:
     return shown if len(shown) <= _SHOWN else shown[:_SHOWN] + "…"
 
 
-__all__ = ["Target", "parse_target", "quote_input", "DEFAULT_PORT"]
+# --------------------------------------------------------------------------- what the user named
+
+FILE = "file"
+DIRECTORY = "directory"
+STDIN = "stdin"
+ENDPOINT = "endpoint"
+KINDS = (FILE, DIRECTORY, STDIN, ENDPOINT)
+
+#: Names ending like this are certificate (or key, CSR, bundle) files, never host names: one that
+#: does not exist is a missing file, not a DNS lookup. No top-level domain ends like these.
+CERT_SUFFIXES = (".pem", ".crt", ".cer", ".cert", ".der", ".p7b", ".p7c", ".p7", ".p12", ".pfx", ".key",
+                 ".csr", ".txt", ".ca-bundle", ".bundle")
+
+_HOST_PORT = re.compile(r"(?:\[[^\]/]*\]|[^:/\[\]]+):[0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """What a command argument names (:func:`classify`).
+
+    ``kind`` is one of :data:`KINDS`. ``path`` is set for a file or directory (the text as given),
+    ``target`` for an endpoint; ``input`` is the text as given.
+    """
+
+    input: str
+    kind: str
+    path: str | None = None
+    target: Target | None = None
+
+    @property
+    def label(self) -> str:
+        """How results name it: the path, ``<stdin>`` or ``host:port``."""
+        if self.target is not None:
+            return f"{self.target.host}:{self.target.port}"
+        if self.kind == STDIN:
+            return "<stdin>"
+        return self.path or self.input
+
+    @property
+    def is_endpoint(self) -> bool:
+        return self.kind == ENDPOINT
+
+
+def looks_like_path(text: str) -> bool:
+    """Does ``text`` name a file rather than a server?
+
+    A URL (``://``) never does. A name ending like a certificate file (:data:`CERT_SUFFIXES`), a
+    name with a backslash, or one with a ``/`` does, unless what comes before the first ``/`` is
+    ``host:port`` (``example.org:8443/health`` is an endpoint; ``certs/site.crt`` and
+    ``example.org/health`` are paths, the latter best written ``https://example.org/health``).
+    """
+    t = text.strip()
+    if "://" in t:
+        return False
+    if "\\" in t:
+        return True
+    if "/" in t:
+        return not _HOST_PORT.fullmatch(t.split("/", 1)[0])
+    return t.lower().endswith(CERT_SUFFIXES)
+
+
+def classify(text: "str | os.PathLike[str]", *, servername: str | None = None,
+             kinds: Iterable[str] = KINDS) -> Source:
+    """The one rule set for "file, directory, stdin or endpoint?", for every command.
+
+    In this order:
+
+    1. ``-`` is standard input (a file named ``-`` is ``./-``);
+    2. an existing path is a file or a directory, whatever it looks like (a file named
+       ``example.org`` in the current directory wins over the host);
+    3. a name that looks like a path (:func:`looks_like_path`) but does not exist is a missing
+       file, an :class:`~certdoctor.errors.InputError`, never a DNS lookup; so is anything that
+       does not exist when the command takes no endpoint;
+    4. anything else must be an endpoint, ``https://host[:port]/path`` or ``host[:port]``
+       (:func:`parse_target`, with ``servername``), else a :class:`~certdoctor.errors.UsageError`.
+
+    ``kinds`` says what the command takes; a source of another kind is refused naming what it
+    is. Messages are one line and quote the input.
+
+        >>> classify("example.org:8443").target.port
+        8443
+        >>> classify("-").kind
+        'stdin'
+    """
+    wanted = frozenset(kinds)
+    unknown = wanted - set(KINDS)
+    if unknown or not wanted:
+        raise ValueError(f"kinds must be some of {KINDS}, not {sorted(unknown) or 'none'}")
+    if isinstance(text, os.PathLike):
+        text = os.fspath(text)
+    if not isinstance(text, str):
+        raise UsageError(f"{quote_input(text)} is not text", _hint(wanted))
+    shown = quote_input(text)
+    if text == "-":
+        if STDIN in wanted:
+            return Source(text, STDIN)
+        raise UsageError("'-': this command does not read standard input", _hint(wanted))
+    if text and os.path.lexists(text):
+        kind = DIRECTORY if os.path.isdir(text) else FILE
+        if kind in wanted:
+            return Source(text, kind, path=text)
+        if kind == DIRECTORY and FILE in wanted:  # the words of certdoctor.x509.load
+            raise InputError(f"{shown}: is a directory, not a file", "Give the path of a certificate file.")
+        raise InputError(f"{shown}: is a {kind}, which this command does not take", _hint(wanted))
+    if ENDPOINT not in wanted:
+        what = "file or directory" if DIRECTORY in wanted else "file"
+        raise InputError(f"{shown}: no such {what}", "Check the path.")
+    if looks_like_path(text):
+        raise InputError(f"{shown}: no such file",
+                         "Check the path; for a server give host[:port] or an https:// URL.")
+    return Source(text, ENDPOINT, target=parse_target(text, servername, files=wanted != {ENDPOINT}))
+
+
+def _hint(kinds: frozenset[str]) -> str:
+    names = [w for k, w in ((FILE, "an existing file"), (DIRECTORY, "a directory"), (STDIN, "- for stdin"),
+                            (ENDPOINT, "host[:port] or an https:// URL")) if k in kinds]
+    return "Give " + (", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]) + "."
+
+
+__all__ = ["Target", "parse_target", "quote_input", "DEFAULT_PORT", "Source", "classify", "looks_like_path",
+           "KINDS", "FILE", "DIRECTORY", "STDIN", "ENDPOINT", "CERT_SUFFIXES", "FILE_HINT"]
