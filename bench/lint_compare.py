@@ -59,7 +59,7 @@ def corpus(corpus_dir: Path) -> None:
     files = sorted(corpus_dir.glob("*.pysrc"))
     cd, _ = run_json([*CERTDOCTOR, *map(str, files)])
     bd, _ = run_json([*BANDIT, *map(str, files)])
-    cd_hits = {(Path(f["path"]).name, f["line"], f["code"]) for f in cd["findings"]}
+    cd_hits = {(Path(f["location"]["path"]).name, f["location"]["line"], f["code"]) for f in cd["findings"]}
     bd_hits = collections.defaultdict(set)  # (file, line) -> bandit tests
     for r in bd["results"]:
         bd_hits[(Path(r["filename"]).name, r["line_number"])].add(r["test_id"])
@@ -123,7 +123,7 @@ def tree(root: Path, runs: int) -> None:
           f"{dict(cd['counts'])}, {len(cd['notes'])} notes, {cd['suppressed']} suppressed")
     print(f"bandit:     {len(bandit_files)} files scanned, {len(bd['results'])} findings "
           f"{dict(by_test)}, {len(bd['errors'])} errors")
-    cd_lines = {(os.path.realpath(f["path"]), f["line"]) for f in cd["findings"]}
+    cd_lines = {(os.path.realpath(f["location"]["path"]), f["location"]["line"]) for f in cd["findings"]}
     bd_lines = [(os.path.realpath(r["filename"]), r["line_number"], r["test_id"])
                 for r in bd["results"]]
     agreed = [b for b in bd_lines if b[:2] in cd_lines]

@@ -94,14 +94,35 @@ class Code(str, enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Finding:
-    """One problem (or note) about an endpoint, a chain, a bundle or the environment.
+class Location:
+    """Where in a file a finding is. ``line`` and ``column`` are 1-based (``column`` counts
+    characters); ``block`` is the 1-based number of a PEM block (``bundle --check``); ``snippet``
+    the stripped text of the line (``lint``). Each is ``None`` when it does not apply; ``path`` is
+    ``None`` for input that was not a file (bytes, stdin)."""
 
-    ``cert_index`` is the position in the presented chain the finding is about, or ``None``
-    when it is about the connection, the environment or the chain as a whole.
+    path: str | None
+    line: int | None = None
+    column: int | None = None
+    block: int | None = None
+    snippet: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem (or note) about an endpoint, a chain, a bundle, the environment or code.
+
+    The one shape of every finding-like result: diagnose, fix, expiry and revocation findings,
+    ``bundle --check`` audits and ``lint`` results. ``code`` is a :class:`Code`, or the stable
+    str-enum of the stage that found it (``BundleCode``, ``LintCode``); its ``.value`` is the
+    public identifier. ``summary`` says what was seen, ``explanation`` why it matters, ``fix``
+    what to do, ``who`` who must do it.
+
+    ``cert_index`` is the position in the presented chain (the document's ``certificates``) the
+    finding is about, or ``None`` when it is about the connection, the environment or the chain as
+    a whole. ``location`` is set for findings about a place in a file (bundle blocks, code).
     """
 
-    code: Code
+    code: Code | enum.Enum
     severity: Severity
     summary: str
     explanation: str = ""
@@ -109,6 +130,7 @@ class Finding:
     fix: str = ""
     who: Actor = Actor.NOBODY
     cert_index: int | None = None
+    location: Location | None = None
 
 
 # --------------------------------------------------------------------------- certificates
@@ -489,6 +511,7 @@ __all__ = [
     "Actor",
     "Code",
     "Finding",
+    "Location",
     "CertInfo",
     "ChainInfo",
     "ChainLink",

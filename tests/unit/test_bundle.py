@@ -25,7 +25,7 @@ from certdoctor.remedies.bundle import BundleCode, build_bundle, check_bundle, w
 from certdoctor.cli.common import run
 from certdoctor.cli.main import cli
 from certdoctor.errors import CertdoctorError, InputError, UsageError
-from certdoctor.model import Severity, fingerprint_sha256
+from certdoctor.model import Actor, Finding, Severity, fingerprint_sha256
 
 NOW = dt.datetime.now(dt.timezone.utc)
 DAY = dt.timedelta(days=1)
@@ -315,21 +315,25 @@ def test_check_finds_every_defect(bad_bundle, tmp_path):
         BundleCode.BUNDLE_NOT_YET_VALID, BundleCode.BUNDLE_NOT_CA, BundleCode.BUNDLE_NOT_IN_CERTIFI,
     }
     assert audit.blocks == 9 and audit.certificates == 6
-    assert [(f.block, f.severity) for f in by_code[BundleCode.BUNDLE_UNPARSEABLE]] == [
+    assert [(f.location.block, f.severity) for f in by_code[BundleCode.BUNDLE_UNPARSEABLE]] == [
         (3, Severity.ERROR), (8, Severity.ERROR), (9, Severity.ERROR)]
     garbage = by_code[BundleCode.BUNDLE_UNPARSEABLE][0]
     lines = bad_bundle.decode().splitlines()
-    assert lines[garbage.line - 1] == "-----BEGIN CERTIFICATE-----" and lines[garbage.line] == "this is not base64 !!!"
+    assert lines[garbage.location.line - 1] == "-----BEGIN CERTIFICATE-----" and lines[garbage.location.line] == "this is not base64 !!!"
     assert "block 3 (line" in garbage.summary and "base64" in garbage.summary
     (dup,) = by_code[BundleCode.BUNDLE_DUPLICATE]
-    assert dup.block == 4 and "duplicates block 2" in dup.summary
-    assert by_code[BundleCode.BUNDLE_EXPIRED][0].block == 5
-    assert by_code[BundleCode.BUNDLE_NOT_CA][0].block == 6
-    assert by_code[BundleCode.BUNDLE_NOT_YET_VALID][0].block == 7
-    not_in = {f.block for f in by_code[BundleCode.BUNDLE_NOT_IN_CERTIFI]}
+    assert dup.location.block == 4 and "duplicates block 2" in dup.summary
+    assert by_code[BundleCode.BUNDLE_EXPIRED][0].location.block == 5
+    assert by_code[BundleCode.BUNDLE_NOT_CA][0].location.block == 6
+    assert by_code[BundleCode.BUNDLE_NOT_YET_VALID][0].location.block == 7
+    not_in = {f.location.block for f in by_code[BundleCode.BUNDLE_NOT_IN_CERTIFI]}
     assert 2 in not_in and 1 not in not_in
     assert f"certifi {certifi.__version__}" in by_code[BundleCode.BUNDLE_NOT_IN_CERTIFI][0].summary
     assert audit.worst == Severity.ERROR and audit.exit_code == 1
+    # one finding shape: model.Finding, located in the file, about the bundle's owner
+    assert all(isinstance(f, Finding) and f.location.path == str(p) and f.who is Actor.CLIENT_USER
+               for f in audit.findings)
+    assert any(e.startswith("SHA-256 ") for e in dup.evidence) and f"subject {dup.summary.rsplit(': ', 1)[1]}" in dup.evidence
 
 
 def test_check_clean_bundle_and_certifi_itself(files, tmp_path):
@@ -420,7 +424,8 @@ def test_cli_check(bad_bundle, files, tmp_path, capsys):
     assert run(cli, ["bundle", "--check", str(bad), "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["worst"] == "error" and doc["blocks"] == 9
-    assert {"code": "BUNDLE_DUPLICATE", "block": 4} == {k: doc["findings"][[f["code"] for f in doc["findings"]].index("BUNDLE_DUPLICATE")][k] for k in ("code", "block")}
+    dup = doc["findings"][[f["code"] for f in doc["findings"]].index("BUNDLE_DUPLICATE")]
+    assert dup["location"]["block"] == 4 and dup["location"]["path"] == str(bad)
     assert run(cli, ["bundle", "--check", certifi.where()]) == 0
     assert "No problems found." in capsys.readouterr().out
 

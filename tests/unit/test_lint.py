@@ -68,17 +68,17 @@ def test_corpus_is_there():
 def test_bad_corpus_exact(path: Path):
     findings, note, _ = lint_file(path)
     assert note is None
-    got = {(f.line, f.code.value) for f in findings}
+    got = {(f.location.line, f.code.value) for f in findings}
     want = expected(path)
     assert want, "a bad corpus file without # expect: lines"
     assert got == want, f"missing {sorted(want - got)}, unexpected {sorted(got - want)}"
     lines = path.read_text().splitlines()
     for f in findings:
-        assert f.path == str(path)
-        assert f.source == lines[f.line - 1].strip()
-        assert 1 <= f.col <= len(lines[f.line - 1])
+        assert f.location.path == str(path)
+        assert f.location.snippet == lines[f.location.line - 1].strip()
+        assert 1 <= f.location.column <= len(lines[f.location.line - 1])
         assert f.severity == RULES[f.code].severity or f.code is LintCode.WEAK_CIPHERS
-        assert f.message and f.why == RULES[f.code].why and f.fix == RULES[f.code].fix
+        assert f.summary and f.explanation == RULES[f.code].why and f.fix == RULES[f.code].fix
 
 
 @pytest.mark.parametrize("path", GOOD, ids=lambda p: p.stem)
@@ -129,7 +129,7 @@ def test_prefilter_never_hides_a_finding(path: Path):
 # --------------------------------------------------------------------------- rules in detail
 
 def codes(src: str) -> list[tuple[int, str]]:
-    return [(f.line, f.code.value) for f in lint_source(src)]
+    return [(f.location.line, f.code.value) for f in lint_source(src)]
 
 
 def test_every_code_has_a_rule():
@@ -187,7 +187,7 @@ def test_flow_through_a_global_statement():
 
 def test_flow_message_names_the_binding():
     (f,) = lint_source("def f(u):\n    v = False\n    requests.get(u, verify=v)\n")
-    assert "verify=v" in f.message and "line 2" in f.message
+    assert "verify=v" in f.summary and "line 2" in f.summary
 
 
 def test_aiohttp_ssl_false_needs_aiohttp():
@@ -210,14 +210,14 @@ def test_one_finding_per_line_and_code():
 def test_columns_are_one_based_characters():
     line = "x = 'é'; requests.get(u, verify=False)"
     (f,) = lint_source(line + "\n")
-    assert f.col == line.index("verify") + 1
+    assert f.location.column == line.index("verify") + 1
 
 
 def test_source_lines_follow_the_tokenizer():
     # a form feed (old page breaks) is not a line end for Python, though str.splitlines says so
     src = "x = 1\f# page\r\nrequests.get(u, verify=False)\n"
     (f,) = lint_source(src)
-    assert (f.line, f.source) == (2, "requests.get(u, verify=False)")
+    assert (f.location.line, f.location.snippet) == (2, "requests.get(u, verify=False)")
 
 
 def test_f_strings_are_read_whole():
@@ -230,8 +230,8 @@ def test_f_strings_are_read_whole():
 def test_ca_bundle_explained_per_variable():
     (curl,) = lint_source("os.environ['CURL_CA_BUNDLE'] = ''")
     (req,) = lint_source("os.environ['REQUESTS_CA_BUNDLE'] = ''")
-    assert "2.28" in curl.message
-    assert "never" in req.message and "unset" in req.message
+    assert "2.28" in curl.summary
+    assert "never" in req.summary and "unset" in req.summary
     assert codes("os.environ['CURL_CA_BUNDLE'] = '/etc/ca.pem'") == []
 
 
@@ -269,7 +269,7 @@ def test_syntax_error_is_a_note_not_a_crash(tmp_path):
     (tmp_path / "binary.py").write_bytes(b"\x00\xff\xfe verify False \x00")
     report = lint_paths([tmp_path])
     assert report.files_scanned == 3
-    assert [(Path(f.path).name, f.code.value) for f in report.findings] == [
+    assert [(Path(f.location.path).name, f.code.value) for f in report.findings] == [
         ("ok.py", "VERIFY_FALSE")]
     notes = {Path(n.path).name: n.message for n in report.notes}
     assert set(notes) == {"broken.py", "binary.py"}
@@ -293,7 +293,7 @@ def test_encoding_cookie(tmp_path):
     f.write_bytes("# -*- coding: latin-1 -*-\nx = 'é'; requests.get(u, verify=False)\n"
                   .encode("latin-1"))
     (finding,) = lint_file(f)[0]
-    assert finding.source == "x = 'é'; requests.get(u, verify=False)"
+    assert finding.location.snippet == "x = 'é'; requests.get(u, verify=False)"
 
 
 def test_unreadable_file_is_a_note(tmp_path, monkeypatch):
@@ -413,8 +413,12 @@ def test_cli_json(capsys):
     total = sum(len(expected(p)) for p in BAD)
     assert len(doc["findings"]) == total == sum(doc["counts"].values())
     f = doc["findings"][0]
-    assert set(f) == {"path", "line", "col", "code", "severity", "message", "why", "fix",
-                      "source"}
+    # the one finding object of every command; the place is its location
+    assert set(f) == {"code", "severity", "summary", "explanation", "evidence", "fix", "who",
+                      "cert_index", "location"}
+    assert set(f["location"]) == {"path", "line", "column", "block", "snippet"}
+    assert f["location"]["path"] and f["location"]["line"] >= 1 and f["location"]["column"] >= 1
+    assert f["location"]["snippet"] and f["who"] == "client-user" and f["explanation"] and f["fix"]
     assert f["code"] in {c.value for c in LintCode}
     assert f["severity"] in ("info", "warning", "error")
     assert doc["notes"] == []
@@ -450,18 +454,33 @@ def test_cli_sarif(capsys):
 
 
 def test_sarif_uris(tmp_path):
-    from certdoctor.lint.scan import LintFinding, LintNote
+    from certdoctor.lint.scan import LintNote
+    from certdoctor.model import Finding, Location
 
-    f = LintFinding("dir with space/a.py", 3, 5, LintCode.CERT_NONE, Severity.ERROR, "m", "w",
-                    "x", "src")
+    f = Finding(LintCode.CERT_NONE, Severity.ERROR, "m", "w", fix="x",
+                location=Location("dir with space/a.py", 3, 5, snippet="src"))
     log = sarif(LintReport((f,), (LintNote(str(tmp_path / "b.py"), "not valid Python"),), 2),
                 tool_version="0")
     run = log["runs"][0]
     uri = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri == "dir%20with%20space/a.py"
+    # the content a SARIF viewer shows: what was seen, why, the fix, and the place with its line
+    (res,) = run["results"]
+    assert res["message"] == {"text": "m. w Fix: x"} and res["level"] == "error"
+    assert res["locations"][0]["physicalLocation"]["region"] == {"startLine": 3, "startColumn": 5,
+                                                                 "snippet": {"text": "src"}}
     (note,) = run["invocations"][0]["toolExecutionNotifications"]
     assert note["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].startswith(
         "file://")
+
+
+def test_sarif_is_rendered_in_one_place_and_still_importable_from_lint():
+    import certdoctor.lint
+    from certdoctor.render.sarif import sarif as render_sarif
+
+    report = lint_paths(BAD)
+    assert certdoctor.lint.sarif(report, tool_version="0") == render_sarif(report, tool_version="0")
+    assert sarif(report, tool_version="0") == render_sarif(report, tool_version="0")
 
 
 def test_cli_notes_do_not_fail(tmp_path, capsys):
@@ -472,7 +491,7 @@ def test_cli_notes_do_not_fail(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (("/nonexistent/certdoctor-lint",), "error: no such file or directory"),
+    (("/nonexistent/certdoctor-lint",), "error: '/nonexistent/certdoctor-lint': no such file or directory"),
     (("--select", "NOPE", "."), "error: unknown code for --select: NOPE"),
     (("--json", "--format", "sarif", "."), "error: --json and --format sarif"),
     ((), "Missing argument"),
@@ -497,7 +516,7 @@ def test_python_dash_m(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "certdoctor", "lint", "--json", str(f)],
                           capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 1, proc.stderr
-    assert json.loads(proc.stdout)["findings"][0]["line"] == 2
+    assert json.loads(proc.stdout)["findings"][0]["location"]["line"] == 2
 
 
 def test_certdoctor_itself_is_clean_and_cert_none_lives_only_in_the_probe():
@@ -508,7 +527,7 @@ def test_certdoctor_itself_is_clean_and_cert_none_lives_only_in_the_probe():
 
     src = Path(__file__).resolve().parents[2] / "src"
     report = lint_paths([str(src)])
-    assert report.clean, [(f.path, f.line, f.code) for f in report.findings]
+    assert report.clean, [(f.location.path, f.location.line, f.code) for f in report.findings]
     suppressed = []
     for path in src.rglob("*.py"):
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):

@@ -54,7 +54,8 @@ def command(paths: tuple[str, ...], fmt: str | None, as_json: bool, select: tupl
     files are notes and do not change it).
     """
     from certdoctor.errors import UsageError
-    from certdoctor.lint.scan import DEFAULT_EXCLUDES, lint_paths, sarif
+    from certdoctor.lint.scan import DEFAULT_EXCLUDES, lint_paths
+    from certdoctor.render.sarif import sarif
 
     if as_json and fmt not in (None, "json"):
         raise UsageError(f"--json and --format {fmt} contradict each other",
@@ -95,17 +96,18 @@ def _render(report) -> None:
     out = console()
     by_file: dict[str, list] = {}
     for f in report.findings:
-        by_file.setdefault(f.path, []).append(f)
+        by_file.setdefault(f.location.path, []).append(f)
     for path, findings in by_file.items():
         out.print(Text(path, style="bold"))
-        width = max(len(f"{f.line}:{f.col}") for f in findings)
+        width = max(len(f"{f.location.line}:{f.location.column}") for f in findings)
         for f in findings:
             sev = f.severity.value
-            out.print(Text.assemble(f"  {f'{f.line}:{f.col}':>{width}}  ", (sev, _STYLE[sev]),
+            where = f"{f.location.line}:{f.location.column}"
+            out.print(Text.assemble(f"  {where:>{width}}  ", (sev, _STYLE[sev]),
                                     "  ", (f.code.value, "bold")))
-            out.print(Padding(Text(f.message), (0, 0, 0, width + 4), expand=False))
-            if f.source:
-                out.print(Padding(Text("│ " + f.source, style="dim"), (0, 0, 0, width + 4),
+            out.print(Padding(Text(f.summary), (0, 0, 0, width + 4), expand=False))
+            if f.location.snippet:
+                out.print(Padding(Text("│ " + f.location.snippet, style="dim"), (0, 0, 0, width + 4),
                                   expand=False))
         out.print()
     for note in report.notes:

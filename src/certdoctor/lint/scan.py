@@ -1,13 +1,15 @@
 """Find disabled or weakened TLS verification in Python source, without running it.
 
 One parse and one AST walk per file; nothing is imported from the code under scan. The
-result is data (:class:`LintReport` of frozen :class:`LintFinding`), rendered by the CLI.
+result is data (:class:`LintReport` of :class:`certdoctor.model.Finding`, each with its
+:class:`~certdoctor.model.Location`), rendered by :mod:`certdoctor.render.lint` and
+:mod:`certdoctor.render.sarif`.
 
     >>> from certdoctor.lint.scan import lint_source
     >>> [f.code.value for f in lint_source("import requests\\nrequests.get(u, verify=False)\\n")]
     ['VERIFY_FALSE']
     >>> lint_paths(["src/"]).findings                      # doctest: +SKIP
-    (LintFinding(path='src/app.py', line=12, col=29, code=<LintCode.VERIFY_FALSE: ...>, ...),)
+    (Finding(code=<LintCode.VERIFY_FALSE: ...>, ..., location=Location(path='src/app.py', line=12, column=29, ...)),)
 
 A ``# certdoctor: ignore[CODE]`` comment (or ``# certdoctor: ignore`` for every code) on a
 finding's line suppresses it. What is found (codes are stable, never renamed):
@@ -51,11 +53,10 @@ import gc
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from certdoctor.errors import InputError
-from certdoctor.model import Severity
+from certdoctor.model import Actor, Finding, Location, Severity
 
 #: Directory names never entered while walking a directory argument (an explicit argument
 #: is always scanned, whatever its name).
@@ -65,8 +66,6 @@ DEFAULT_EXCLUDES: frozenset[str] = frozenset(
 )
 #: Suffixes picked up while walking directories; explicit files are scanned whatever theirs.
 PY_SUFFIXES: tuple[str, ...] = (".py", ".pyw")
-SARIF_SCHEMA = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
-                "sarif-schema-2.1.0.json")
 #: From this many files on, files are parsed in a process pool.
 POOL_THRESHOLD = 200
 #: Files larger than this are reported as a note and skipped (generated code, data).
@@ -190,23 +189,12 @@ RULES: dict[LintCode, Rule] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class LintFinding:
-    """One occurrence. ``line`` and ``col`` are 1-based (``col`` counts characters).
-
-    ``message`` says what was seen at this place; ``why`` and ``fix`` come from the code's
-    :class:`Rule`. ``source`` is the stripped text of the line.
-    """
-
-    path: str
-    line: int
-    col: int
-    code: LintCode
-    severity: Severity
-    message: str
-    why: str
-    fix: str
-    source: str
+#: A lint result is a :class:`certdoctor.model.Finding` (the one finding shape): ``summary`` says
+#: what was seen at this place, ``explanation`` (why it is dangerous) and ``fix`` come from the code's
+#: :class:`Rule`, ``who`` is the code's author (``client-user``) and ``location`` holds ``path``,
+#: ``line``, ``column`` (1-based, characters) and ``snippet`` (the stripped line). The old name
+#: stays importable; the class is the same.
+LintFinding = Finding
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +213,7 @@ class LintReport:
     without parsing; ``suppressed`` counts findings silenced by ``# certdoctor: ignore``.
     """
 
-    findings: tuple[LintFinding, ...]
+    findings: tuple[Finding, ...]
     notes: tuple[LintNote, ...]
     files_scanned: int
     suppressed: int = 0
@@ -244,13 +232,13 @@ class LintReport:
 
 # --------------------------------------------------------------------------- public functions
 
-def lint_source(source: str | bytes, path: str = "<string>") -> tuple[LintFinding, ...]:
+def lint_source(source: str | bytes, path: str = "<string>") -> tuple[Finding, ...]:
     """Lint one module's source. Raises :class:`InputError` when it is not valid Python."""
     findings, _ = _lint_text(source, path)
     return findings
 
 
-def lint_file(path: str | os.PathLike[str]) -> tuple[tuple[LintFinding, ...], LintNote | None, int]:
+def lint_file(path: str | os.PathLike[str]) -> tuple[tuple[Finding, ...], LintNote | None, int]:
     """Lint one file, whatever its suffix: ``(findings, note, suppressed)``; never raises
     for unreadable or unparsable input (that is the note)."""
     return _lint_path(os.fspath(path))
@@ -263,22 +251,21 @@ def iter_python_files(paths: Iterable[str | os.PathLike[str]],
 
     Raises :class:`InputError` for a path that does not exist.
     """
+    from certdoctor.net.target import DIRECTORY, FILE, classify
+
     skip = frozenset(exclude)
     seen: set[str] = set()
     for p in paths:
-        p = os.fspath(p)
-        if os.path.isdir(p):
+        source = classify(p, kinds=(FILE, DIRECTORY))  # the one rule set: a missing path is an InputError
+        p = source.input
+        if source.kind == DIRECTORY:
             for f in _walk(p, skip):
                 if f not in seen:
                     seen.add(f)
                     yield f
-        elif os.path.exists(p):
-            if p not in seen:
-                seen.add(p)
-                yield p
-        else:
-            raise InputError(f"no such file or directory: {p}",
-                             hint="give Python files or directories to scan")
+        elif p not in seen:
+            seen.add(p)
+            yield p
 
 
 def lint_paths(paths: Sequence[str | os.PathLike[str]], *, jobs: int | None = None,
@@ -291,7 +278,7 @@ def lint_paths(paths: Sequence[str | os.PathLike[str]], *, jobs: int | None = No
     """
     files = list(iter_python_files(paths, exclude))
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    results: Iterable[tuple[tuple[LintFinding, ...], LintNote | None, int]]
+    results: Iterable[tuple[tuple[Finding, ...], LintNote | None, int]]
     if workers > 1 and len(files) >= POOL_THRESHOLD:
         from concurrent.futures import ProcessPoolExecutor
 
@@ -303,7 +290,7 @@ def lint_paths(paths: Sequence[str | os.PathLike[str]], *, jobs: int | None = No
         results = [_lint_path(f) for f in files]
     keep = set(select) if select is not None else set(LintCode)
     keep.difference_update(ignore)
-    findings: list[LintFinding] = []
+    findings: list[Finding] = []
     notes: list[LintNote] = []
     suppressed = 0
     for found, note, n_suppressed in results:
@@ -311,76 +298,18 @@ def lint_paths(paths: Sequence[str | os.PathLike[str]], *, jobs: int | None = No
         suppressed += n_suppressed
         if note is not None:
             notes.append(note)
-    findings.sort(key=lambda f: (f.path, f.line, f.col, f.code.value))
+    findings.sort(key=lambda f: (f.location.path, f.location.line, f.location.column, f.code.value))
     return LintReport(tuple(findings), tuple(notes), len(files), suppressed)
 
 
 def sarif(report: LintReport, *, tool_version: str | None = None) -> dict:
-    """The report as a SARIF 2.1.0 log (one run; every rule listed; notes as notifications)."""
-    if tool_version is None:
-        from certdoctor import __version__ as tool_version
-    codes = list(LintCode)
-    index = {c: i for i, c in enumerate(codes)}
-    level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
-    rules = [
-        {
-            "id": c.value,
-            "name": "".join(w.capitalize() for w in c.value.split("_")),
-            "shortDescription": {"text": RULES[c].title},
-            "fullDescription": {"text": RULES[c].why},
-            "help": {"text": RULES[c].fix},
-            "defaultConfiguration": {"level": level[RULES[c].severity]},
-        }
-        for c in codes
-    ]
-    results = [
-        {
-            "ruleId": f.code.value,
-            "ruleIndex": index[f.code],
-            "level": level[f.severity],
-            "message": {"text": f"{f.message}. {f.why} Fix: {f.fix}"},
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": _uri(f.path)},
-                    "region": {"startLine": f.line, "startColumn": f.col,
-                               "snippet": {"text": f.source}},
-                }
-            }],
-        }
-        for f in report.findings
-    ]
-    notifications = [
-        {"level": "warning", "message": {"text": n.message},
-         "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(n.path)}}}]}
-        for n in report.notes
-    ]
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "certdoctor",
-                "version": tool_version,
-                "informationUri": "https://pypi.org/project/certdoctor/",
-                "rules": rules,
-            }},
-            "invocations": [{"executionSuccessful": True,
-                             "toolExecutionNotifications": notifications}],
-            "results": results,
-        }],
-    }
+    """The report as a SARIF 2.1.0 log: :func:`certdoctor.render.sarif.sarif` (kept here for imports)."""
+    from certdoctor.render.sarif import sarif as render
+
+    return render(report, tool_version=tool_version)
 
 
 # --------------------------------------------------------------------------- files
-
-def _uri(path: str) -> str:
-    from urllib.parse import quote
-
-    p = Path(path)
-    if p.is_absolute():
-        return p.as_uri()
-    return quote(p.as_posix())
-
 
 def _walk(root: str, skip: frozenset[str]) -> list[str]:
     out: list[str] = []
@@ -429,7 +358,7 @@ def _may_have_findings(data: bytes) -> bool:
     return (b"verify" in data or b"hostname" in data) and _ZERO.search(data) is not None
 
 
-def _lint_path(path: str) -> tuple[tuple[LintFinding, ...], LintNote | None, int]:
+def _lint_path(path: str) -> tuple[tuple[Finding, ...], LintNote | None, int]:
     try:
         if os.path.getsize(path) > MAX_FILE_BYTES:
             return (), LintNote(path, f"skipped: larger than {MAX_FILE_BYTES // 1048576} MiB"), 0
@@ -452,7 +381,7 @@ def _lint_path(path: str) -> tuple[tuple[LintFinding, ...], LintNote | None, int
     return findings, None, suppressed
 
 
-def _lint_text(source: str | bytes, path: str) -> tuple[tuple[LintFinding, ...], int]:
+def _lint_text(source: str | bytes, path: str) -> tuple[tuple[Finding, ...], int]:
     try:
         tree = ast.parse(source, filename=path)
     except SyntaxError as exc:
@@ -470,7 +399,7 @@ def _lint_text(source: str | bytes, path: str) -> tuple[tuple[LintFinding, ...],
         return (), 0
     # the tokenizer's line ends only: str.splitlines() would also split at \f, \v, \x1c…
     lines = _decode(source).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    findings: list[LintFinding] = []
+    findings: list[Finding] = []
     suppressed = 0
     seen: set[tuple[int, LintCode]] = set()
     for line, col, code, message, severity in sorted(walker.raw, key=lambda r: (r[0], r[1])):
@@ -482,10 +411,10 @@ def _lint_text(source: str | bytes, path: str) -> tuple[tuple[LintFinding, ...],
             suppressed += 1
             continue
         rule = RULES[code]
-        findings.append(LintFinding(
-            path=path, line=line, col=_char_col(text, col) + 1, code=code,
-            severity=severity or rule.severity, message=message, why=rule.why, fix=rule.fix,
-            source=text.strip(),
+        findings.append(Finding(
+            code=code, severity=severity or rule.severity, summary=message, explanation=rule.why,
+            fix=rule.fix, who=Actor.CLIENT_USER,
+            location=Location(path=path, line=line, column=_char_col(text, col) + 1, snippet=text.strip()),
         ))
     return tuple(findings), suppressed
 

@@ -16,7 +16,7 @@ from::
     ['BUNDLE_NOT_IN_CERTIFI']
 
 :func:`check_bundle` reads a bundle block by block (so it can say *which* block is broken,
-and on which line) and returns :class:`BundleFinding` values with stable :class:`BundleCode`
+and on which line) and returns :class:`~certdoctor.model.Finding` values with stable :class:`BundleCode`
 codes. It never raises on the content of a bundle, only when the file cannot be read.
 
 Whether a root "was removed from certifi" can only be judged against the certifi installed here:
@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Iterable, Union
 
 from certdoctor import policy
 from certdoctor.errors import InputError, UsageError
-from certdoctor.model import Severity
+from certdoctor.model import Actor, Finding, Location, Severity
 from certdoctor.x509.pem import CERT_LABELS, LINES, PemBlock, der_prefix, pem_blocks
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,24 +83,21 @@ class BundleCode(str, enum.Enum):
     BUNDLE_EMPTY = "BUNDLE_EMPTY"
 
 
-@dataclass(frozen=True, slots=True)
-class BundleFinding:
-    """One defect (or note) in a bundle.
+#: A :func:`check_bundle` finding is a :class:`certdoctor.model.Finding` (the one finding shape),
+#: with a :class:`BundleCode`, ``who`` the bundle's owner (``client-user``) and a
+#: :class:`~certdoctor.model.Location`: ``path`` (``None`` for bytes), ``block`` (the 1-based
+#: number of the PEM block) and ``line`` (the 1-based line of its ``-----BEGIN``), both ``None``
+#: for the file as a whole. The certificate's subject and SHA-256 are its ``evidence`` (none when
+#: the block could not be parsed). The old name stays importable; the class is the same.
+BundleFinding = Finding
 
-    ``block`` is the 1-based number of the PEM block and ``line`` the 1-based line of its
-    ``-----BEGIN`` (both ``None`` for the file as a whole). ``subject`` and
-    ``fingerprint_sha256`` are ``None`` when the block could not be parsed.
-    """
 
-    code: BundleCode
-    severity: Severity
-    summary: str
-    explanation: str = ""
-    fix: str = ""
-    block: int | None = None
-    line: int | None = None
-    subject: str | None = None
-    fingerprint_sha256: str | None = None
+def _finding(code: BundleCode, severity: Severity, summary: str, explanation: str = "", fix: str = "", *,
+             path: str | None, block: int | None = None, line: int | None = None,
+             subject: str | None = None, fingerprint: str | None = None) -> Finding:
+    evidence = tuple(e for e in (subject and f"subject {subject}", fingerprint and f"SHA-256 {fingerprint}") if e)
+    return Finding(code, severity, summary, explanation, evidence, fix, Actor.CLIENT_USER,
+                   location=Location(path=path, line=line, block=block))
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +166,7 @@ class BundleAudit:
     blocks: int
     certificates: int
     certifi_version: str | None
-    findings: tuple[BundleFinding, ...]
+    findings: tuple[Finding, ...]
 
     @property
     def worst(self) -> Severity | None:
@@ -659,7 +656,7 @@ def _certifi_index() -> tuple[frozenset[str], dict[bytes, str], str | None]:
 
 
 def check_bundle(source: str | os.PathLike[str] | bytes, *, now: _dt.datetime | None = None) -> BundleAudit:
-    """Audit a bundle (a path, or its bytes): every defect as a :class:`BundleFinding`.
+    """Audit a bundle (a path, or its bytes): every defect as a :class:`~certdoctor.model.Finding`.
 
     Raises :class:`~certdoctor.errors.InputError` only when the file cannot be read; any
     content, however broken, gives findings.
@@ -675,14 +672,15 @@ def check_bundle(source: str | os.PathLike[str] | bytes, *, now: _dt.datetime | 
             raise InputError(f"{len(data)} bytes is too large for a certificate bundle", None)
     else:
         data, label = _read(source, "bundle"), str(source)
-    findings: list[BundleFinding] = []
+    where_file = None if isinstance(source, (bytes, bytearray, memoryview)) else label
+    findings: list[Finding] = []
     F = BundleCode
 
     if not data.strip():
-        findings.append(BundleFinding(
+        findings.append(_finding(
             F.BUNDLE_EMPTY, Severity.ERROR, f"{label} is empty",
             "Python refuses an empty CA file ([X509: NO_CERTIFICATE_OR_CRL_FOUND]); requests then fails every HTTPS call.",
-            "Rebuild it: certdoctor bundle --add your-ca.pem --out ca-bundle.pem"))
+            "Rebuild it: certdoctor bundle --add your-ca.pem --out ca-bundle.pem", path=where_file))
         return BundleAudit(label, 0, 0, certifi_version(), tuple(findings))
 
     blocks = _blocks(data)
@@ -695,61 +693,65 @@ def check_bundle(source: str | os.PathLike[str] | bytes, *, now: _dt.datetime | 
             where = f"block {b.number} (line {b.line})"
             if b.label not in CERT_LABELS:
                 if "PRIVATE KEY" in b.label:
-                    findings.append(BundleFinding(
+                    findings.append(_finding(
                         F.BUNDLE_UNPARSEABLE, Severity.ERROR, f"{where} is a {b.label}, not a certificate",
                         "A private key does not belong in a CA bundle: Python fails to load the file "
                         "([X509] PEM lib), and everyone who can read the bundle has the key.",
                         "Remove the block; if the bundle was shared, treat the key as leaked and replace it.",
-                        b.number, b.line))
+                        path=where_file, block=b.number, line=b.line))
                 elif b.label == "X509 CRL":
-                    findings.append(BundleFinding(
+                    findings.append(_finding(
                         F.BUNDLE_UNPARSEABLE, Severity.INFO, f"{where} is a CRL, not a certificate",
                         "OpenSSL loads it, but Python only consults CRLs when VERIFY_CRL_CHECK_* is set.",
-                        "Keep CRLs in their own file.", b.number, b.line))
+                        "Keep CRLs in their own file.", path=where_file, block=b.number, line=b.line))
                 else:
-                    findings.append(BundleFinding(
+                    findings.append(_finding(
                         F.BUNDLE_UNPARSEABLE, Severity.WARNING,
                         f"{where} is a '{_clean(b.label)[:60]}' block, not a certificate",
                         "OpenSSL skips blocks it does not know; other tools may not.",
-                        "Remove the block.", b.number, b.line))
+                        "Remove the block.", path=where_file, block=b.number, line=b.line))
                 continue
             cert, why = _parse_block(b)
             if cert is None:
-                findings.append(BundleFinding(
+                findings.append(_finding(
                     F.BUNDLE_UNPARSEABLE, Severity.ERROR, f"{where} cannot be parsed: {why}",
                     "One broken certificate block makes Python refuse the whole file "
                     "(ssl.SSLError: [X509] PEM lib), so every HTTPS call with this bundle fails.",
                     f"Delete that block (from line {b.line}) or replace it with the certificate re-exported in PEM.",
-                    b.number, b.line))
+                    path=where_file, block=b.number, line=b.line))
                 continue
             try:
-                findings.extend(_check_cert(cert, b, where, now, first_seen, certifi_fps, certifi_subjects, cname))
+                findings.extend(_check_cert(cert, b, where, now, first_seen, certifi_fps, certifi_subjects, cname,
+                                            where_file))
                 parsed += 1
             except Exception as exc:  # a field cryptography cannot read: report it, never crash
-                findings.append(BundleFinding(
+                findings.append(_finding(
                     F.BUNDLE_UNPARSEABLE, Severity.ERROR,
                     f"{where} cannot be read: {type(exc).__name__}: {str(exc)[:200]}",
                     "cryptography could not read the certificate; OpenSSL may reject it too.",
-                    "Delete or replace that block.", b.number, b.line))
+                    "Delete or replace that block.", path=where_file, block=b.number, line=b.line))
 
     if parsed == 0:
         extra = " (it looks like DER: a CA file must be PEM)" if data[:1] == b"\x30" else ""
-        findings.append(BundleFinding(
+        findings.append(_finding(
             F.BUNDLE_EMPTY, Severity.ERROR, f"{label} holds no usable certificate{extra}",
             "With no certificate the client trusts nothing, and Python refuses the file outright.",
-            "Rebuild it: certdoctor bundle --add your-ca.pem --out ca-bundle.pem (certdoctor convert for DER)."))
+            "Rebuild it: certdoctor bundle --add your-ca.pem --out ca-bundle.pem (certdoctor convert for DER).",
+            path=where_file))
     return BundleAudit(label, len(blocks), parsed, cver, tuple(findings))
 
 
 def _check_cert(cert, b: PemBlock, where: str, now, first_seen: dict[str, int],
-                certifi_fps: frozenset[str], certifi_subjects: dict[bytes, str], cname: str) -> list[BundleFinding]:
+                certifi_fps: frozenset[str], certifi_subjects: dict[bytes, str], cname: str,
+                path: str | None = None) -> list[Finding]:
     F = BundleCode
-    out: list[BundleFinding] = []
+    out: list[Finding] = []
     fp = _fp(_der(cert))
     subject = _display(cert)
 
     def add(code, severity, summary, explanation="", fix=""):
-        out.append(BundleFinding(code, severity, summary, explanation, fix, b.number, b.line, subject, fp))
+        out.append(_finding(code, severity, summary, explanation, fix, path=path, block=b.number, line=b.line,
+                            subject=subject, fingerprint=fp))
 
     if fp in first_seen:
         add(F.BUNDLE_DUPLICATE, Severity.WARNING,
