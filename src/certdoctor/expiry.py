@@ -33,23 +33,23 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from certdoctor import policy
-from certdoctor.errors import CertdoctorError, InputError, UsageError
+from certdoctor.errors import CertdoctorError, UsageError
 from certdoctor.model import Actor, Code, Finding, Severity
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
+
+    from certdoctor.net.target import Target
 
 DEFAULT_WARN_DAYS = policy.EXPIRING_SOON_DAYS
 DEFAULT_CRIT_DAYS = policy.CRITICAL_DAYS
 DEFAULT_TIMEOUT = policy.TIMEOUT_SECONDS
 CLOCK_SKEW_LIMIT = policy.CLOCK_SKEW_SECONDS
 DAY = 86400.0
-_CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ".p12", ".pfx", ".key")
 
 
 class State(str, enum.Enum):
@@ -81,7 +81,8 @@ class CertExpiry:
     ``days_left`` is whole days until notAfter, rounded toward zero (negative once expired
     by a full day; ``expired`` is exact).
     ``lifetime_used`` is the share of notBefore..notAfter elapsed, in percent, clamped to
-    0..100 (``expired``/``not_yet_valid`` say which end was passed).
+    0..100 (``expired``/``not_yet_valid`` say which end was passed). ``der`` is the certificate
+    (left out of JSON: the document's ``certificates`` hold it).
     """
 
     index: int
@@ -96,6 +97,7 @@ class CertExpiry:
     not_yet_valid: bool
     state: State
     fingerprint_sha256: str
+    der: bytes = field(default=b"", repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,12 @@ class ClockCheck:
 
 @dataclass(frozen=True, slots=True)
 class SourceExpiry:
-    """One source (file or endpoint): its chain, or the error that stopped it (UNKNOWN)."""
+    """One source (file or endpoint): its chain, or the error that stopped it (UNKNOWN).
+
+    ``kind`` is what :func:`certdoctor.net.target.classify` made of it (``"file"`` or
+    ``"endpoint"``; a source it refused is ``"endpoint"`` unless it looks like a path); ``target``
+    is the parsed endpoint (``None`` for a file).
+    """
 
     source: str
     kind: str  # "file" or "endpoint"
@@ -125,6 +132,7 @@ class SourceExpiry:
     error: str | None
     findings: tuple[Finding, ...]
     clock: ClockCheck | None
+    target: "Target | None" = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +202,14 @@ def cert_expiry(cert: "x509.Certificate", index: int, now: _dt.datetime, warn_da
         subject = issuer = "(unparsable)"
     return CertExpiry(index=index, name=_cert_name(cert), subject=subject, issuer=issuer, not_before=nb,
                       not_after=na, days_left=days_left, lifetime_used=used, expired=expired,
-                      not_yet_valid=not_yet, state=state, fingerprint_sha256=fingerprint_sha256(cert))
+                      not_yet_valid=not_yet, state=state, fingerprint_sha256=fingerprint_sha256(cert),
+                      der=_der(cert))
+
+
+def _der(cert: "x509.Certificate") -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return cert.public_bytes(serialization.Encoding.DER)
 
 
 def _findings(certs: Sequence[CertExpiry], warn_days: int, crit_days: int, now: _dt.datetime) -> list[Finding]:
@@ -232,18 +247,15 @@ def _days(n: int) -> str:
 
 def parse_endpoint(source: str) -> tuple[str, int, str]:
     """``host[:port]`` or ``https://host[:port]/path`` to (host, port, path), by
-    :func:`certdoctor.net.target.parse_target`.
+    :func:`certdoctor.net.target.parse_target` (its hint names files too: expiry takes both).
+    Which of the two a source is, is :func:`certdoctor.net.target.classify`'s call.
 
         >>> parse_endpoint("https://example.org:8443/health?full=1")
         ('example.org', 8443, '/health?full=1')
     """
-    from certdoctor.net.target import HINT, parse_target
+    from certdoctor.net.target import parse_target
 
-    try:
-        t = parse_target(source)
-    except UsageError as exc:  # here a file is accepted too: the generic hint says so
-        hint = "Give an existing file, host[:port] or an https:// URL." if exc.hint == HINT else exc.hint
-        raise UsageError(exc.message, hint) from exc
+    t = parse_target(source, files=True)
     return t.host, t.port, t.path
 
 
@@ -359,19 +371,19 @@ def _skew_words(skew: float) -> str:
 def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime, *, timeout: float,
                   servername: str | None, ca_file: str | None, check_clock: bool,
                   proxy: str | None = None, environ=None) -> SourceExpiry:
-    path = Path(source)
-    kind, host, port, url_path = "file", None, None, "/"
+    from certdoctor.net.target import ENDPOINT, FILE, classify, looks_like_path
+
+    kind = "file" if looks_like_path(source) else "endpoint"
+    host = port = target = None
+    url_path = "/"
     try:
-        if os.path.lexists(source):
-            if not path.is_file():
-                raise UsageError(f"{source}: not a regular file", None)
+        src = classify(source, servername=servername, kinds=(FILE, ENDPOINT))  # the one rule set
+        kind = src.kind
+        if src.target is None:
             certs = _load_file(source)
-        elif "://" not in source and ("/" in source or os.sep in source
-                                      or source.lower().endswith(_CERT_SUFFIXES)):
-            raise InputError(f"{source}: no such file", "Check the path (or give host[:port] for an endpoint).")
         else:
-            kind = "endpoint"
-            host, port, url_path = parse_endpoint(source)
+            target = src.target
+            host, port, url_path = target.host, target.port, target.path
             from certdoctor.net.proxy import proxy_for_host
 
             proxy = proxy_for_host(host, port, proxy, environ)
@@ -379,12 +391,12 @@ def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime
         if not certs:
             raise UsageError(f"{source}: no certificate", None)
     except CertdoctorError as exc:
-        return SourceExpiry(source, kind, host, port, (), State.UNKNOWN, exc.message, (), None)
+        return SourceExpiry(source, kind, host, port, (), State.UNKNOWN, exc.message, (), None, target)
     except ImportError as exc:  # pragma: no cover - load.py / probe.py not installed
-        return SourceExpiry(source, kind, host, port, (), State.UNKNOWN, f"cannot check: {exc}", (), None)
+        return SourceExpiry(source, kind, host, port, (), State.UNKNOWN, f"cannot check: {exc}", (), None, target)
     except Exception as exc:  # one bad source never sinks the run
         return SourceExpiry(source, kind, host, port, (), State.UNKNOWN,
-                            f"{source}: {type(exc).__name__}: {exc}", (), None)
+                            f"{source}: {type(exc).__name__}: {exc}", (), None, target)
     rows = tuple(cert_expiry(c, i, now, warn_days, crit_days) for i, c in enumerate(certs))
     findings = _findings(rows, warn_days, crit_days, now)
     state = worst(r.state for r in rows)
@@ -402,7 +414,7 @@ def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime
                 evidence=(clock.note,), fix="Synchronise this machine's clock (NTP).",
                 who=Actor.CLIENT_USER))
             state = worst((state, State.WARNING))
-    return SourceExpiry(source, kind, host, port, rows, state, None, tuple(findings), clock)
+    return SourceExpiry(source, kind, host, port, rows, state, None, tuple(findings), clock, target)
 
 
 def check_expiry(
@@ -421,8 +433,10 @@ def check_expiry(
 ) -> ExpiryReport:
     """Expiry of every certificate of every source (files and endpoints), as one report.
 
-    ``sources``: existing paths are certificate files (PEM, DER, PKCS#7, PKCS#12); anything
-    else is ``host[:port]`` or an ``https://`` URL whose presented chain is read. Endpoints are
+    ``sources``: classified by :func:`certdoctor.net.target.classify`: existing paths are
+    certificate files (PEM, DER, PKCS#7, PKCS#12), a name that looks like a file but does not
+    exist is a missing file (UNKNOWN, no DNS lookup); anything else is ``host[:port]`` or an
+    ``https://`` URL whose presented chain is read. Endpoints are
     checked in a thread pool (``concurrency`` workers). ``now`` pins the time of the expiry
     arithmetic (the clock-skew check always uses the real clock). ``servername`` is the SNI
     (and verified name) for every endpoint. ``ca_file`` is the trust used for the verified

@@ -25,7 +25,9 @@ if TYPE_CHECKING:  # pragma: no cover
 #: The HTTPS clients certdoctor diagnoses (``--client``).
 CLIENTS = ("requests", "httpx", "urllib", "pip")
 
-SCHEMA_VERSION = 1
+#: The version of every command's ``--json`` document (docs/JSON.md). 2: one envelope for every
+#: command, one finding object (with ``location``), one certificate object.
+SCHEMA_VERSION = 2
 
 
 class Severity(str, enum.Enum):

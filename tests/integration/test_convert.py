@@ -309,7 +309,7 @@ def test_cli_convert_json(tmp_path, pki_ec, capsys):
     out, err = capsys.readouterr()
     assert rc == 0, err
     doc = json.loads(out)
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["input"] == {"source": str(src), "format": "pkcs12", "count": 3}
     assert [(w["kind"], w["mode"]) for w in doc["written"]] == [("certificates", "0644"), ("private-key", "0600")]
     assert doc["order"] == [0, 1, 2] and doc["ordered"] is True and doc["key_written"] is True

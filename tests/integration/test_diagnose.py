@@ -199,7 +199,7 @@ def test_cli_json_and_exit_codes(lab, capsys):
     rc = run(cli, ["diagnose", url, "--ca-file", str(lab.ca_file), "--json", "--timeout", "5"])
     out = json.loads(capsys.readouterr().out)
     assert rc == 1
-    assert out["schema_version"] == 1
+    assert out["schema_version"] == 2
     assert out["verdict"]["primary"] == "EXPIRED"
     assert out["trust"]["cafile"] == str(lab.ca_file)
     assert out["chain"]["certs"][0]["expired"] is True

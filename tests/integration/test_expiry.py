@@ -244,7 +244,7 @@ def test_cli_json(tmp_path, capsys):
     junk.write_bytes(b"nope")
     assert run(cli, ["expiry", "--json", _real_now_file(tmp_path, 20), str(junk)]) == 3
     doc = json.loads(capsys.readouterr().out)
-    assert doc["schema_version"] == 1 and doc["state"] == "UNKNOWN" and doc["exit_code"] == 3
+    assert doc["schema_version"] == 2 and doc["state"] == "UNKNOWN" and doc["exit_code"] == 3
     assert doc["summary"].startswith("CERT UNKNOWN - ")
     first, bad = doc["sources"]
     assert first["kind"] == "file" and first["state"] == "WARNING" and first["clock"] is None

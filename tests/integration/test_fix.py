@@ -80,7 +80,7 @@ def test_fix_cli_json(lab, tmp_path, capsys):
     rc = run(cli, ["fix", lab.endpoint("missing_intermediate").url, "--out", str(tmp_path),
                    "--ca-file", str(lab.ca_file), "--json", "--timeout", "5"])
     out = json.loads(capsys.readouterr().out)
-    assert rc == 0 and out["proven"] is True and out["schema_version"] == 1
+    assert rc == 0 and out["proven"] is True and out["schema_version"] == 2
     assert any("REQUESTS_CA_BUNDLE" in u for u in out["usage"])
 
 

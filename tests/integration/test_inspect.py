@@ -15,9 +15,8 @@ from rich.console import Console
 from support.pki import NOW, der, make_pki, p12, pem
 
 from certdoctor.cli.common import run
-from certdoctor.cli.inspect import parse_target
 from certdoctor.cli.main import cli
-from certdoctor.errors import InputError
+from certdoctor.errors import InputError, UsageError
 from certdoctor.model import ChainInfo, spki_pin
 from certdoctor.render.inspect import (
     ChainShape,
@@ -50,6 +49,17 @@ def inspect(capsys, *args: str) -> tuple[int, str, str]:
 
 # --------------------------------------------------------------------------- targets
 
+def parse_target(source: str) -> tuple[str, str, int]:
+    """inspect's view of SOURCE through the one classifier: (kind, name, port)."""
+    from certdoctor.cli.inspect import KINDS
+    from certdoctor.net.target import classify
+
+    s = classify(source, kinds=KINDS)
+    if s.target is not None:
+        return "host", s.target.host, s.target.port
+    return s.kind, s.input, 0
+
+
 @pytest.mark.parametrize("source,expected", [
     ("example.org", ("host", "example.org", 443)),
     ("example.org:8443", ("host", "example.org", 8443)),
@@ -78,9 +88,11 @@ def test_parse_target(source, expected):
     ("[2001:db8::1", "missing ']'"),
 ])
 def test_parse_target_refuses(source, words):
-    with pytest.raises(InputError, match=re.escape(words)) as info:
+    # a missing file is bad input, a malformed endpoint bad usage: both exit 2 with a hint
+    error = InputError if "no such file" in words else UsageError
+    with pytest.raises(error, match=re.escape(words)) as info:
         parse_target(source)
-    assert info.value.hint  # "no such file": check the path; else: a file, host[:port] or URL
+    assert info.value.hint and info.value.exit_code == 2  # "no such file": check the path; else: a file, host[:port] or URL
 
 
 def test_existing_path_is_a_file(tmp_path, monkeypatch, pki_ec):
@@ -94,7 +106,7 @@ def test_existing_path_is_a_file(tmp_path, monkeypatch, pki_ec):
 def test_inspection_of_a_chain(pki_ec):
     insp = Inspection.of(pki_ec.chain, kind="file", name="chain.pem", format="pem")
     doc = inspection_json(insp)
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["chain"]["path"] == [0, 1, 2] and doc["chain"]["in_order"] is True
     assert doc["chain"]["root_included"] is True and doc["chain"]["off_path"] == []
     assert doc["chain"]["links"] == [{"child": 0, "parent": 1}, {"child": 1, "parent": 2}]

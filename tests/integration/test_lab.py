@@ -546,7 +546,7 @@ def test_cli_lab_list_json():
     res = CliRunner().invoke(cli, ["lab", "--list", "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output)
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert [s["id"] for s in doc["scenarios"]] == list(SCENARIOS.ids())
     assert doc["scenarios"][2]["expected_codes"] == ["CHAIN_INCOMPLETE"]
     res = CliRunner().invoke(cli, ["lab", "--list"])

@@ -711,7 +711,7 @@ def test_cli_pin_file_json(pki, tmp_path, capsys):
     backup = tmp_path / "b.key"
     assert _run(["pin", str(chain), "--new-backup-key", str(backup), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert [c["pin"] for c in doc["certs"]] == [pin_of_certificate(pki.leaf_a), pin_of_certificate(pki.inter)]
     assert doc["certs"][0]["fingerprint_sha256"].count(":") == 31
     assert doc["recommended"] == [pin_of_certificate(pki.leaf_a), load_key_pin(backup)]

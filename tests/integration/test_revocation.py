@@ -752,7 +752,7 @@ def test_cli_revoked_chain_file_json(pki, cache_dir, capsys):
     code, out, _ = _cli(["revocation", str(chain), "--method", "crl", "--json"], capsys)
     doc = json.loads(out)
     assert code == 1
-    assert doc["schema_version"] == 1 and doc["status"] == "REVOKED" and doc["reason"] == "keyCompromise"
+    assert doc["schema_version"] == 2 and doc["status"] == "REVOKED" and doc["reason"] == "keyCompromise"
     assert doc["finding"]["code"] == "REVOKED"
 
 
@@ -835,7 +835,8 @@ def test_cli_target_over_tls(pki, cache_dir, capsys):
         code, out, err = _cli(["revocation", f"127.0.0.1:{port}", "--json", "--timeout", "3"], capsys)
         doc = json.loads(out)
         assert code == 0, err
-        assert doc["status"] == "GOOD" and doc["target"] == f"127.0.0.1:{port}"
+        assert doc["status"] == "GOOD" and doc["target"]["input"] == f"127.0.0.1:{port}"
+        assert doc["target"]["kind"] == "endpoint" and doc["target"]["port"] == port
     finally:
         stop.set()
         t.join(timeout=5)

@@ -391,7 +391,7 @@ def test_cli_build_json_and_positional_files(files, tmp_path, capsys):
     rc = run(cli, ["bundle", "--base", "none", "--add", str(files["root"]), str(files["v1"]),
                    "--out", str(out), "--json"])
     doc = json.loads(capsys.readouterr().out)
-    assert rc == 0 and doc["schema_version"] == 1 and doc["certificates"] == 2
+    assert rc == 0 and doc["schema_version"] == 2 and doc["count"] == 2 and len(doc["certificates"]) == 2
     assert [e["source"] for e in doc["added"]] == ["added from root.pem", "added from v1.pem"]
     assert "der" not in doc["added"][0]
 

@@ -137,18 +137,19 @@ def test_not_text():
 # --------------------------------------------------------------------------- the callers keep their shapes
 
 def test_callers_return_their_shapes():
-    from certdoctor.cli.inspect import parse_target as inspect_target
-    from certdoctor.cli.revocation import _parse_target as revocation_target
     from certdoctor.expiry import parse_endpoint
     from certdoctor.net.probe import _parse_target as probe_target
+    from certdoctor.net.target import classify
 
     assert parse_endpoint("https://[::1]:8443/health?x=1#f") == ("::1", 8443, "/health?x=1")
     assert parse_endpoint("example.org") == ("example.org", 443, "/")
-    assert revocation_target("Example.org:8443") == ("example.org", 8443)
+    s = classify("Example.org:8443")  # what revocation, pin, expiry and inspect all call
+    assert (s.kind, s.target.host, s.target.port, s.label) == ("endpoint", "example.org", 8443, "example.org:8443")
     assert probe_target("https://127.0.0.1:8443/path") == {"host": "127.0.0.1", "port": 8443}
     assert probe_target("2001:db8::1") == {"host": "2001:db8::1", "port": 443}
     assert probe_target(("example.org", 8443)) == {"host": "example.org", "port": 8443}
-    assert inspect_target("[2001:db8::1]:8443") == ("host", "2001:db8::1", 8443)
+    s = classify("[2001:db8::1]:8443")
+    assert (s.kind, s.target.host, s.target.port) == ("endpoint", "2001:db8::1", 8443)
 
 
 @pytest.mark.parametrize("text,words", [
@@ -158,30 +159,44 @@ def test_callers_return_their_shapes():
     ("exa mple.org", "cannot be part of a host name"),
 ])
 def test_every_caller_refuses_with_the_same_message(text, words):
-    from certdoctor.cli.inspect import parse_target as inspect_target
-    from certdoctor.cli.revocation import _parse_target as revocation_target
     from certdoctor.expiry import parse_endpoint
     from certdoctor.net.probe import _parse_target as probe_target
+    from certdoctor.net.target import classify
 
-    for parse, error in ((parse_endpoint, UsageError), (revocation_target, UsageError),
-                         (probe_target, UsageError), (inspect_target, InputError)):
-        with pytest.raises(error, match=re.escape(words)) as info:
+    for parse in (parse_endpoint, probe_target, classify):
+        with pytest.raises(UsageError, match=re.escape(words)) as info:
             parse(text)
         assert info.value.hint, parse
 
 
 def test_callers_that_take_files_say_so_in_the_hint():
-    from certdoctor.cli.inspect import parse_target as inspect_target
-    from certdoctor.cli.revocation import _parse_target as revocation_target
     from certdoctor.expiry import parse_endpoint
+    from certdoctor.net.target import classify
 
-    for parse in (parse_endpoint, revocation_target, inspect_target):
-        with pytest.raises((UsageError, InputError)) as info:
+    for parse in (parse_endpoint, classify):
+        with pytest.raises(UsageError) as info:
             parse("example.org:0")
         assert "file" in info.value.hint
-        with pytest.raises((UsageError, InputError)) as info:
+        with pytest.raises(UsageError) as info:
             parse("http://example.org")
         assert info.value.hint.startswith("Use https://")  # a specific hint is kept
+    with pytest.raises(UsageError) as info:  # a command that takes only endpoints does not name files
+        classify("example.org:0", kinds=("endpoint",))
+    assert "file" not in info.value.hint
+
+
+def test_no_command_decides_file_or_endpoint_itself():
+    """The one classifier: no command module keeps a suffix list or its own file test."""
+    from pathlib import Path
+
+    import certdoctor
+
+    root = Path(certdoctor.__file__).parent
+    for path in [*root.joinpath("cli").glob("*.py"), root / "expiry.py"]:
+        text = path.read_text(encoding="utf-8")
+        for needle in ("_CERT_SUFFIXES", ".endswith((", "os.path.exists(", "os.path.lexists(", ".is_file()",
+                       "Path(target).exists()"):
+            assert needle not in text, (path.name, needle)
 
 
 # --------------------------------------------------------------------------- any text: a Target or our error
@@ -217,18 +232,17 @@ def test_any_text_parses_or_raises_usage_error(text):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=_targets)
 def test_any_text_through_the_callers_raises_only_our_errors(tmp_path, monkeypatch, text):
-    from certdoctor.cli.inspect import parse_target as inspect_target
-    from certdoctor.cli.revocation import _parse_target as revocation_target
     from certdoctor.expiry import parse_endpoint
     from certdoctor.net.probe import _parse_target as probe_target
+    from certdoctor.net.target import classify
 
-    monkeypatch.chdir(tmp_path)  # inspect looks for a file of that name first
-    for parse in (parse_endpoint, revocation_target, probe_target):
+    monkeypatch.chdir(tmp_path)  # classify looks for a file of that name first
+    for parse in (parse_endpoint, probe_target):
         try:
             parse(text)
         except UsageError as exc:
             assert "\n" not in exc.message
     try:
-        inspect_target(text)
-    except InputError as exc:  # inspect: bad input, exit 2
-        assert "\n" not in exc.message
+        classify(text)
+    except (InputError, UsageError) as exc:  # every command: bad input, exit 2
+        assert "\n" not in exc.message and exc.exit_code == 2

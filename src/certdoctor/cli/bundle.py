@@ -15,18 +15,23 @@ from __future__ import annotations
 
 import click
 
-from certdoctor.cli.common import Exit, json_option
+from certdoctor.cli.common import Exit
+from certdoctor.cli.options import json_option
+
+#: what --add and --check read
+KINDS = ("file", "stdin")
 
 
 @click.command("bundle")
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 @click.option("--add", "adds", multiple=True, metavar="FILE",
-              help="A certificate file to add (PEM, DER, PKCS#7); repeatable. Extra FILE arguments are added too.")
+              help="A certificate file to add (PEM, DER, PKCS#7; - for stdin); repeatable. Extra FILE arguments "
+                   "are added too.")
 @click.option("--base", default="certifi", show_default=True, metavar="certifi|system|none|FILE",
               help="What the bundle starts from: certifi's roots, the OS bundle, nothing, or a PEM file.")
 @click.option("--out", "out", metavar="FILE", help="Where to write the bundle (atomically, mode 0644).")
 @click.option("--allow-leaf", is_flag=True, help="Also accept certificates that are not CAs (a self-signed server).")
-@click.option("--check", "check", metavar="FILE", help="Audit this bundle instead of building one.")
+@click.option("--check", "check", metavar="FILE", help="Audit this bundle (- for stdin) instead of building one.")
 @json_option
 def command(files, adds, base, out, allow_leaf, check, as_json):
     """Build a CA bundle (certifi plus your CAs), or audit one with --check.
@@ -52,10 +57,15 @@ def command(files, adds, base, out, allow_leaf, check, as_json):
 
 
 def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: bool) -> int:
+    from certdoctor.cli.common import classify, read_bytes
+    from certdoctor.errors import InputError, UsageError
     from certdoctor.remedies.bundle import build_bundle, save_bundle
-    from certdoctor.errors import InputError
 
-    result = build_bundle(items, base=base, allow_leaf=allow_leaf)
+    sources = [classify(item, KINDS) for item in items]  # the one rule set: a missing file is an error here
+    if sum(s.kind == "stdin" for s in sources) > 1:
+        raise UsageError("standard input (-) can be added once", "Give the other certificates as files.")
+    result = build_bundle([read_bytes(s) if s.kind == "stdin" else s.input for s in sources],
+                          base=base, allow_leaf=allow_leaf)
     not_ca = [d for d in result.refused() if d.reason == "not-ca"]
     if not_ca:
         names = "; ".join(f"{d.subject} ({d.source})" for d in not_ca)
@@ -66,73 +76,34 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
         )
     result = save_bundle(result, out)
     code = Exit.PROBLEM if result.refused() else Exit.OK
-    added = [e for e in result.entries if e.source.startswith("added")]
     if as_json:
-        from certdoctor.cli.common import emit_json
+        from certdoctor.render.bundle import build_json
+        from certdoctor.render.json import emit
 
-        emit_json({
-            "out": result.path,
-            "sha256": result.sha256,
-            "base": result.base,
-            "base_path": result.base_path,
-            "certificates": len(result.entries),
-            "added": added,
-            "dropped": result.dropped,
-            "warnings": result.warnings,
-            "entries": result.entries,
-            "exit_code": int(code),
-        })
-        return code
-    for w in result.warnings:
-        click.echo(f"warning: {w}", err=True)
-    click.echo(f"Wrote {result.path}: {len(result.entries)} certificates "
-               f"({len(result.entries) - len(added)} from {result.base}, {len(added)} added).")
-    for e in added:
-        click.echo(f"  + {e.subject}")
-        click.echo(f"    SHA-256 {e.fingerprint_sha256}, not after {e.not_after:%Y-%m-%d}, {e.source}")
-    for d in result.dropped:
-        if d.added and d.reason == "duplicate":
-            click.echo(f"  = {d.subject} ({d.source}) {d.detail}: kept once")
-    p = result.path
-    click.echo("Use it (it replaces the default store, and already holds the public roots):")
-    click.echo(f"  requests:             requests.get(url, verify={p!r})  or  export REQUESTS_CA_BUNDLE={p}")
-    click.echo(f"  httpx/urllib/aiohttp: ssl.create_default_context(cafile={p!r})  or  export SSL_CERT_FILE={p}")
-    click.echo(f"  pip:                  export PIP_CERT={p}  (REQUESTS_CA_BUNDLE, if set, must be the same file)")
-    click.echo("  Rebuild it after upgrading certifi; never edit certifi's own cacert.pem.")
+        emit(build_json(result, code))
+    else:
+        from certdoctor.render.bundle import render_build
+
+        render_build(result)
     return code
 
 
 def _check(path: str, as_json: bool) -> int:
+    from certdoctor.cli.common import classify, read_bytes
     from certdoctor.remedies.bundle import check_bundle
 
-    audit = check_bundle(path)
+    source = classify(path, KINDS)
+    data = read_bytes(source) if source.kind == "stdin" else None
+    audit = check_bundle(data if data is not None else source.input)
     if as_json:
-        from certdoctor.cli.common import emit_json
+        from certdoctor.remedies.bundle import parse_pem_bundle
+        from certdoctor.render.bundle import check_json
+        from certdoctor.render.json import emit, target_json
 
-        emit_json({
-            "file": audit.source,
-            "blocks": audit.blocks,
-            "certificates": audit.certificates,
-            "certifi_version": audit.certifi_version,
-            "worst": audit.worst,
-            "findings": audit.findings,
-            "exit_code": audit.exit_code,
-        })
-        return audit.exit_code
-    cver = f"certifi {audit.certifi_version}" if audit.certifi_version else "certifi"
-    click.echo(f"{audit.source}: {audit.blocks} PEM blocks, {audit.certificates} certificates "
-               f"(compared with {cver}, the one installed here)")
-    colours = {"error": "red", "warning": "yellow", "info": "blue"}
-    for f in audit.findings:
-        sev = f.severity.value
-        click.echo(f"{click.style(f'{sev:<7}', fg=colours[sev])} {f.code.value}: {f.summary}")
-        if f.explanation and sev != "info":
-            click.echo(f"        {f.explanation}")
-        if f.fix and sev != "info":
-            click.echo(f"        fix: {f.fix}")
-    counts = {s: sum(1 for f in audit.findings if f.severity.value == s) for s in ("error", "warning", "info")}
-    if not audit.findings:
-        click.echo("No problems found.")
+        certs, _ = parse_pem_bundle(data if data is not None else read_bytes(source))
+        emit(check_json(audit, target_json(source), certs))
     else:
-        click.echo(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes.")
+        from certdoctor.render.bundle import render_check
+
+        render_check(audit)
     return audit.exit_code

@@ -8,23 +8,16 @@ from __future__ import annotations
 
 import click
 
-from certdoctor.cli.common import console, install_resolve, json_option  # noqa: F401 (fix imports it)
+from certdoctor.cli.options import connection_options, json_option
 
 
-def connection_options(f):
-    """Options shared by diagnose and fix."""
+def client_options(f):
+    """``--client`` and ``--python``: whose trust and rules to apply (diagnose and fix)."""
     for opt in reversed((
-        click.option("--ca-file", type=click.Path(dir_okay=False), help="Trust exactly this bundle (like verify=F)."),
         click.option("--client", type=click.Choice(["requests", "httpx", "urllib", "pip"]), default="requests",
                      show_default=True, help="The client whose trust and rules to apply."),
         click.option("--python", "python", type=click.Choice(["3.13", "current"]), default=None,
                      help="Apply Python 3.13's default verify flags (VERIFY_X509_STRICT, PARTIAL_CHAIN)."),
-        click.option("--proxy", help="HTTP proxy URL (default: the client's HTTPS_PROXY/NO_PROXY rules)."),
-        click.option("--servername", help="SNI and hostname to check when connecting to an IP."),
-        click.option("--timeout", type=click.FloatRange(0.1, 300), default=10.0, show_default=True,
-                     help="Seconds for each network step."),
-        click.option("--resolve", "resolve", multiple=True, metavar="HOST:ADDR",
-                     help="Resolve HOST (or *.suffix) to ADDR in this process, like curl --resolve."),
     )):
         f = opt(f)
     return f
@@ -33,37 +26,35 @@ def connection_options(f):
 @click.command("diagnose")
 @click.argument("target")
 @connection_options
+@client_options
 @click.option("--no-revocation", is_flag=True, help="Skip the CRL/OCSP check.")
 @click.option("--no-aia", is_flag=True, help="Do not download missing intermediates.")
 @click.option("--pin", "pins", multiple=True, metavar="sha256/BASE64", help="Expected SPKI pin (repeatable).")
 @click.option("--no-cache", is_flag=True, help="Do not use the on-disk cache of AIA/CRL/OCSP downloads.")
 @json_option
-def command(target, ca_file, client, python, proxy, servername, timeout, resolve, no_revocation, no_aia, pins,
+def command(target, timeout, proxy, servername, resolve, ca_file, client, python, no_revocation, no_aia, pins,
             no_cache, as_json):
     """Say exactly why CLIENT fails (or would fail) on TARGET, with evidence and the fix.
 
-    TARGET is an https:// URL or host[:port].
+    TARGET is an https:// URL or host[:port]. --ca-file is the bundle the client trusts
+    (like verify=FILE).
     """
-    from pathlib import Path
-
+    from certdoctor.cli.common import check_ca_file, install_resolve
     from certdoctor.diagnose import diagnose
-    from certdoctor.errors import InputError
-
-    if ca_file is not None and not Path(ca_file).is_file():
-        raise InputError(f"--ca-file {ca_file}: no such file", "Give the path of a PEM bundle.")
-    install_resolve(resolve)
     from certdoctor.net.fetch import FetchCache
 
+    check_ca_file(ca_file)
+    install_resolve(resolve)
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                  timeout=timeout, revocation=not no_revocation, aia=not no_aia, pins=pins,
                  cache=None if no_cache else FetchCache())
     if as_json:
-        import json
-
         from certdoctor.render.diagnose import diagnosis_json
+        from certdoctor.render.json import emit
 
-        click.echo(json.dumps(diagnosis_json(d), indent=2))
+        emit(diagnosis_json(d, target))
     else:
+        from certdoctor.cli.common import console
         from certdoctor.render.diagnose import render_diagnosis
 
         render_diagnosis(d, console())

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import click
 
-from certdoctor.cli.common import console, json_option
-from certdoctor.cli.diagnose import connection_options, install_resolve
+from certdoctor.cli.diagnose import client_options
+from certdoctor.cli.options import connection_options, json_option
 
 
 @click.command("fix")
@@ -18,55 +18,29 @@ from certdoctor.cli.diagnose import connection_options, install_resolve
 @click.option("--trust", "trust", multiple=True, metavar="SHA256",
               help="Fingerprint of the root (or self-signed certificate) you confirmed with its owner.")
 @connection_options
+@client_options
 @json_option
-def command(target, out_dir, trust, ca_file, client, python, proxy, servername, timeout, resolve, as_json):
-    """Build the fix for TARGET under DIR and prove it with the real requests (and httpx)."""
-    from pathlib import Path
+def command(target, out_dir, trust, timeout, proxy, servername, resolve, ca_file, client, python, as_json):
+    """Build the fix for TARGET under DIR and prove it with the real requests (and httpx).
 
-    from certdoctor.errors import InputError
+    --ca-file is the bundle the client trusts today (like verify=FILE).
+    """
+    from certdoctor.cli.common import check_ca_file, install_resolve
     from certdoctor.remedies.fix import check_out_dir, fix
 
-    if ca_file is not None and not Path(ca_file).is_file():
-        raise InputError(f"--ca-file {ca_file}: no such file", "Give the path of a PEM bundle.")
+    check_ca_file(ca_file)
     check_out_dir(out_dir)
     install_resolve(resolve)
     r = fix(target, out_dir, trust_fingerprints=trust, client=client, ca_file=ca_file, python=python,
             proxy=proxy, servername=servername, timeout=timeout)
-    d = r.diagnosis
     if as_json:
-        from certdoctor.cli.common import emit_json
+        from certdoctor.render.fix import fix_json
+        from certdoctor.render.json import emit
 
-        emit_json({
-            "target": d.target.url,
-            "findings": [f.code.value for f in d.findings],
-            "written": [{"kind": k, "path": p} for k, p in r.written],
-            "bundle": r.bundle,
-            "full_chain": r.full_chain,
-            "proofs": r.proofs,
-            "proven": r.proven,
-            "needs_trust": r.needs_trust,
-            "statements": r.statements,
-            "usage": r.usage,
-        })
-        return r.exit_code
-    from rich.markup import escape
+        emit(fix_json(r, target))
+    else:
+        from certdoctor.cli.common import console
+        from certdoctor.render.fix import render_fix
 
-    c = console()
-    codes = ", ".join(f.code.value for f in d.findings) or "none"
-    c.print(f"[bold]certdoctor fix[/] {escape(d.target.url)}  [dim]findings: {codes}[/]")
-    for kind, path in r.written:
-        c.print(f"  wrote [bold]{escape(path)}[/] [dim]({kind.replace('_', ' ')})[/]")
-    # commands and paths must survive copy-paste: let the terminal wrap, never insert newlines
-    for s in r.statements:
-        c.print(escape(s), soft_wrap=True)
-    for p in r.proofs:
-        mark = "[green]✓[/]" if p.ok else "[red]✗[/]"
-        c.print(f"  {mark} proof: real {p.client} against {escape(d.target.url)} with the bundle: "
-                + ("OK" if p.ok else escape(p.error or "failed")))
-    if r.bundle and r.proven:
-        c.print("[bold green]Fix proven.[/] Use it like this:")
-        for line in r.usage:
-            c.print(f"  {escape(line)}", soft_wrap=True)
-    elif r.bundle:
-        c.print("[bold red]The bundle does NOT make the client succeed; it is not a fix.[/]")
+        render_fix(r, console())
     return r.exit_code

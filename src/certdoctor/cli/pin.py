@@ -1,10 +1,12 @@
 """``certdoctor pin TARGET|FILE``: SPKI pins of a chain, a recommended pin set, a backup key.
 
 TARGET is ``host[:port]`` or an ``https://`` URL (the presented chain is read); FILE a
-certificate or chain file. ``--new-backup-key KEYFILE`` writes a new EC P-256 (``--rsa BITS``:
-RSA) private key, mode 0600, never overwriting, and prints its pin; with a TARGET its pin joins
-the recommended set. ``--backup-key FILE`` adds the pin of an existing key (private or public
-key, CSR or certificate).
+certificate or chain file (``-`` for stdin), told apart by :func:`certdoctor.net.target.classify`.
+``--new-backup-key KEYFILE`` writes a new EC P-256 (``--rsa BITS``: RSA) private key, mode 0600,
+never overwriting, and prints its pin; with a TARGET its pin joins the recommended set.
+``--backup-key FILE`` adds the pin of an existing key (private or public key, CSR or
+certificate). ``--ca-file`` says whether the chain reaches one of its CAs (pins are checked
+after normal verification: a chain that does not verify never gets that far).
 
 Exit codes: 0 pins shown (or key written); 1 the endpoint could not be reached; 2 bad usage
 or input.
@@ -12,93 +14,35 @@ or input.
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import click
 
-from certdoctor.cli.common import Exit, emit_json, json_option
+from certdoctor.cli.common import Exit
+from certdoctor.cli.options import connection_options, json_option
+
+#: what ``pin`` reads
+KINDS = ("file", "stdin", "endpoint")
 
 
-def _chain_of(target: str, servername: str | None, timeout: float, resolve: tuple[str, ...],
-              proxy: str | None = None):
-    """(certificates, source label, host) of a file or an endpoint.
+def _chain_of(source, servername: str | None, timeout: float, proxy: str | None = None):
+    """(certificates, source label, host) of a file, stdin or an endpoint.
 
     An endpoint is reached through ``proxy``, else the one ``HTTPS_PROXY``/``ALL_PROXY``/
     ``NO_PROXY`` name for it (as requests would).
     """
-    from certdoctor.errors import UsageError
+    from certdoctor.cli.common import read_source
 
-    if Path(target).exists():
-        if not Path(target).is_file():
-            raise UsageError(f"{target}: not a regular file", None)
-        from certdoctor.x509.load import load_file
-
-        return tuple(load_file(target)), target, None
-    from certdoctor.expiry import parse_endpoint
-
-    host, port, _ = parse_endpoint(target)
-    from certdoctor.cli.common import install_resolve
-
-    install_resolve(resolve)
-    from certdoctor.net.proxy import proxy_for_host
+    if not source.is_endpoint:
+        loaded = read_source(source)
+        return tuple(loaded.certificates), loaded.source, None
     from certdoctor.net.probe import fetch_chain
+    from certdoctor.net.proxy import proxy_for_host
 
-    kw = {"timeout": timeout, "proxy": proxy_for_host(host, port, proxy)}
+    t = source.target
+    kw = {"timeout": timeout, "proxy": proxy_for_host(t.host, t.port, proxy)}
     if servername:
         kw["servername"] = servername
-    certs = tuple(fetch_chain(host, port, **kw))
-    return certs, f"{host}:{port}", host if port == 443 else f"{host}:{port}"
-
-
-def _wrap(text: str, indent: str = "  ") -> str:
-    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent)
-
-
-def _render(report, backup) -> None:
-    echo = click.echo
-    n = len(report.certs)
-    echo(f"Pins of {report.source} ({n} certificate{'s' if n != 1 else ''}, leaf first)")
-    for c in report.certs:
-        echo("")
-        echo(f"  #{c.index} {c.role}: {c.name}")
-        echo(f"     subject     {c.subject}")
-        echo(f"     pin-sha256  {c.pin}")
-        echo(f"     SHA-256     {c.fingerprint_sha256}")
-        size = f" {c.key_size}" if c.key_size and not c.key_type.startswith("EC") else ""
-        echo(f"     key         {c.key_type}{size}; expires {c.not_after:%Y-%m-%d} ({c.days_left} days)")
-    echo("")
-    echo(f"Recommended pin set (primary: {report.level} key)")
-    for i, p in enumerate(report.recommended):
-        if i == 0:
-            what = f"primary: #{report.primary} {report.certs[report.primary].role} key"
-        elif backup is not None and p == backup.pin:
-            what = f"backup: new key {backup.path}"
-        else:
-            what = "backup"
-        echo(f"  {p}   ({what})")
-    if report.missing_backup:
-        echo("  sha256/<BACKUP-PIN>   (missing: certdoctor pin --new-backup-key backup.key)")
-    if report.warnings:
-        echo("")
-        for w in report.warnings:
-            echo(_wrap("note: " + w))
-    echo("")
-    echo("Why")
-    for para in report.explanation:
-        echo(_wrap(para))
-    echo("")
-    echo("Use it (pins are checked after normal verification, before any request byte)")
-    for line in report.usage:
-        echo(("    " + line) if line else "")
-
-
-def _render_backup(backup) -> None:
-    click.echo(f"Wrote a new {backup.key_type} private key to {backup.path} (mode 0600).")
-    click.echo(f"  pin-sha256  {backup.pin}")
-    click.echo(_wrap("Keep it offline and never deploy it until the day the primary key must change: "
-                     "then make a CSR from it (openssl req -new -key KEYFILE), install the new "
-                     "certificate, and generate the next backup key. Put this pin in your pin set now."))
+    certs = tuple(fetch_chain(t.host, t.port, **kw))
+    return certs, source.label, t.host if t.port == 443 else f"{t.host}:{t.port}"
 
 
 @click.command("pin")
@@ -111,23 +55,18 @@ def _render_backup(backup) -> None:
               help="Add the pin of an existing backup key (private/public key, CSR or certificate).")
 @click.option("--level", type=click.Choice(["leaf", "intermediate"]), default="leaf", show_default=True,
               help="Primary pin: the server's key, or the key of the intermediate that issued it.")
-@click.option("--servername", default=None, metavar="NAME", help="SNI name to send (default: the host).")
-@click.option("--timeout", type=click.FloatRange(0.1, 300), default=10.0, show_default=True,
-              help="Seconds for the connection.")
-@click.option("--proxy", default=None, metavar="URL",
-              help="HTTP proxy URL (default: HTTPS_PROXY/ALL_PROXY/NO_PROXY, as requests reads them).")
-@click.option("--resolve", "resolve", multiple=True, metavar="HOST:ADDR",
-              help="Resolve HOST to ADDR in this process, like curl --resolve.")
+@connection_options
 @json_option
 def command(target: str | None, new_key: str | None, rsa_bits: str | None, backup_files: tuple[str, ...],
-            level: str, servername: str | None, timeout: float, proxy: str | None, resolve: tuple[str, ...],
-            as_json: bool) -> int:
+            level: str, timeout: float, proxy: str | None, servername: str | None, resolve: tuple[str, ...],
+            ca_file: str | None, as_json: bool) -> int:
     """Show SPKI pins of a chain and make a backup pin key.
 
     TARGET is a host[:port], an https:// URL or a certificate FILE. Prints every
     certificate's pin-sha256 and SHA-256 fingerprint, a recommended pin set (primary + backup)
     with the reasons, and how to enforce it with certdoctor.pinning.PinnedAdapter / httpx.
     """
+    from certdoctor.cli.common import ca_file_certificates, classify, install_resolve
     from certdoctor.errors import UsageError
     from certdoctor.pinning.pins import load_key_pin, new_backup_key, pin_report
 
@@ -136,31 +75,39 @@ def command(target: str | None, new_key: str | None, rsa_bits: str | None, backu
                          "certdoctor pin example.org  |  certdoctor pin --new-backup-key backup.key")
     if rsa_bits and not new_key:
         raise UsageError("--rsa only applies with --new-backup-key", None)
+    source = classify(target, KINDS, servername) if target is not None else None
+    ca_certs = ca_file_certificates(ca_file)
     backup_pins = [load_key_pin(f) for f in backup_files]
-    certs = source = host = None
-    if target is not None:  # read the chain before writing any key: a bad target writes nothing
-        certs, source, host = _chain_of(target, servername, timeout, resolve, proxy)
+    certs = label = host = None
+    if source is not None:  # read the chain before writing any key: a bad target writes nothing
+        install_resolve(resolve)
+        certs, label, host = _chain_of(source, servername, timeout, proxy)
         # validate early too (an empty chain, bad level) so no key is written for nothing
-        pin_report(certs, source=source, host=host, backup_pins=backup_pins, level=level)
+        pin_report(certs, source=label, host=host, backup_pins=backup_pins, level=level)
     backup = None
     if new_key is not None:
         backup = new_backup_key(new_key, rsa_bits=int(rsa_bits) if rsa_bits else None)
         backup_pins.append(backup.pin)
-    if target is None:
-        if as_json:
-            emit_json({"backup_key": backup})
-        else:
-            _render_backup(backup)
-        return Exit.OK
-    report = pin_report(certs, source=source, host=host, backup_pins=backup_pins, level=level)
-    if as_json:
-        from dataclasses import fields
+    report = anchor = None
+    if source is not None:
+        report = pin_report(certs, source=label, host=host, backup_pins=backup_pins, level=level)
+        if ca_certs is not None:
+            from certdoctor.model import ChainInfo
+            from certdoctor.render.inspect import AnchorCheck
 
-        emit_json({"target": target, **{f.name: getattr(report, f.name) for f in fields(report)},
-                   "backup_key": backup})
-    else:
-        if backup is not None:
-            _render_backup(backup)
+            anchor = AnchorCheck.of(certs, ChainInfo.analyse(certs).path, ca_certs, ca_file)
+    if as_json:
+        from certdoctor.render.json import emit, target_json
+        from certdoctor.render.pin import pin_json
+
+        emit(pin_json(report, target_json(source), certs or (), backup, anchor))
+        return Exit.OK
+    from certdoctor.render.pin import render_backup, render_pin
+
+    if backup is not None:
+        render_backup(backup)
+        if report is not None:
             click.echo("")
-        _render(report, backup)
+    if report is not None:
+        render_pin(report, backup, anchor)
     return Exit.OK

@@ -1,10 +1,15 @@
 """``certdoctor revocation TARGET|FILE``: is this certificate revoked? CRL and OCSP, verified.
 
-FILE is a certificate or chain file (PEM, DER, PKCS#7, PKCS#12); TARGET a host[:port] or an
-https:// URL whose presented chain is checked (with the server's stapled OCSP response when
-one is stapled and pyOpenSSL is there to read it). The first certificate is checked; its issuer is
-the certificate of the chain that signed it, ``--issuer FILE``, or (last resort) the one named
-by its AIA caIssuers URL, downloaded within the fetcher's bounds.
+FILE is a certificate or chain file (PEM, DER, PKCS#7, PKCS#12; ``-`` for stdin); TARGET a
+host[:port] or an https:// URL whose presented chain is checked (with the server's stapled OCSP
+response when one is stapled and pyOpenSSL is there to read it), told apart by
+:func:`certdoctor.net.target.classify`. The first certificate is checked; its issuer is the
+certificate of the chain that signed it, ``--issuer FILE``, a CA of ``--ca-file``, or (last
+resort) the one named by its AIA caIssuers URL, downloaded within the fetcher's bounds.
+
+``--timeout`` is the one timeout option of every command that connects: reading TARGET's chain
+gets all of it; each CRL, OCSP and AIA request gets :func:`request_timeout` (half of it: 5 s at
+the default 10 s), and the whole check :func:`check_budget` (twice it: 20 s).
 
 Exit codes: 0 GOOD (a verified answer says not revoked); 1 REVOKED, UNKNOWN or ERROR, whatever
 the ``--policy`` (the policy sets the finding's severity: soft = warning, hard = error);
@@ -13,32 +18,41 @@ the ``--policy`` (the policy sets the finding's severity: soft = warning, hard =
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from certdoctor.cli.common import Exit, console, emit_json, json_option
+from certdoctor import policy
+from certdoctor.cli.common import Exit
+from certdoctor.cli.options import connection_options, json_option
+
+#: what ``revocation`` reads
+KINDS = ("file", "stdin", "endpoint")
 
 
-def _load_certs(path: str) -> list:
-    from certdoctor.x509.load import load_file
+def request_timeout(timeout: float) -> float:
+    """Seconds for each CRL/OCSP/AIA request: the policy's share of ``--timeout``
+    (:data:`~certdoctor.policy.REVOCATION_TIMEOUT_SECONDS` at the default ``--timeout``)."""
+    return timeout * policy.REVOCATION_TIMEOUT_SECONDS / policy.TIMEOUT_SECONDS
 
-    return list(load_file(path))
+
+def check_budget(timeout: float) -> float:
+    """Seconds for the whole check (:data:`~certdoctor.policy.REVOCATION_TOTAL_SECONDS` at the
+    default ``--timeout``)."""
+    return timeout * policy.REVOCATION_TOTAL_SECONDS / policy.TIMEOUT_SECONDS
 
 
 def _fetch_chain(host: str, port: int, timeout: float, want_staple: bool,
-                 proxy: str | None = None) -> tuple[list, bytes | None]:
+                 proxy: str | None = None, servername: str | None = None) -> tuple[list, bytes | None]:
     """The presented chain and, when asked and available, the stapled OCSP response.
 
     Reached through ``proxy``, else the one ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` name for
     ``host`` (as requests would).
     """
-    from certdoctor.net.proxy import proxy_for_host
     from certdoctor.errors import NetworkError
     from certdoctor.net.probe import probe
+    from certdoctor.net.proxy import proxy_for_host
 
     proxy = proxy_for_host(host, port, proxy)
-    result = probe(host, port, timeout=timeout, ocsp=want_staple, proxy=proxy)
+    result = probe(host, port, servername=servername, timeout=timeout, ocsp=want_staple, proxy=proxy)
     if result.chain_der:
         return list(result.certificates()), result.ocsp_staple
     f = result.failure
@@ -46,22 +60,6 @@ def _fetch_chain(host: str, port: int, timeout: float, want_staple: bool,
         raise NetworkError(f"{host}:{port} presented no certificate", "The server must send its chain.")
     detail = next((e for e in f.evidence if e.startswith("error:")), "")
     raise NetworkError(f.summary + (f" ({detail[7:]})" if detail else ""), f.fix or None)
-
-
-_CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der", ".p7b", ".p7c", ".p12", ".pfx", ".key")
-
-
-def _parse_target(target: str) -> tuple[str, int]:
-    """``(host, port)`` of a host[:port] or https:// URL (:func:`certdoctor.net.target.parse_target`)."""
-    from certdoctor.errors import UsageError
-    from certdoctor.net.target import HINT, parse_target
-
-    try:
-        t = parse_target(target)
-    except UsageError as exc:  # a certificate file is accepted too: the generic hint says so
-        hint = "Give a certificate file, host[:port] or an https:// URL." if exc.hint == HINT else exc.hint
-        raise UsageError(exc.message, hint) from exc
-    return t.host, t.port
 
 
 def _issuer_from_aia(cert, timeout: float):
@@ -104,50 +102,46 @@ def _issuer_from_aia(cert, timeout: float):
 @click.argument("target")
 @click.option("--issuer", "issuer_file", type=click.Path(dir_okay=False),
               help="The issuer's certificate (default: the next certificate of the chain).")
-@click.option("--policy", type=click.Choice(["soft", "hard"]), default="soft", show_default=True,
+@click.option("--policy", "policy_name", type=click.Choice(["soft", "hard"]), default="soft", show_default=True,
               help="soft: an unknown status is a warning; hard: it is an error.")
 @click.option("--method", type=click.Choice(["all", "crl", "ocsp"]), default="all", show_default=True,
               help="Sources to ask: CRLs first, then OCSP (all), or only one kind.")
-@click.option("--timeout", type=click.FloatRange(0.1, 300), default=5.0, show_default=True,
-              help="Seconds for each network read (the whole check gets 4x this).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the on-disk CRL/OCSP cache.")
-@click.option("--proxy", default=None, metavar="URL",
-              help="HTTP proxy URL for reading TARGET's chain (default: HTTPS_PROXY/ALL_PROXY/NO_PROXY, "
-                   "as requests reads them).")
-@click.option("--resolve", "resolve", multiple=True, metavar="HOST:ADDR",
-              help="Resolve HOST to ADDR in this process, like curl --resolve.")
+@connection_options
 @json_option
-def command(target: str, issuer_file: str | None, policy: str, method: str, timeout: float, no_cache: bool,
-            proxy: str | None, resolve: tuple[str, ...], as_json: bool) -> int:
+def command(target: str, issuer_file: str | None, policy_name: str, method: str, no_cache: bool, timeout: float,
+            proxy: str | None, servername: str | None, resolve: tuple[str, ...], ca_file: str | None,
+            as_json: bool) -> int:
     """Check revocation of a certificate by CRL and OCSP, signatures verified.
 
-    TARGET is a certificate/chain FILE, a host[:port] or an https:// URL. Exit 0 when a verified
-    answer says GOOD; 1 when REVOKED, UNKNOWN or ERROR (under either policy).
+    TARGET is a certificate/chain FILE (- for stdin), a host[:port] or an https:// URL. Exit 0
+    when a verified answer says GOOD; 1 when REVOKED, UNKNOWN or ERROR (under either policy).
+    Each CRL/OCSP request gets half of --timeout, the whole check twice it. --ca-file: CAs to
+    look for the issuer in.
     """
+    from certdoctor.cli.common import ca_file_certificates, classify, install_resolve, read_source
     from certdoctor.errors import InputError, UsageError
     from certdoctor.net.fetch import FetchCache
+    from certdoctor.net.target import FILE
     from certdoctor.revocation.check import check_revocation, find_issuer
 
+    source = classify(target, KINDS, servername)
+    ca_certs = ca_file_certificates(ca_file)
+    per_request = request_timeout(timeout)
     stapled = None
-    if Path(target).is_file():
-        certs = _load_certs(target)
-        source = target
-    else:
-        if Path(target).exists():
-            raise UsageError(f"{target} is not a regular file", None)
-        if "://" not in target and (target.lower().endswith(_CERT_SUFFIXES) or "/" in target):
-            raise InputError(f"{target}: no such file", "Give an existing certificate file, or host[:port].")
-        host, port = _parse_target(target)
-        from certdoctor.cli.common import install_resolve
-
+    if source.is_endpoint:
         install_resolve(resolve)
-        certs, stapled = _fetch_chain(host, port, timeout, want_staple=method != "crl", proxy=proxy)
-        source = f"{host}:{port}"
+        t = source.target
+        certs, stapled = _fetch_chain(t.host, t.port, timeout, want_staple=method != "crl", proxy=proxy,
+                                      servername=servername)
+    else:
+        certs = list(read_source(source).certificates)
+    label = source.label
     if not certs:
-        raise InputError(f"{source}: no certificate to check", None)
+        raise InputError(f"{label}: no certificate to check", None)
     cert = certs[0]
     if issuer_file:
-        candidates = _load_certs(issuer_file)
+        candidates = list(read_source(classify(issuer_file, (FILE,))).certificates)
         issuer = find_issuer(cert, candidates)
         if issuer is None:
             raise InputError(
@@ -155,58 +149,26 @@ def command(target: str, issuer_file: str | None, policy: str, method: str, time
                 f"The issuer must be named {cert.issuer.rfc4514_string()} and its key must verify the signature.",
             )
     else:
-        issuer = find_issuer(cert, certs[1:]) or _issuer_from_aia(cert, timeout)
+        issuer = (find_issuer(cert, certs[1:]) or (find_issuer(cert, list(ca_certs)) if ca_certs else None)
+                  or _issuer_from_aia(cert, per_request))
         if issuer is None:
             raise UsageError(
-                f"{source}: the issuer of {cert.subject.rfc4514_string()} is not in the chain",
+                f"{label}: the issuer of {cert.subject.rfc4514_string()} is not in the chain",
                 "Give it with --issuer FILE (OCSP and CRL checks need the issuer's key).",
             )
     result = check_revocation(
-        cert, issuer, method=method, policy=policy, cache=None if no_cache else FetchCache(),
-        timeout=timeout, budget=timeout * 4, stapled=stapled,
+        cert, issuer, method=method, policy=policy_name, cache=None if no_cache else FetchCache(),
+        timeout=per_request, budget=check_budget(timeout), stapled=stapled,
     )
-    finding = result.finding(policy)
+    finding = result.finding(policy_name)
     if as_json:
-        from certdoctor.model import to_jsonable
+        from certdoctor.render.json import emit, target_json
+        from certdoctor.render.revocation import revocation_json
 
-        emit_json({"target": source, **to_jsonable(result), "finding": finding})
+        emit(revocation_json(result, finding, target_json(source), [cert, issuer]))
     else:
-        _render(source, result, finding)
+        from certdoctor.cli.common import console
+        from certdoctor.render.revocation import render_revocation
+
+        render_revocation(label, result, finding, console())
     return Exit.OK if result.ok else Exit.PROBLEM
-
-
-_STYLE = {"GOOD": "green", "REVOKED": "bold red", "UNKNOWN": "yellow", "ERROR": "red"}
-
-
-def _render(source: str, result, finding) -> None:
-    from rich.markup import escape
-
-    out = console()
-    status = result.status.value
-    head = f"[{_STYLE[status]}]{status}[/]  {escape(result.subject)}  serial {result.serial}"
-    if result.method:
-        head += f"  (by {result.method})"
-    out.print(head)
-    if status == "REVOKED":
-        when = f"{result.revocation_date:%Y-%m-%d %H:%M:%S} UTC" if result.revocation_date else "(no date)"
-        out.print(f"  revoked {when}, reason {result.reason or 'not given'}")
-    out.print(f"  source: {escape(source)}")
-    for a in result.attempts:
-        where = a.url or ("stapled response" if a.method == "stapled" else "-")
-        line = f"  {a.method:<7} [{_STYLE[a.status.value]}]{a.status.value:<7}[/] {escape(where)}"
-        if a.from_cache:
-            line += " (cache)"
-        out.print(line)
-        if a.error:
-            out.print(f"          {escape(a.error)}")
-    shown = {f"{a.method}: {a.error}" for a in result.attempts if a.error}
-    evidence = [e for e in result.evidence if e not in shown]
-    if evidence:
-        out.print("  evidence:")
-        for e in evidence:
-            out.print(f"    - {escape(e)}")
-    if finding is not None:
-        colour = "red" if finding.severity.value == "error" else "yellow"
-        out.print(f"[{colour}]{finding.severity.value}[/] {finding.code.value}: {escape(finding.summary)}")
-        if finding.fix:
-            out.print(f"  fix: {escape(finding.fix)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from certdoctor import policy
-from certdoctor.model import SCHEMA_VERSION, Severity, to_jsonable
+from certdoctor.model import Severity, to_jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -27,13 +27,29 @@ WHO = {
 STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
-def diagnosis_json(d: "Diagnosis") -> dict[str, Any]:
-    """Everything a script needs; ``schema_version`` at the root."""
+def diagnosis_json(d: "Diagnosis", input: str | None = None) -> dict[str, Any]:
+    """``certdoctor diagnose --json``: the envelope (:mod:`certdoctor.render.json`; the
+    certificates are the chain as presented, the findings' ``cert_index`` points into it) plus
+    everything else a script needs. ``input`` is the target as typed (default: its URL)."""
+    from certdoctor.render.json import chain_certificates, envelope
+
+    return envelope("diagnose", target=target_of(d, input), exit_code=d.exit_code, findings=d.findings,
+                    certificates=chain_certificates(d.chain), **diagnosis_keys(d))
+
+
+def target_of(d: "Diagnosis", input: str | None = None) -> dict[str, Any]:
+    """The ``target`` object of a diagnosis (an endpoint)."""
+    from certdoctor.render.json import make_target
+
+    return make_target(input if input is not None else d.target.url, "endpoint", endpoint=d.target)
+
+
+def diagnosis_keys(d: "Diagnosis") -> dict[str, Any]:
+    """The diagnose-specific keys: client, python, verdict, trust, connection, chain, path,
+    client_outcome (``chain.certs`` repeats ``certificates`` in schema 1's form)."""
     t = d.trust
     p = d.probe
     return {
-        "schema_version": SCHEMA_VERSION,
-        "target": to_jsonable(d.target),
         "client": d.client,
         "python": d.python,
         "verdict": {
@@ -75,7 +91,6 @@ def diagnosis_json(d: "Diagnosis") -> dict[str, Any]:
             "rfc5280_ok": d.path.rfc5280_ok,
             "rfc5280_error": d.path.rfc5280_error,
         },
-        "findings": to_jsonable(d.findings),
         "client_outcome": to_jsonable(d.outcome) if d.outcome else None,
     }
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from certdoctor import policy
-from certdoctor.model import SCHEMA_VERSION, CertInfo, ChainInfo, to_jsonable
+from certdoctor.model import CertInfo, ChainInfo, to_jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
@@ -78,6 +78,46 @@ class ChainShape:
 
 
 @dataclass(frozen=True, slots=True)
+class AnchorCheck:
+    """Does the leaf's path reach a CA of a bundle you trust (``--ca-file``)?
+
+    ``via`` is the index of the first certificate on the path that is in the bundle, or that a CA
+    of the bundle signed; ``anchor`` and ``anchor_fingerprint`` name that CA (``None`` when the path
+    reaches none). Names and signatures only: dates, host names and key usages are shown by the
+    other lines, and the verdict of a real client is ``certdoctor diagnose``.
+    """
+
+    ca_file: str
+    reached: bool
+    via: int | None
+    anchor: str | None
+    anchor_fingerprint: str | None
+
+    @classmethod
+    def of(cls, certs: "tuple[x509.Certificate, ...] | list[x509.Certificate]", path: tuple[int, ...],
+           ca_certs: "tuple[x509.Certificate, ...] | list[x509.Certificate]", ca_file: str) -> "AnchorCheck":
+        from certdoctor.model import fingerprint_sha256, issued_by
+
+        by_fp = {fingerprint_sha256(c): c for c in ca_certs}
+        for i in path:
+            cert = certs[i]
+            fp = fingerprint_sha256(cert)
+            if fp in by_fp:
+                return cls(ca_file, True, i, _subject(cert), fp)
+            for ca in ca_certs:
+                if ca.subject == cert.issuer and issued_by(cert, ca):
+                    return cls(ca_file, True, i, _subject(ca), fingerprint_sha256(ca))
+        return cls(ca_file, False, None, None, None)
+
+
+def _subject(cert: "x509.Certificate") -> str:
+    try:
+        return cert.subject.rfc4514_string()
+    except Exception:  # pragma: no cover - malformed names
+        return repr(cert.subject)
+
+
+@dataclass(frozen=True, slots=True)
 class Inspection:
     """What ``certdoctor inspect`` shows: certificates of a file or of a server, and their chain.
 
@@ -85,6 +125,7 @@ class Inspection:
     or ``"tls"`` for a server. ``host``/``port``/``servername`` are ``None`` for files.
     ``shape`` reads the chain from the leaf (see :class:`ChainShape`).
     ``hostname_match`` says whether the leaf covers ``servername`` (``None`` for files).
+    ``anchor`` says whether the leaf's path reaches a CA of ``--ca-file`` (``None`` without one).
     """
 
     kind: str
@@ -98,18 +139,25 @@ class Inspection:
     hostname_match: bool | None = None
     private_key: KeyInfo | None = None
     notes: tuple[str, ...] = ()
+    anchor: AnchorCheck | None = None
 
     @classmethod
     def of(cls, certs: "tuple[x509.Certificate, ...] | list[x509.Certificate]", *, kind: str, name: str,
            format: str, host: str | None = None, port: int | None = None, servername: str | None = None,
-           private_key: Any = None, notes: tuple[str, ...] = (), now: _dt.datetime | None = None) -> "Inspection":
+           private_key: Any = None, notes: tuple[str, ...] = (), now: _dt.datetime | None = None,
+           ca_certs: "tuple[x509.Certificate, ...] | list[x509.Certificate] | None" = None,
+           ca_file: str | None = None) -> "Inspection":
+        """``ca_certs`` (read from ``ca_file``): also check whether the leaf's path reaches one."""
         chain = ChainInfo.analyse(certs, now)
         shape = ChainShape.of(chain, leaf=0 if kind == "host" else None)
         match = None
         if kind == "host" and chain.certs:
             match = chain.certs[0].covers_host(servername or host or "")
+        anchor = None
+        if ca_certs is not None:
+            anchor = AnchorCheck.of(list(certs), shape.path, list(ca_certs), ca_file or "--ca-file")
         return cls(kind, name, format, chain, shape, host, port, servername, match,
-                   key_info(private_key, certs) if private_key is not None else None, tuple(notes))
+                   key_info(private_key, certs) if private_key is not None else None, tuple(notes), anchor)
 
 
 def key_info(key: Any, certs: "tuple[x509.Certificate, ...] | list[x509.Certificate]") -> KeyInfo:
@@ -233,11 +281,28 @@ def certificates_json(chain: ChainInfo, shape: ChainShape | None = None) -> list
             for i, c in enumerate(chain.certs)]
 
 
-def inspection_json(insp: Inspection) -> dict[str, Any]:
-    """The whole inspection, ``schema_version`` first."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "source": {
+def inspection_json(insp: Inspection, target: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``certdoctor inspect --json``: the envelope (:mod:`certdoctor.render.json`) with the
+    certificates, plus ``source`` (kept from schema 1), ``hostname_match``, ``chain`` (its shape),
+    ``private_key``, ``notes`` and ``anchor``. ``target`` defaults to one made from ``insp``."""
+    from certdoctor.render.json import envelope, make_target
+
+    if target is None:
+        if insp.kind == "host":
+            from certdoctor.net.target import Target
+
+            netloc = f"[{insp.host}]" if ":" in (insp.host or "") else insp.host
+            url = f"https://{netloc}{'' if insp.port == 443 else f':{insp.port}'}/"
+            endpoint = Target(insp.host or "", insp.port or 443, insp.servername or insp.host or "", url)
+            target = make_target(insp.name, "endpoint", endpoint=endpoint)
+        elif insp.name == "<stdin>":
+            target = make_target("-", "stdin")
+        else:
+            target = make_target(insp.name, "file", path=insp.name)
+    return envelope(
+        "inspect", target=target, exit_code=0,
+        certificates=certificates_json(insp.chain, insp.shape),
+        source={
             "kind": insp.kind,
             "name": insp.name,
             "format": insp.format,
@@ -245,12 +310,12 @@ def inspection_json(insp: Inspection) -> dict[str, Any]:
             "port": insp.port,
             "servername": insp.servername,
         },
-        "hostname_match": insp.hostname_match,
-        "chain": chain_json(insp.chain, insp.shape),
-        "certificates": certificates_json(insp.chain, insp.shape),
-        "private_key": to_jsonable(insp.private_key) if insp.private_key else None,
-        "notes": list(insp.notes),
-    }
+        hostname_match=insp.hostname_match,
+        chain=chain_json(insp.chain, insp.shape),
+        private_key=to_jsonable(insp.private_key) if insp.private_key else None,
+        notes=list(insp.notes),
+        anchor=insp.anchor,
+    )
 
 
 # --------------------------------------------------------------------------- text
@@ -446,6 +511,8 @@ def render_inspection(insp: Inspection, console: "Console") -> None:
         fits = (f"fits certificate [{k.matches}]", "") if k.matches is not None \
             else ("fits none of the certificates", "red")
         console.print(Text.assemble(f"  key:    private key {k.key_type}{size}, ", fits))
+    if insp.anchor is not None:
+        render_anchor(insp.anchor, console)
     for note in insp.notes:
         console.print(Text(f"  note:   {note}", style="dim"), soft_wrap=True)
     console.print()
@@ -456,6 +523,18 @@ def render_inspection(insp: Inspection, console: "Console") -> None:
     for i, info in enumerate(chain.certs):
         on_path = insp.shape.bundle or i in insp.shape.path
         render_cert(info, console, index=i, role=rs[i], issued_by=parents.get(i), on_path=on_path)
+
+
+def render_anchor(anchor: AnchorCheck, console: "Console") -> None:
+    """One ``trust:`` line: the CA of ``--ca-file`` the leaf's path reaches, or none."""
+    from rich.text import Text
+
+    if anchor.reached:
+        console.print(Text.assemble("  trust:  ", (f"reaches {_short(anchor.anchor or '')} in {anchor.ca_file}", "green"),
+                                    f" (from [{anchor.via}])"), soft_wrap=True)
+    else:
+        console.print(Text.assemble("  trust:  ", (f"the leaf's path reaches no CA in {anchor.ca_file}", "bold red")),
+                      soft_wrap=True)
 
 
 _FORMAT_WORDS = {
@@ -471,6 +550,7 @@ _FORMAT_WORDS = {
 __all__ = [
     "SOON_DAYS",
     "KeyInfo",
+    "AnchorCheck",
     "ChainShape",
     "Inspection",
     "key_info",
@@ -487,4 +567,5 @@ __all__ = [
     "render_chain",
     "render_cert",
     "render_inspection",
+    "render_anchor",
 ]

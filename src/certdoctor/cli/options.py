@@ -1,0 +1,74 @@
+"""Options shared by commands, declared once: the same name, default, range and help everywhere.
+
+Every command that connects (diagnose, fix, inspect, pin, expiry, revocation) takes
+:func:`connection_options` (``--timeout``, ``--proxy``, ``--servername``, ``--resolve``,
+``--ca-file``) and every command takes :func:`json_option`. A command that needs a different
+*behaviour* derives it from the one option (revocation's per-request timeout is a share of
+``--timeout``), it does not declare its own.
+
+This module imports click and :mod:`certdoctor.policy` only: the lazy command table stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import click
+
+from certdoctor import policy
+
+TIMEOUT_HELP = "Seconds for each network step (connect, TLS handshake, each download)."
+PROXY_HELP = "HTTP proxy URL (default: HTTPS_PROXY/ALL_PROXY/NO_PROXY, as requests reads them)."
+SERVERNAME_HELP = ("SNI name to send, and the name the certificate must cover (default: the host); "
+                   "for connecting to an IP address.")
+RESOLVE_HELP = ("Resolve HOST (or *.suffix) to ADDR in this process, like curl --resolve "
+                "(repeatable; CERTDOCTOR_RESOLVE adds more).")
+CA_FILE_HELP = "A PEM bundle to trust instead of the default store (like verify=FILE)."
+JSON_HELP = "Print one JSON document (docs/JSON.md) instead of text."
+
+
+def timeout_option(f: Callable) -> Callable:
+    return click.option(
+        "--timeout", type=click.FloatRange(policy.TIMEOUT_MIN_SECONDS, policy.TIMEOUT_MAX_SECONDS),
+        default=policy.TIMEOUT_SECONDS, show_default=True, metavar="SECONDS", help=TIMEOUT_HELP,
+    )(f)
+
+
+def proxy_option(f: Callable) -> Callable:
+    return click.option("--proxy", default=None, metavar="URL", help=PROXY_HELP)(f)
+
+
+def servername_option(f: Callable) -> Callable:
+    return click.option("--servername", default=None, metavar="NAME", help=SERVERNAME_HELP)(f)
+
+
+def resolve_option(f: Callable) -> Callable:
+    return click.option("--resolve", "resolve", multiple=True, metavar="HOST:ADDR", help=RESOLVE_HELP)(f)
+
+
+def ca_file_option(f: Callable) -> Callable:
+    return click.option("--ca-file", "ca_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                        help=CA_FILE_HELP)(f)
+
+
+def json_option(f: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help=JSON_HELP)(f)
+
+
+def connection_options(f: Callable) -> Callable:
+    """``--timeout --proxy --servername --resolve --ca-file`` (parameters ``timeout``, ``proxy``,
+    ``servername``, ``resolve``, ``ca_file``), in that order in ``--help``."""
+    for opt in reversed((timeout_option, proxy_option, servername_option, resolve_option, ca_file_option)):
+        f = opt(f)
+    return f
+
+
+__all__ = [
+    "connection_options",
+    "json_option",
+    "timeout_option",
+    "proxy_option",
+    "servername_option",
+    "resolve_option",
+    "ca_file_option",
+]
