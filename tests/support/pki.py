@@ -158,6 +158,16 @@ class TestCA:
                                      not_before=not_before, not_after=not_after or NOW + dt.timedelta(days=1000),
                                      **cert_kw)
 
+    @classmethod
+    def existing(cls, cert: x509.Certificate, key, *, parent: "TestCA | None" = None, aia_url: str | None = AIA_URL,
+                 crl_url: str | None = CRL_URL, ocsp_url: str | None = OCSP_URL) -> "TestCA":
+        """A CA made elsewhere (e.g. the lab's intermediate) that issues like any other here."""
+        ca = cls.__new__(cls)
+        ca.kind = "rsa" if isinstance(key, rsa.RSAPrivateKey) else "ec"
+        ca.key, ca.cert, ca.name, ca.parent = key, cert, cert.subject, parent
+        ca.aia_url, ca.crl_url, ca.ocsp_url = aia_url, crl_url, ocsp_url
+        return ca
+
     @property
     def chain(self) -> tuple[x509.Certificate, ...]:
         """This CA and its issuers up to the root."""
