@@ -54,6 +54,7 @@ ORG = "certdoctor tests"
 AIA_URL = "http://ca.example.test/issuer.der"
 OCSP_URL = "http://ocsp.example.test"
 CRL_URL = "http://crl.example.test/ca.crl"
+NO_URLS = {"aia_url": None, "crl_url": None, "ocsp_url": None}  # ``TestCA(..., **NO_URLS)``: no AIA/CRL DP
 _INHERIT = object()  # issue_cert: use the CA's URL
 
 
