@@ -97,37 +97,12 @@ def general_names(names) -> list[x509.GeneralName]:
 def issue(subject_key, issuer_key, subject: x509.Name, issuer: x509.Name, *, ca: bool,
           path_length: int | None = None, sans: tuple[str, ...] = (), not_before=None, not_after=None,
           issuer_cert: x509.Certificate | None = None) -> x509.Certificate:
-    """One certificate with the extensions a real CA puts in."""
-    not_before = not_before or NOW - dt.timedelta(days=1)
-    not_after = not_after or NOW + dt.timedelta(days=90)
-    b = (x509.CertificateBuilder()
-         .subject_name(subject).issuer_name(issuer).public_key(subject_key.public_key())
-         .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=path_length), critical=True)
-         .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject_key.public_key()), critical=False))
-    if ca:
-        b = b.add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                          crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-    else:
-        b = b.add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                          data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                          crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-        b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-    if sans:
-        b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(s) for s in sans]), critical=False)
-    if issuer_cert is not None:
-        b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                            critical=False)
-        b = b.add_extension(x509.AuthorityInformationAccess([
-            x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
-                                   x509.UniformResourceIdentifier("http://ocsp.example.test")),
-            x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
-                                   x509.UniformResourceIdentifier("http://ca.example.test/issuer.der")),
-        ]), critical=False)
-        b = b.add_extension(x509.CRLDistributionPoints([x509.DistributionPoint(
-            [x509.UniformResourceIdentifier("http://crl.example.test/ca.crl")], None, None, None)]), critical=False)
-    return b.sign(issuer_key, hashes.SHA256())
+    """One certificate with the extensions a real CA puts in (:func:`build_cert`); AKI and the
+    AIA/CRL URLs only when ``issuer_cert`` is given (``make_pki``'s shape)."""
+    urls = {"aia_url": AIA_URL, "ocsp_url": OCSP_URL, "crl_url": CRL_URL} if issuer_cert is not None else NO_URLS
+    return build_cert(subject_key.public_key(), issuer_key, subject, issuer, ca=ca, path_length=path_length,
+                      sans=[x509.DNSName(s) for s in sans], not_before=not_before, not_after=not_after,
+                      aki=issuer_cert is not None, **urls)
 
 
 class TestCA:
