@@ -109,8 +109,7 @@ def server_context(cert, key=None, *, client_ca=None, client_cert: str = "requir
         if client_cert not in ("required", "optional"):
             raise ValueError(f"client_cert is 'required' or 'optional', not {client_cert!r}")
         ctx.verify_mode = ssl.CERT_REQUIRED if client_cert == "required" else ssl.CERT_OPTIONAL
-        ctx.load_verify_locations(cadata=_pem_of(client_ca.cert if hasattr(client_ca, "intermediate")
-                                                 else client_ca).decode())
+        ctx.load_verify_locations(cadata=_pem_of(client_ca).decode())
     return ctx
 
 
