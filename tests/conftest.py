@@ -43,6 +43,19 @@ def clean_environ(monkeypatch, tmp_path):
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_server_left_behind():
+    """Every test server (``support.servers``) is stopped, and none of its threads outlives it."""
+    yield
+    import threading
+
+    from support.servers import live_servers
+
+    assert not live_servers(), f"test servers never stopped: {live_servers()}"
+    threads = [t.name for t in threading.enumerate() if t.name.startswith("test-server:")]
+    assert not threads, f"test server threads left behind: {threads}"
+
+
 @pytest.fixture(scope="session")
 def pki_ec():
     """Root → intermediate → leaf, ECDSA (``support.pki.make_pki``): for test_load, test_convert, test_inspect."""

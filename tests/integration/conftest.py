@@ -1,5 +1,5 @@
-"""Integration tests: real TLS servers on 127.0.0.1 (the lab, nginx, openssl), stopped by the
-tests that start them."""
+"""Integration tests: real TLS servers on 127.0.0.1 (the lab, nginx, openssl, and the one test
+server of ``support.servers``), stopped by the tests that start them."""
 
 from __future__ import annotations
 
@@ -21,3 +21,13 @@ def lab(tmp_path_factory):
             yield lab
     finally:
         lab.stop()
+
+
+@pytest.fixture
+def servers():
+    """``servers.tls(...)``, ``servers.tcp(...)``, ``servers.http(...)`` (``support.servers``): as
+    many servers as the test needs, all stopped at its end."""
+    from support.servers import ServerGroup
+
+    with ServerGroup() as group:
+        yield group

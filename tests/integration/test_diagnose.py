@@ -1,5 +1,6 @@
 """diagnose against the lab: every scenario gets its expected code, and certdoctor's verdict
-equals what the real requests does, with and without the lab root trusted, and under 3.13 rules."""
+equals what the real requests does, with and without the lab root trusted, and under 3.13 rules.
+The target and proxy rules (no server): tests/unit/test_diagnose.py."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import ssl
 import pytest
 import requests
 from requests.adapters import HTTPAdapter
+from support.pki import NO_URLS, TestCA, make_name
+from support.servers import closed_port
 
 from certdoctor.cli.common import run
 from certdoctor.cli.main import cli
-from certdoctor.diagnose import diagnose, parse_target
+from certdoctor.diagnose import diagnose
 from certdoctor.errors import UsageError
 from certdoctor.model import Code, Severity
 
@@ -161,13 +164,7 @@ def test_env_var_is_reported_and_applied(lab, monkeypatch, tmp_path):
 def test_connection_failures_are_findings(lab):
     d = diagnose(lab.endpoint("plain_http").url, timeout=5)
     assert d.primary.code is Code.NOT_TLS
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    d = diagnose(f"127.0.0.1:{port}", timeout=3)
+    d = diagnose(f"127.0.0.1:{closed_port()}", timeout=3)
     assert d.primary.code is Code.CONNECTION_REFUSED and d.exit_code == 1
 
 
@@ -182,16 +179,6 @@ def test_clock_skew_from_server_date(lab):
     ahead = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=3)
     d = diagnose(lab.endpoint("good").url, ca_file=str(lab.ca_file), timeout=5, now=ahead)
     assert any(f.code is Code.CLOCK_SKEW for f in d.findings)
-
-
-def test_parse_target():
-    assert parse_target("example.com").url == "https://example.com/"
-    assert parse_target("https://example.com:8443/x?y=1").port == 8443
-    assert parse_target("[::1]:8443").host == "::1"
-    with pytest.raises(UsageError):
-        parse_target("http://example.com/")
-    with pytest.raises(UsageError):
-        parse_target("")
 
 
 def test_cli_json_and_exit_codes(lab, capsys):
@@ -227,19 +214,6 @@ def test_hostile_aia_stays_bounded(lab):
             fetch_url(lab.http_base + route, timeout=per_read, budget=3.0)
         assert time.monotonic() - start < 6
         assert words in info.value.message, (route, info.value.message)
-
-
-def test_proxy_environment_rules():
-    from certdoctor.net.proxy import effective_proxy
-
-    url = "https://internal.example.test/"
-    assert effective_proxy(url, None, {}) is None
-    env = {"HTTPS_PROXY": "http://proxy:3128"}
-    assert effective_proxy(url, None, env) == "http://proxy:3128"
-    env["NO_PROXY"] = "example.test,localhost"
-    assert effective_proxy(url, None, env) is None
-    assert effective_proxy("https://pypi.org/", None, env) == "http://proxy:3128"
-    assert effective_proxy(url, "http://explicit:8080", env) == "http://explicit:8080"
 
 
 def test_https_proxy_env_is_followed_to_the_interceptor(lab):
@@ -313,27 +287,12 @@ def test_wrong_eku_client_only_certificate(lab):
 
 def test_root_removed_from_certifi_is_named(lab):
     """A chain under a root certifi removed (here a private stand-in named like it)."""
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     from certdoctor.lab.pki import IssuedCert
 
-    now = dt.datetime.now(dt.timezone.utc)
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "DST Root CA X3")])
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    root = TestCA(make_name("DST Root CA X3", org=None), **NO_URLS)
     host = "removed-root.lab.test"
-    leaf = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-            .issuer_name(root_name).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
-            .sign(root_key, hashes.SHA256()))
+    issued = root.issue_cert(host)
+    leaf, leaf_key = issued.cert, issued.key
     ep = _serve_extra(lab, "removed_root", IssuedCert(leaf, leaf_key, (leaf,)))
     d = diagnose(ep.url, timeout=5)
     assert d.verifies is False
@@ -365,31 +324,12 @@ def test_pip_verdict_equals_real_pip(lab, tmp_path, trusted):
 
 def test_transparent_interceptor_is_recognised_by_its_product_name(lab):
     """No proxy configured (transparent interception): the root's name gives it away."""
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
     from certdoctor.lab.pki import IssuedCert
 
-    now = dt.datetime.now(dt.timezone.utc)
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Zscaler Root CA")])
-    root = (x509.CertificateBuilder().subject_name(root_name).issuer_name(root_name)
-            .public_key(root_key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(root_key, hashes.SHA256()))
+    ca = TestCA(make_name("Zscaler Root CA", org=None), **NO_URLS)
     host = "zscaled.lab.test"
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-            .issuer_name(root_name).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-            .sign(root_key, hashes.SHA256()))
+    issued = ca.issue_cert(host)
+    root, leaf, leaf_key = ca.cert, issued.cert, issued.key
     ep = _serve_extra(lab, "zscaled", IssuedCert(leaf, leaf_key, (leaf,)), chain=(leaf, root))
     d = diagnose(ep.url, timeout=5)
     f = next(f for f in d.findings if f.code is Code.INTERCEPTING_PROXY)

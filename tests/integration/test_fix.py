@@ -86,27 +86,21 @@ def test_fix_cli_json(lab, tmp_path, capsys):
 
 def test_a_confirmed_certificate_cannot_smuggle_another_into_the_bundle(lab, tmp_path):
     """A subject with a newline and PEM armour must not become a second trusted certificate."""
-    import datetime as dt
-
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import NameOID
+    from support.pki import self_signed
 
     from certdoctor.lab.pki import IssuedCert
     from certdoctor.x509.load import load_file
 
     smuggled = lab.pki.root_cert.public_bytes(serialization.Encoding.PEM).decode()
     host = "smuggle.lab.test"
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.timezone.utc)
     name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "x\n" + smuggled),
                       x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-            .sign(key, hashes.SHA256()))
+    # a self-signed certificate with nothing but its SAN, as a hand-made one comes
+    issued = self_signed(host, subject=name, basic_constraints=False, key_usage=None, ski=False, eku=None)
+    cert, key = issued.cert, issued.key
     ep = lab.endpoint("smuggle") if "smuggle" in lab.endpoints else lab.serve("smuggle", IssuedCert(cert, key, (cert,)))
     first = fix(ep.url, tmp_path / "a", timeout=5)  # default trust: certifi
     assert first.needs_trust

@@ -6,29 +6,18 @@ import datetime as dt
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
+from support.pki import TestCA
 
 from certdoctor.net.fetch import FetchCache
 from certdoctor.x509.path import build_path
 
 
 def _leaf_with_aia(lab, url: str, host: str = "aia.lab.test") -> x509.Certificate:
-    now = dt.datetime.now(dt.timezone.utc)
-    key = ec.generate_private_key(ec.SECP256R1())
-    issuer = lab.pki.intermediate_cert
-    return (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-            .issuer_name(issuer.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.public_key()), critical=False)
-            .add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
-                AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(url))]), critical=False)
-            .sign(lab.pki.intermediate_key, hashes.SHA256()))
+    inter = TestCA.existing(lab.pki.intermediate_cert, lab.pki.intermediate_key, aia_url=url, ocsp_url=None,
+                            crl_url=None)
+    return inter.issue_cert(host, not_after=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30)).cert
 
 
 def _route(lab, path: str, body: bytes, content_type: str) -> tuple[str, list]:
@@ -40,8 +29,6 @@ def _route(lab, path: str, body: bytes, content_type: str) -> tuple[str, list]:
 
     lab.add_route(path, handler)
     return lab.http_base + path, calls
-
-
 
 
 @pytest.mark.parametrize("fmt", ["der", "pem", "p7c-der", "p7c-pem"])

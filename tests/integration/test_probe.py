@@ -1,7 +1,7 @@
 """certdoctor.net.probe against real TLS servers on 127.0.0.1 (no TLS mocks, no Internet).
 
-Small throwaway servers made here cover what the lab does not (refused port, DNS failure,
-a huge stream, TLS 1.0 only, a cipher mismatch, mTLS on TLS 1.2 and 1.3, a CONNECT proxy
+Small throwaway servers (``support.servers``) cover what the lab does not (refused port, DNS
+failure, a huge stream, TLS 1.0 only, a cipher mismatch, mTLS on TLS 1.2 and 1.3, a CONNECT proxy
 refusing, an OCSP staple); the `lab` scenarios are used when `certdoctor.lab` exists.
 """
 
@@ -10,18 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import ssl
-import threading
 import time
-import warnings
 from dataclasses import dataclass
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from support.pki import TestCA, der, pem
+from support.servers import closed_port, connect_proxy, server_context
 
-from certdoctor.errors import NetworkError, UsageError
+from certdoctor.errors import NetworkError
 from certdoctor.model import Code, Severity
 from certdoctor.net.probe import ProbeResult, fetch_chain, probe, probe_many
 
@@ -29,28 +27,6 @@ NOW = dt.datetime.now(dt.timezone.utc)
 
 
 # --------------------------------------------------------------------------- a small PKI
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _cert(subject, issuer, key, signer, *, ca: bool, san: str | None = None):
-    b = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer))
-         .public_key(key.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=30))
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
-    if san:
-        b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
-    return b.sign(signer, hashes.SHA256())
-
-
-def _pem(*certs) -> bytes:
-    return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
-
-
-def _der(c) -> bytes:
-    return c.public_bytes(serialization.Encoding.DER)
-
 
 @dataclass
 class PKI:
@@ -64,127 +40,45 @@ class PKI:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory) -> PKI:
     d = tmp_path_factory.mktemp("pki")
-    rk, ik, lk = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
-    rsak = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    root = _cert("Probe Test Root", "Probe Test Root", rk, rk, ca=True)
-    inter = _cert("Probe Test Intermediate", "Probe Test Root", ik, rk, ca=True)
-    leaf = _cert("probe.test", "Probe Test Intermediate", lk, ik, ca=False, san="probe.test")
-    leaf_rsa = _cert("rsa.probe.test", "Probe Test Intermediate", rsak, ik, ca=False, san="rsa.probe.test")
-    key_pem = lk.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                               serialization.NoEncryption())
-    rsa_pem = rsak.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption())
+    root = TestCA("Probe Test Root")
+    inter = root.intermediate("Probe Test Intermediate")
+    leaf = inter.issue_cert("probe.test")
+    leaf_rsa = inter.issue_cert("rsa.probe.test", kind="rsa")
     files = {}
     for name, data in {
-        "chain": _pem(leaf, inter), "wrong_order": _pem(leaf, root, inter), "leaf_only": _pem(leaf),
-        "key": key_pem, "rsa_chain": _pem(leaf_rsa, inter), "rsa_key": rsa_pem, "root": _pem(root),
+        "chain": pem(leaf.cert, inter.cert), "wrong_order": pem(leaf.cert, root.cert, inter.cert),
+        "leaf_only": pem(leaf.cert), "key": leaf.key_pem(), "rsa_chain": pem(leaf_rsa.cert, inter.cert),
+        "rsa_key": leaf_rsa.key_pem(), "root": pem(root.cert),
     }.items():
         p = d / f"{name}.pem"
         p.write_bytes(data)
         files[name] = str(p)
-    return PKI(root, inter, leaf, leaf_rsa, files)
+    return PKI(root.cert, inter.cert, leaf.cert, leaf_rsa.cert, files)
 
 
-# --------------------------------------------------------------------------- throwaway servers
-
-class Server:
-    """Accepts on 127.0.0.1:0 in a thread; ``handler(conn)`` runs per connection."""
-
-    def __init__(self, handler):
-        self.handler = handler
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stop_event.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
-
-    def _handle(self, conn):
-        try:
-            conn.settimeout(5)
-            self.handler(conn, self.stop_event)
-        except Exception:
-            pass
-        finally:
-            try:
-                conn.close()
-            except OSError:
-                pass
-
-    def stop(self):
-        self.stop_event.set()
-        self.sock.close()
-        self.thread.join(2)
-
-
-def tls_handler(ctx: ssl.SSLContext):
-    def handle(conn, stop):
-        with ctx.wrap_socket(conn, server_side=True) as s:
-            s.settimeout(2)
-            try:
-                while s.recv(1024):
-                    pass
-            except (OSError, ssl.SSLError):
-                pass
-    return handle
-
+# --------------------------------------------------------------------------- servers (support.servers)
 
 def server_ctx(pki: PKI, chain="chain", key="key", *, mtls=False, max_v=None, min_v=None, ciphers=None):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki.files[chain], pki.files[key])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        if ciphers:
-            ctx.set_ciphers(ciphers)
-        if min_v:
-            ctx.minimum_version = min_v
-        if max_v:
-            ctx.maximum_version = max_v
-    if mtls:
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.load_verify_locations(pki.files["root"])
-    return ctx
+    return server_context(pki.files[chain], pki.files[key], client_ca=pki.files["root"] if mtls else None,
+                          max_version=max_v, min_version=min_v, ciphers=ciphers)
 
 
 @pytest.fixture
-def serve():
-    servers = []
-
-    def start(handler):
-        s = Server(handler)
-        servers.append(s)
-        return s
-
-    try:
-        yield start
-    finally:
-        for s in servers:
-            s.stop()
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+def serve(servers):
+    """``serve(handler)``: a TCP server running ``handler(conn, srv)`` per connection;
+    ``serve(tls=ctx)``: a TLS server that reads (and records) until the client is done."""
+    def start(handler=None, *, tls=None):
+        return servers.tls(tls) if tls is not None else servers.tcp(handler)
+    return start
 
 
 # --------------------------------------------------------------------------- chain capture
 
 def test_presented_chain_is_recorded_unverified(pki, serve):
-    srv = serve(tls_handler(server_ctx(pki)))
+    srv = serve(tls=server_ctx(pki))
     r = probe("127.0.0.1", srv.port, servername="probe.test", timeout=5)
     assert r.failure is None, r.failure
-    assert r.chain_der == (_der(pki.leaf), _der(pki.inter))
+    assert r.chain_der == (der(pki.leaf), der(pki.inter))
     assert r.tls_version == "TLSv1.3"
     assert r.cipher and r.alpn is None  # the stdlib server offers no ALPN
     assert r.address == "127.0.0.1" and r.servername == "probe.test"
@@ -194,20 +88,20 @@ def test_presented_chain_is_recorded_unverified(pki, serve):
 
 
 def test_chain_order_is_kept_as_sent(pki, serve):
-    srv = serve(tls_handler(server_ctx(pki, chain="wrong_order")))
+    srv = serve(tls=server_ctx(pki, chain="wrong_order"))
     r = probe("127.0.0.1", srv.port, servername="probe.test", timeout=5)
     assert r.ok
-    assert r.chain_der == (_der(pki.leaf), _der(pki.root), _der(pki.inter))
+    assert r.chain_der == (der(pki.leaf), der(pki.root), der(pki.inter))
 
 
 def test_alpn_offers_h2_and_http11(pki, serve):
     ctx = server_ctx(pki)
     ctx.set_alpn_protocols(["http/1.1"])
-    srv = serve(tls_handler(ctx))
+    srv = serve(tls=ctx)
     assert probe("127.0.0.1", srv.port, timeout=5).alpn == "http/1.1"
     ctx2 = server_ctx(pki)
     ctx2.set_alpn_protocols(["h2", "http/1.1"])
-    srv2 = serve(tls_handler(ctx2))
+    srv2 = serve(tls=ctx2)
     assert probe("127.0.0.1", srv2.port, timeout=5).alpn == "h2"
 
 
@@ -215,7 +109,7 @@ def test_sni_is_sent_and_defaults_to_host(pki, serve):
     seen = []
     ctx = server_ctx(pki)
     ctx.sni_callback = lambda sock, name, c: seen.append(name)
-    srv = serve(tls_handler(ctx))
+    srv = serve(tls=ctx)
     probe("127.0.0.1", srv.port, servername="named.probe.test", timeout=5)
     probe("127.0.0.1", srv.port, timeout=5)  # IP host: no SNI
     r = probe("localhost", srv.port, address="127.0.0.1", timeout=5)
@@ -224,37 +118,23 @@ def test_sni_is_sent_and_defaults_to_host(pki, serve):
 
 
 def test_tls12_server_records_version_and_no_certificate_request(pki, serve):
-    srv = serve(tls_handler(server_ctx(pki, max_v=ssl.TLSVersion.TLSv1_2)))
+    srv = serve(tls=server_ctx(pki, max_v=ssl.TLSVersion.TLSv1_2))
     r = probe("127.0.0.1", srv.port, timeout=5)
     assert r.ok and r.tls_version == "TLSv1.2"
     assert r.client_cert_requested is False
-    assert r.chain_der[0] == _der(pki.leaf)
+    assert r.chain_der[0] == der(pki.leaf)
 
 
 def test_no_application_data_is_sent(pki, serve):
-    received = []
-
-    def handle(conn, stop):
-        with server_ctx(pki).wrap_socket(conn, server_side=True) as s:
-            s.settimeout(2)
-            try:
-                while True:
-                    data = s.recv(1024)
-                    if not data:
-                        break
-                    received.append(data)
-            except (OSError, ssl.SSLError):
-                pass
-    srv = serve(handle)
+    srv = serve(tls=server_ctx(pki))
     assert probe("127.0.0.1", srv.port, timeout=5).ok
-    time.sleep(0.2)
-    assert received == []
+    assert srv.received() == b""  # the server saw the handshake through, then not one byte
 
 
 # --------------------------------------------------------------------------- connection-level failures
 
 def test_refused_port(pki):
-    r = probe("127.0.0.1", free_port(), timeout=3)
+    r = probe("127.0.0.1", closed_port(), timeout=3)
     assert r.failure.code is Code.CONNECTION_REFUSED
     assert r.failure.severity is Severity.ERROR
     assert any("127.0.0.1" in e for e in r.failure.evidence)
@@ -270,7 +150,7 @@ def test_dns_failure():
 
 
 def test_stalling_server_times_out_in_bounded_time(serve):
-    srv = serve(lambda conn, stop: stop.wait(5))
+    srv = serve(lambda conn, srv: srv.stopping.wait(5))
     t0 = time.monotonic()
     r = probe("127.0.0.1", srv.port, timeout=0.6)
     took = time.monotonic() - t0
@@ -308,7 +188,7 @@ def test_connect_timeout_is_bounded():
 
 
 def test_plain_http_on_tls_port(serve):
-    def handle(conn, stop):
+    def handle(conn, srv):
         conn.recv(4096)
         conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
     srv = serve(handle)
@@ -320,7 +200,7 @@ def test_plain_http_on_tls_port(serve):
 
 
 def test_other_protocol_on_tls_port(serve):
-    def handle(conn, stop):
+    def handle(conn, srv):
         conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
         conn.recv(4096)
     srv = serve(handle)
@@ -332,7 +212,7 @@ def test_other_protocol_on_tls_port(serve):
 def test_huge_stream_is_capped(serve):
     record = b"\x16\x03\x03\x40\x00" + b"\x0b" + (16384 - 1) * b"\x00"  # "certificate" records, endless
 
-    def handle(conn, stop):
+    def handle(conn, srv):
         conn.recv(4096)
         for _ in range(640):  # ~10 MB
             conn.sendall(record)
@@ -345,7 +225,7 @@ def test_huge_stream_is_capped(serve):
 
 
 def test_byte_cap_aborts_the_handshake(pki, serve):
-    srv = serve(tls_handler(server_ctx(pki)))
+    srv = serve(tls=server_ctx(pki))
     r = probe("127.0.0.1", srv.port, timeout=5, max_bytes=200)
     assert r.failure.code is Code.CONNECT_FAILED
     assert "more than 200 bytes" in r.failure.summary
@@ -353,11 +233,11 @@ def test_byte_cap_aborts_the_handshake(pki, serve):
 
 
 def test_client_cert_required_tls13(pki, serve):
-    srv = serve(tls_handler(server_ctx(pki, mtls=True)))
+    srv = serve(tls=server_ctx(pki, mtls=True))
     r = probe("127.0.0.1", srv.port, timeout=5)
     assert r.failure is not None and r.failure.code is Code.CLIENT_CERT_REQUIRED, r.failure
     assert r.tls_version == "TLSv1.3"
-    assert r.chain_der == (_der(pki.leaf), _der(pki.inter))  # captured before the alert
+    assert r.chain_der == (der(pki.leaf), der(pki.inter))  # captured before the alert
     assert any("CERTIFICATE_REQUIRED" in e or "EOF" in e or "closed" in e for e in r.failure.evidence)
     assert r.elapsed < 1.0
     assert fetch_chain("127.0.0.1", srv.port, timeout=5)[0] == pki.leaf
@@ -366,7 +246,7 @@ def test_client_cert_required_tls13(pki, serve):
 def test_tls13_server_without_tickets_costs_one_bounded_wait(pki, serve):
     ctx = server_ctx(pki)
     ctx.num_tickets = 0  # nothing arrives after the handshake: the wait runs out (<= 0.5 s)
-    srv = serve(tls_handler(ctx))
+    srv = serve(tls=ctx)
     r = probe("127.0.0.1", srv.port, timeout=5)
     assert r.ok and r.tls_version == "TLSv1.3"
     assert 0.2 <= r.elapsed <= 0.7
@@ -377,14 +257,14 @@ def test_optional_client_cert_is_not_a_failure(pki, serve):
         ctx = server_ctx(pki, max_v=max_v)
         ctx.verify_mode = ssl.CERT_OPTIONAL
         ctx.load_verify_locations(pki.files["root"])
-        srv = serve(tls_handler(ctx))
+        srv = serve(tls=ctx)
         r = probe("127.0.0.1", srv.port, timeout=5)
         assert r.ok, r.failure
         assert r.client_cert_requested is (True if max_v else None)
 
 
 def test_client_cert_required_tls12_is_told_from_cipher_mismatch(pki, serve):
-    srv = serve(tls_handler(server_ctx(pki, mtls=True, max_v=ssl.TLSVersion.TLSv1_2)))
+    srv = serve(tls=server_ctx(pki, mtls=True, max_v=ssl.TLSVersion.TLSv1_2))
     r = probe("127.0.0.1", srv.port, timeout=5)
     assert r.failure.code is Code.CLIENT_CERT_REQUIRED
     assert r.client_cert_requested is True
@@ -393,19 +273,19 @@ def test_client_cert_required_tls12_is_told_from_cipher_mismatch(pki, serve):
 
 
 def test_cipher_mismatch(pki, serve):
-    srv = serve(tls_handler(server_ctx(pki, chain="rsa_chain", key="rsa_key", max_v=ssl.TLSVersion.TLSv1_2,
-                                       ciphers="AES128-SHA:@SECLEVEL=0")))
+    srv = serve(tls=server_ctx(pki, chain="rsa_chain", key="rsa_key", max_v=ssl.TLSVersion.TLSv1_2,
+                               ciphers="AES128-SHA:@SECLEVEL=0"))
     r = probe("127.0.0.1", srv.port, timeout=5)
     assert r.failure.code is Code.CIPHER_MISMATCH, r.failure
     assert any("SSLV3_ALERT_HANDSHAKE_FAILURE" in e for e in r.failure.evidence)
     # the legacy retry shows what the server speaks, and captures its chain
     assert r.cipher == "AES128-SHA" and r.tls_version == "TLSv1.2"
-    assert r.chain_der[0] == _der(pki.leaf_rsa)
+    assert r.chain_der[0] == der(pki.leaf_rsa)
 
 
 def test_tls10_only_server(pki, serve):
-    srv = serve(tls_handler(server_ctx(pki, chain="rsa_chain", key="rsa_key", min_v=ssl.TLSVersion.TLSv1,
-                                       max_v=ssl.TLSVersion.TLSv1, ciphers="ALL:@SECLEVEL=0")))
+    srv = serve(tls=server_ctx(pki, chain="rsa_chain", key="rsa_key", min_v=ssl.TLSVersion.TLSv1,
+                               max_v=ssl.TLSVersion.TLSv1, ciphers="ALL:@SECLEVEL=0"))
     r = probe("127.0.0.1", srv.port, timeout=5)
     assert r.failure.code is Code.TLS_VERSION, r.failure
     assert any("PROTOCOL_VERSION" in e or "UNSUPPORTED_PROTOCOL" in e for e in r.failure.evidence)
@@ -414,71 +294,19 @@ def test_tls10_only_server(pki, serve):
 
 def test_fetch_chain_raises_network_error(pki):
     with pytest.raises(NetworkError) as info:
-        fetch_chain("127.0.0.1", free_port(), timeout=2)
+        fetch_chain("127.0.0.1", closed_port(), timeout=2)
     assert "refused" in info.value.message and info.value.hint
-
-
-def test_bad_arguments_raise_usage_error():
-    with pytest.raises(UsageError):
-        probe("example.org", 70000)
-    with pytest.raises(UsageError):
-        probe("", 443)
-    with pytest.raises(UsageError):
-        probe("example.org", 443, address="not-an-ip")
-    with pytest.raises(UsageError):
-        probe_many(["example.org:notaport"])
 
 
 # --------------------------------------------------------------------------- proxies
 
-def connect_proxy(refuse: int | None = None):
-    """A minimal CONNECT proxy (127.0.0.1 targets only); ``refuse`` answers that status instead."""
-    def handle(conn, stop):
-        buf = b""
-        while b"\r\n\r\n" not in buf:
-            chunk = conn.recv(4096)
-            if not chunk:
-                return
-            buf += chunk
-        line = buf.split(b"\r\n", 1)[0].decode()
-        method, authority, _ = line.split(" ", 2)
-        host, _, port = authority.rpartition(":")
-        if refuse or method != "CONNECT" or host not in ("127.0.0.1", "localhost"):
-            conn.sendall(f"HTTP/1.1 {refuse or 403} Forbidden\r\nContent-Length: 0\r\n\r\n".encode())
-            return
-        up = socket.create_connection(("127.0.0.1", int(port)), timeout=5)
-        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-
-        def pump(a, b):
-            try:
-                while True:
-                    d = a.recv(65536)
-                    if not d:
-                        break
-                    b.sendall(d)
-            except OSError:
-                pass
-            finally:
-                for s in (a, b):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
-        t = threading.Thread(target=pump, args=(up, conn), daemon=True)
-        t.start()
-        pump(conn, up)
-        t.join(5)
-        up.close()
-    return handle
-
-
 def test_probe_through_connect_proxy(pki, serve):
-    srv = serve(tls_handler(server_ctx(pki)))
+    srv = serve(tls=server_ctx(pki))
     prox = serve(connect_proxy())
     r = probe("127.0.0.1", srv.port, servername="probe.test", proxy=f"http://user:secret@127.0.0.1:{prox.port}",
               timeout=5)
     assert r.ok, r.failure
-    assert r.chain_der == (_der(pki.leaf), _der(pki.inter))
+    assert r.chain_der == (der(pki.leaf), der(pki.inter))
     assert r.proxy == f"http://***@127.0.0.1:{prox.port}"
 
 
@@ -494,12 +322,12 @@ def test_proxy_refusing_connect(pki, serve):
 
 
 def test_proxy_unreachable():
-    r = probe("127.0.0.1", 443, proxy=f"http://127.0.0.1:{free_port()}", timeout=3)
+    r = probe("127.0.0.1", 443, proxy=f"http://127.0.0.1:{closed_port()}", timeout=3)
     assert r.failure.code is Code.PROXY_ERROR
 
 
 def test_https_proxy_scheme_is_explained(serve):
-    def handle(conn, stop):  # a plain-HTTP proxy, as most are
+    def handle(conn, srv):  # a plain-HTTP proxy, as most are
         conn.recv(4096)
         conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
     prox = serve(handle)
@@ -514,8 +342,8 @@ def test_https_proxy_scheme_is_explained(serve):
 # --------------------------------------------------------------------------- many at once
 
 def test_probe_many_preserves_order_on_50_targets(pki, serve):
-    srv = serve(tls_handler(server_ctx(pki)))
-    dead = free_port()
+    srv = serve(tls=server_ctx(pki))
+    dead = closed_port()
     targets = []
     for i in range(50):
         targets.append(("127.0.0.1", dead) if i % 10 == 3 else f"127.0.0.1:{srv.port}")
@@ -527,12 +355,12 @@ def test_probe_many_preserves_order_on_50_targets(pki, serve):
         if i % 10 == 3:
             assert r.port == dead and r.failure.code is Code.CONNECTION_REFUSED
         else:
-            assert r.port == srv.port and r.ok and r.chain_der[0] == _der(pki.leaf)
+            assert r.port == srv.port and r.ok and r.chain_der[0] == der(pki.leaf)
     assert took < 10
 
 
 def test_probe_many_accepts_urls_and_mappings(pki, serve):
-    srv = serve(tls_handler(server_ctx(pki)))
+    srv = serve(tls=server_ctx(pki))
     res = probe_many([f"https://127.0.0.1:{srv.port}/path",
                       {"host": "localhost", "port": srv.port, "address": "127.0.0.1"}], timeout=5)
     assert [r.ok for r in res] == [True, True]
@@ -542,58 +370,44 @@ def test_probe_many_accepts_urls_and_mappings(pki, serve):
 
 # --------------------------------------------------------------------------- OCSP staple (pyOpenSSL)
 
-def test_ocsp_staple_is_captured(pki, tmp_path):
+def test_ocsp_staple_is_captured(pki, tmp_path, serve):
     SSL = pytest.importorskip("OpenSSL.SSL")
     from cryptography.x509 import ocsp
 
-    ik = ec.generate_private_key(ec.SECP256R1())
-    lk = ec.generate_private_key(ec.SECP256R1())
-    issuer = _cert("Staple CA", "Staple CA", ik, ik, ca=True)
-    leaf = _cert("staple.test", "Staple CA", lk, ik, ca=False, san="staple.test")
+    ca = TestCA("Staple CA")
+    issued = ca.issue_cert("staple.test")
+    issuer, leaf = ca.cert, issued.cert
     resp = (ocsp.OCSPResponseBuilder()
             .add_response(cert=leaf, issuer=issuer, algorithm=hashes.SHA256(),
                           cert_status=ocsp.OCSPCertStatus.GOOD, this_update=NOW, next_update=NOW + dt.timedelta(days=1),
                           revocation_time=None, revocation_reason=None)
             .responder_id(ocsp.OCSPResponderEncoding.HASH, issuer)
-            .sign(ik, hashes.SHA256()))
+            .sign(ca.key, hashes.SHA256()))
     staple = resp.public_bytes(serialization.Encoding.DER)
 
     ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
     ctx.use_certificate(leaf)
-    ctx.use_privatekey(lk)
+    ctx.use_privatekey(issued.key)
     ctx.set_ocsp_server_callback(lambda conn, data: staple)
-    lsock = socket.create_server(("127.0.0.1", 0))
-    port = lsock.getsockname()[1]
     errors = []
 
-    def run():
-        for _ in range(3):
-            try:
-                raw, _ = lsock.accept()
-            except OSError:
-                return
-            raw.settimeout(None)  # pyOpenSSL wants a blocking socket
-            conn = SSL.Connection(ctx, raw)
-            conn.set_accept_state()
-            try:
-                conn.do_handshake()
-                conn.recv(1024)
-            except Exception as exc:
-                errors.append(exc)
-            finally:
-                raw.close()
-    th = threading.Thread(target=run, daemon=True)
-    th.start()
-    try:
-        plain = probe("127.0.0.1", port, servername="staple.test", timeout=5)
-        assert plain.ok and plain.ocsp_staple is None and not plain.ocsp_requested, (plain.failure, errors)
-        r = probe("127.0.0.1", port, servername="staple.test", timeout=5, ocsp=True)
-        assert r.ok and r.ocsp_requested
-        assert r.ocsp_staple == staple
-        assert ocsp.load_der_ocsp_response(r.ocsp_staple).certificate_status is ocsp.OCSPCertStatus.GOOD
-    finally:
-        lsock.close()
-        th.join(3)
+    def handle(raw, srv):
+        raw.settimeout(None)  # pyOpenSSL wants a blocking socket (stop() shuts it down)
+        conn = SSL.Connection(ctx, raw)
+        conn.set_accept_state()
+        try:
+            conn.do_handshake()
+            conn.recv(1024)
+        except Exception as exc:
+            errors.append(exc)
+
+    port = serve(handle).port
+    plain = probe("127.0.0.1", port, servername="staple.test", timeout=5)
+    assert plain.ok and plain.ocsp_staple is None and not plain.ocsp_requested, (plain.failure, errors)
+    r = probe("127.0.0.1", port, servername="staple.test", timeout=5, ocsp=True)
+    assert r.ok and r.ocsp_requested
+    assert r.ocsp_staple == staple
+    assert ocsp.load_der_ocsp_response(r.ocsp_staple).certificate_status is ocsp.OCSPCertStatus.GOOD
 
 
 # --------------------------------------------------------------------------- the lab
@@ -642,7 +456,7 @@ def test_lab_scenario_chain_equals_what_is_served(lab_or_skip, scenario):
     else:
         assert r.ok, r.failure
     served = x509.load_pem_x509_certificates(lab.scenario_files(scenario)["chain"].read_bytes())
-    assert r.chain_der == tuple(_der(c) for c in served)
+    assert r.chain_der == tuple(der(c) for c in served)
 
 
 def test_lab_stall_is_bounded(lab_or_skip):

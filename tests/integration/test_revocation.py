@@ -1,38 +1,36 @@
 """Revocation by CRL and OCSP against real components on 127.0.0.1.
 
-A small PKI (root -> intermediate -> leaves) is made in a module fixture *after* the servers are
-listening (port 0), so that the leaves name their real CRL and OCSP URLs. CRLs are served by a
-``ThreadingHTTPServer``; OCSP answers come from the real ``openssl ocsp`` behind
-:class:`certdoctor.lab.ocsp.OpenSSLOCSPResponder`. Every server is stopped in the fixture's
-teardown.
+A small PKI (root -> intermediate -> leaves, ``support.pki``) is made in a module fixture *after*
+the servers are listening (port 0), so that the leaves name their real CRL and OCSP URLs. CRLs are
+served by the plain-HTTP mode of ``support.servers``; OCSP answers come from the real ``openssl
+ocsp`` behind :class:`certdoctor.lab.ocsp.OpenSSLOCSPResponder`. Every server is stopped in the
+fixture's teardown.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import http.server
-import ipaddress
 import json
 import shutil
 import socket
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.pki import NO_URLS, TestCA, self_signed
+from support.servers import closed_port, http_server, tls_server
 
 from certdoctor.net.fetch import FetchCache
 from certdoctor.model import Code, Severity
-from certdoctor.lab.ocsp import OpenSSLOCSPResponder, index_line, write_index
+from certdoctor.lab.ocsp import OpenSSLOCSPResponder, write_index
 from certdoctor.revocation.check import (
     MethodAttempt,
     Problem,
@@ -52,72 +50,7 @@ REVOKED_AT = NOW - dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 
 
-# --------------------------------------------------------------------------- a tiny HTTP server
-
-class RouteServer:
-    """127.0.0.1:0, routes by longest path prefix; each value is bytes or ``fn(handler)``."""
-
-    def __init__(self) -> None:
-        self.routes: dict[str, object] = {}
-        self.hits: Counter[str] = Counter()
-        self._lock = threading.Lock()
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def do_GET(self) -> None:  # noqa: N802
-                owner._serve(self)
-
-            def do_POST(self) -> None:  # noqa: N802
-                n = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(n)
-                owner._serve(self)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address) -> None:
-                pass  # a client hanging up on the hostile route is expected
-
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def _serve(self, handler) -> None:
-        path = handler.path.split("?")[0]
-        match = max((r for r in self.routes if path == r or path.startswith(r.rstrip("/") + "/")),
-                    key=len, default=None)
-        with self._lock:
-            self.hits[match or path] += 1
-        if match is None:
-            handler.send_error(404)
-            return
-        value = self.routes[match]
-        if callable(value):
-            value(handler)
-            return
-        handler.send_response(200)
-        handler.send_header("Content-Length", str(len(value)))
-        handler.end_headers()
-        handler.wfile.write(value)
-
-    def start(self) -> "RouteServer":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
+# --------------------------------------------------------------------------- hostile CRL answers
 
 def _huge_unannounced(handler) -> None:
     """2 MiB with no Content-Length (close-delimited): only the read bound can stop it."""
@@ -136,55 +69,7 @@ def _huge_announced(handler) -> None:
     handler.wfile.write(b"\x30" * 1024)
 
 
-def _free_port() -> int:
-    """A port nobody listens on (bound, then closed): connecting to it is refused."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 # --------------------------------------------------------------------------- the PKI
-
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "certdoctor tests"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _key():
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _cert(subject, key, issuer_cert, issuer_key, *, ca=False, eku=None, crl=None, ocsp_url=None,
-          not_before=None, not_after=None, san=None):
-    b = (x509.CertificateBuilder()
-         .subject_name(subject)
-         .issuer_name(issuer_cert.subject if issuer_cert is not None else subject)
-         .public_key(key.public_key())
-         .serial_number(x509.random_serial_number())
-         .not_valid_before(not_before or NOW - DAY)
-         .not_valid_after(not_after or NOW + 30 * DAY)
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False))
-    if ca:
-        b = b.add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
-    if issuer_cert is not None:
-        b = b.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
-                            critical=False)
-    if eku:
-        b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
-    if crl:
-        b = b.add_extension(x509.CRLDistributionPoints([
-            x509.DistributionPoint([x509.UniformResourceIdentifier(crl)], None, None, None)]), critical=False)
-    if ocsp_url:
-        b = b.add_extension(x509.AuthorityInformationAccess([x509.AccessDescription(
-            x509.oid.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))]),
-            critical=False)
-    if san:
-        b = b.add_extension(x509.SubjectAlternativeName(san), critical=False)
-    return b.sign(issuer_key, hashes.SHA256())
-
 
 def _crl(issuer_name, key, revoked=(), *, last=None, next_=None):
     b = (x509.CertificateRevocationListBuilder().issuer_name(issuer_name)
@@ -214,58 +99,54 @@ def _der(obj) -> bytes:
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     d = tmp_path_factory.mktemp("revocation")
-    started: list = []
-    try:
+    with contextlib.ExitStack() as started:  # every server stopped at the module's end
         # 1. servers first (port 0), so the certificates can name their real URLs
-        web = RouteServer().start()
-        started.append(web)
+        web = started.enter_context(http_server())
         index = d / "index.txt"
 
         # 2. the PKI
-        root_key, int_key = _key(), _key()
-        root = _cert(_name("Test Root"), root_key, None, root_key, ca=True)
-        inter = _cert(_name("Test Intermediate"), int_key, root, root_key, ca=True)
+        root = TestCA("Test Root", **NO_URLS)
+        inter = root.intermediate("Test Intermediate", path_length=None, **NO_URLS)
+        root_key, int_key = root.key, inter.key
         crl_url = f"{web.base}/crl/intermediate.crl"
         # the OCSP front must be listening before the leaves are issued: start it on port 0 now,
         # with its signer files written just after (openssl reads them per request)
         paths = {n: d / n for n in ("inter.pem", "inter.key", "signer.pem", "signer.key")}
         delegated = OpenSSLOCSPResponder(paths["inter.pem"], index, paths["signer.pem"], paths["signer.key"],
                                          nmin=60).start()
-        started.append(delegated)
+        started.callback(delegated.stop)
         ocsp_url = delegated.url
-        good = _cert(_name("good.test"), (gk := _key()), inter, int_key, crl=crl_url, ocsp_url=ocsp_url,
-                     san=[x509.DNSName("good.test"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-        bad = _cert(_name("revoked.test"), _key(), inter, int_key, crl=crl_url, ocsp_url=ocsp_url)
-        unlisted = _cert(_name("unlisted.test"), _key(), inter, int_key, crl=crl_url, ocsp_url=ocsp_url)
-        bare = _cert(_name("bare.test"), _key(), inter, int_key)
-        other_ca_key = _key()
-        other_ca = _cert(_name("Other CA"), other_ca_key, None, other_ca_key, ca=True)
-        stranger = _cert(_name("stranger.test"), _key(), other_ca, other_ca_key)
+        urls = {"crl_url": crl_url, "ocsp_url": ocsp_url}
+        good_issued = inter.issue_cert("good.test", "127.0.0.1", **urls)
+        good, gk = good_issued.cert, good_issued.key
+        bad = inter.issue_cert(cn="revoked.test", **urls).cert
+        unlisted = inter.issue_cert(cn="unlisted.test", **urls).cert
+        bare = inter.issue_cert(cn="bare.test").cert
+        stranger = TestCA("Other CA", **NO_URLS).issue_cert(cn="stranger.test").cert
 
-        signer_key = _key()
-        signer = _cert(_name("Test OCSP Responder"), signer_key, inter, int_key, eku=[ExtendedKeyUsageOID.OCSP_SIGNING])
-        noeku_key = _key()
-        noeku = _cert(_name("Test Responder without EKU"), noeku_key, inter, int_key)
-        expired_key = _key()
-        expired = _cert(_name("Test Expired Responder"), expired_key, inter, int_key,
-                        eku=[ExtendedKeyUsageOID.OCSP_SIGNING], not_before=NOW - 30 * DAY, not_after=NOW - DAY)
-        evil_key = _key()
-        evil = _cert(_name("Evil Responder"), evil_key, None, evil_key, eku=[ExtendedKeyUsageOID.OCSP_SIGNING])
+        ocsp_eku = [ExtendedKeyUsageOID.OCSP_SIGNING]
+        signer_issued = inter.issue_cert(cn="Test OCSP Responder", eku=ocsp_eku)
+        signer, signer_key = signer_issued.cert, signer_issued.key
+        noeku = inter.issue_cert(cn="Test Responder without EKU", eku=None)
+        expired = inter.issue_cert(cn="Test Expired Responder", eku=ocsp_eku, not_before=NOW - 30 * DAY,
+                                   not_after=NOW - DAY)
+        evil = self_signed(cn="Evil Responder", eku=ocsp_eku)
         # same subject as the intermediate, another key: "signed by the wrong key" at its purest
-        forged_key = _key()
-        forged = _cert(inter.subject, forged_key, None, forged_key, ca=True)
+        forged = self_signed(subject=inter.subject, ca=True)
+        forged_key = forged.key
 
-        for name, obj in [("root.pem", root), ("inter.pem", inter), ("inter.key", int_key),
-                          ("signer.pem", signer), ("signer.key", signer_key), ("noeku.pem", noeku),
-                          ("noeku.key", noeku_key), ("expired.pem", expired), ("expired.key", expired_key),
-                          ("evil.pem", evil), ("evil.key", evil_key), ("forged.pem", forged),
+        for name, obj in [("root.pem", root.cert), ("inter.pem", inter.cert), ("inter.key", int_key),
+                          ("signer.pem", signer), ("signer.key", signer_key), ("noeku.pem", noeku.cert),
+                          ("noeku.key", noeku.key), ("expired.pem", expired.cert), ("expired.key", expired.key),
+                          ("evil.pem", evil.cert), ("evil.key", evil.key), ("forged.pem", forged.cert),
                           ("forged.key", forged_key)]:
             _pem(d / name, obj)
+        root, inter = root.cert, inter.cert
         write_index(index, good=[good, signer], revoked=[(bad, REVOKED_AT, x509.ReasonFlags.key_compromise)])
 
         def front(cert, key, *extra, nmin=60):
             r = OpenSSLOCSPResponder(d / "inter.pem", index, d / cert, d / key, extra, nmin=nmin).start()
-            started.append(r)
+            started.callback(r.stop)
             return r
 
         fronts = {
@@ -297,9 +178,6 @@ def pki(tmp_path_factory):
             bad=bad, unlisted=unlisted, bare=bare, stranger=stranger, signer=signer, signer_key=signer_key,
             fronts=fronts, crl_url=crl_url, ocsp_url=ocsp_url, index=index,
         )
-    finally:
-        for server in reversed(started):
-            server.stop()
 
 
 def _attempt(result: RevocationResult, method: str) -> MethodAttempt:
@@ -456,12 +334,6 @@ def test_stale_ocsp_response_is_refused(pki):
     assert s.method == "stapled"
 
 
-def test_ocsp_response_from_the_future_is_refused(pki):
-    future = _crafted(pki, pki.good, this_update=NOW + DAY, next_update=NOW + 2 * DAY)
-    _refused(check_revocation(pki.good, pki.inter, stapled=future, method="ocsp", ocsp_urls=[]),
-             Problem.NOT_YET_VALID)
-
-
 def test_ocsp_response_for_another_serial_is_refused(pki):
     # openssl's real answer about the *good* leaf, replayed when the revoked one is asked about
     other = pki.fronts["delegated"].respond(build_ocsp_request(pki.good, pki.inter))
@@ -545,16 +417,10 @@ def test_hostile_crl_url_is_bounded(pki, route):
     assert time.monotonic() - t0 < 5
 
 
-def test_ldap_crl_is_not_fetched(pki):
-    result = check_revocation(pki.good, pki.inter, method="crl", crl_urls=["ldap://127.0.0.1/cn=crl"])
-    assert result.status is UNKNOWN
-    assert _attempt(result, "crl").problem is Problem.UNSUPPORTED_SCHEME
-
-
 # --------------------------------------------------------------------------- policy, sources, issuer
 
 def test_unreachable_responder_soft_vs_hard(pki):
-    dead = f"http://127.0.0.1:{_free_port()}/ocsp"
+    dead = f"http://127.0.0.1:{closed_port()}/ocsp"
     t0 = time.monotonic()
     soft = check_revocation(pki.good, pki.inter, method="ocsp", ocsp_urls=[dead], policy="soft")
     assert time.monotonic() - t0 < 5
@@ -566,35 +432,6 @@ def test_unreachable_responder_soft_vs_hard(pki):
     f = hard.finding()
     assert f.code is Code.REVOCATION_UNKNOWN and f.severity is Severity.ERROR
     assert "port 80" in f.fix
-
-
-def test_certificate_without_sources_is_unknown(pki):
-    result = check_revocation(pki.bare, pki.inter)
-    assert result.status is UNKNOWN
-    assert {a.problem for a in result.attempts} == {Problem.NO_SOURCE}
-    assert result.finding().severity is Severity.WARNING
-    assert result.finding("hard").severity is Severity.ERROR
-
-
-def test_wrong_issuer_is_an_error_not_an_exception(pki):
-    result = check_revocation(pki.stranger, pki.inter)
-    _refused(result, Problem.ISSUER)
-
-
-def test_time_budget_is_honoured(pki):
-    result = check_revocation(pki.good, pki.inter, method="crl", budget=0,
-                              crl_urls=[pki.crl_url, pki.crl_url + "?again"])
-    assert result.status is ERROR
-    assert all(a.problem is Problem.BUDGET for a in result.attempts)
-
-
-def test_bad_arguments_raise_usage_error(pki):
-    from certdoctor.errors import UsageError
-
-    with pytest.raises(UsageError):
-        check_revocation(pki.good, pki.inter, method="ldap")
-    with pytest.raises(UsageError):
-        check_revocation(pki.good, pki.inter, policy="lenient")
 
 
 # --------------------------------------------------------------------------- cache
@@ -659,13 +496,6 @@ def test_result_is_jsonable(pki):
     assert doc["revocation_date"].endswith("Z") and "keyCompromise" in text
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(junk=st.binary(max_size=600))
-def test_random_bytes_are_never_good(pki, junk):
-    result = check_revocation(pki.good, pki.inter, method="ocsp", stapled=junk, ocsp_urls=[])
-    assert result.status is not GOOD
-
-
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(flip=st.integers(min_value=0, max_value=10_000), bit=st.integers(min_value=0, max_value=7))
 def test_a_flipped_bit_in_a_real_response_is_never_good_unless_unsigned(pki, flip, bit):
@@ -687,17 +517,6 @@ def test_a_flipped_bit_in_a_real_response_is_never_good_unless_unsigned(pki, fli
 
 
 # --------------------------------------------------------------------------- the responder front
-
-def test_index_lines_have_openssl_format(pki):
-    v = index_line(pki.good)
-    fields = v.split("\t")
-    assert fields[0] == "V" and fields[2] == "" and fields[4] == "unknown" and fields[5].endswith("/CN=good.test")
-    assert len(fields[1]) == 13 and fields[1].endswith("Z")
-    assert int(fields[3], 16) == pki.good.serial_number and len(fields[3]) % 2 == 0
-    r = index_line(pki.bad, revoked_at=REVOKED_AT, reason="keyCompromise").split("\t")
-    assert r[0] == "R" and r[2] == REVOKED_AT.strftime("%y%m%d%H%M%SZ") + ",keyCompromise"
-    with pytest.raises(ValueError):
-        index_line(pki.bad, revoked_at=REVOKED_AT, reason="bored")
 
 
 def test_responder_handler_shape(pki):
@@ -764,27 +583,6 @@ def test_cli_good_with_issuer_option_human(pki, cache_dir, capsys):
     assert code == 0 and "GOOD" in out and "good.test" in out
 
 
-def test_cli_unknown_is_exit_1_and_hard_policy_says_error(pki, cache_dir, capsys):
-    chain = cache_dir / "chain.pem"
-    chain.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (pki.bare, pki.inter)))
-    code, out, _ = _cli(["revocation", str(chain), "--policy", "hard", "--json"], capsys)
-    doc = json.loads(out)
-    assert code == 1 and doc["status"] == "UNKNOWN" and doc["finding"]["severity"] == "error"
-
-
-def test_cli_missing_issuer_is_a_usage_error(pki, cache_dir, capsys):
-    leaf = _pem(cache_dir / "leaf.pem", pki.good)
-    code, _, err = _cli(["revocation", str(leaf)], capsys)
-    assert code == 2 and "--issuer" in err
-    code, _, err = _cli(["revocation", str(leaf), "--issuer", str(_pem(cache_dir / "x.pem", pki.root))], capsys)
-    assert code == 2 and "error:" in err
-
-
-def test_cli_missing_file_is_bad_input(cache_dir, capsys):
-    code, _, err = _cli(["revocation", str(cache_dir / "nope.pem")], capsys)
-    assert code == 2 and "no such file" in err
-
-
 def test_python_m_certdoctor_revocation(pki, cache_dir):
     import subprocess
     import sys
@@ -800,47 +598,16 @@ def test_python_m_certdoctor_revocation(pki, cache_dir):
 
 
 def test_cli_target_over_tls(pki, cache_dir, capsys):
-    import ssl
-
     try:
         from certdoctor.net.probe import fetch_chain  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"certdoctor.net.probe is not there yet: {exc}")
-    certfile = cache_dir / "server.pem"
-    certfile.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (pki.good, pki.inter)))
-    keyfile = _pem(cache_dir / "server.key", pki.good_key)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(certfile, keyfile)
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                continue
-            try:
-                with ctx.wrap_socket(conn, server_side=True) as tls:
-                    tls.settimeout(2)
-                    tls.recv(1)
-            except (OSError, ssl.SSLError):
-                pass
-
-    t = threading.Thread(target=serve, daemon=True)
-    t.start()
-    try:
-        port = listener.getsockname()[1]
-        code, out, err = _cli(["revocation", f"127.0.0.1:{port}", "--json", "--timeout", "3"], capsys)
+    with tls_server([pki.good, pki.inter], pki.good_key) as srv:
+        code, out, err = _cli(["revocation", f"127.0.0.1:{srv.port}", "--json", "--timeout", "3"], capsys)
         doc = json.loads(out)
         assert code == 0, err
-        assert doc["status"] == "GOOD" and doc["target"]["input"] == f"127.0.0.1:{port}"
-        assert doc["target"]["kind"] == "endpoint" and doc["target"]["port"] == port
-    finally:
-        stop.set()
-        t.join(timeout=5)
-        listener.close()
+        assert doc["status"] == "GOOD" and doc["target"]["input"] == f"127.0.0.1:{srv.port}"
+        assert doc["target"]["kind"] == "endpoint" and doc["target"]["port"] == srv.port
 
 
 # --------------------------------------------------------------------------- the lab

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from support.servers import closed_port
+
 START_TIMEOUT = 5.0  # seconds until the port must accept
 STOP_TIMEOUT = 3.0  # seconds of graceful shutdown before SIGKILL
 PORT_ATTEMPTS = 3  # a free port can be taken between our probe bind and nginx's bind
@@ -38,12 +40,6 @@ def nginx_binary() -> str | None:
 
 class NginxError(RuntimeError):
     """nginx did not start (the message holds ``nginx -t`` and the error log)."""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _q(path: str | os.PathLike[str]) -> str:
@@ -189,7 +185,7 @@ def run_nginx(tmpdir, cert_chain_path, key_path, *, stapling_file=None,
     tmpdir.mkdir(parents=True, exist_ok=True)
     why = "not started"
     for _attempt in range(PORT_ATTEMPTS):
-        port = _free_port()
+        port = closed_port()  # free a moment ago: nginx cannot listen on port 0 and tell us
         proc, why = _start(binary, tmpdir, port, cert_chain_path, key_path, stapling_file,
                            extra_conf)
         pgid = proc.pid  # start_new_session: the master leads its own process group

@@ -14,11 +14,11 @@ import warnings
 import certifi
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.pki import NO_URLS, TestCA, make_name, self_signed
 
 from certdoctor.remedies import bundle as B
 from certdoctor.remedies.bundle import BundleCode, build_bundle, check_bundle, write_bundle
@@ -33,27 +33,19 @@ DAY = dt.timedelta(days=1)
 
 # --------------------------------------------------------------------------- a small PKI
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
 def make_cert(cn, *, issuer=None, ca=True, not_before=None, not_after=None, v1=False, subject=None):
-    """(cert, key). ``issuer`` is a (cert, key) pair; self-signed when None."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subj = subject if subject is not None else _name(cn)
-    issuer_name, issuer_key = (subj, key) if issuer is None else (issuer[0].subject, issuer[1])
-    b = (x509.CertificateBuilder().subject_name(subj).issuer_name(issuer_name).public_key(key.public_key())
-         .serial_number(x509.random_serial_number())
-         .not_valid_before(not_before or NOW - DAY).not_valid_after(not_after or NOW + 365 * DAY))
-    if v1:
-        b._version = x509.Version.v1  # cryptography has no public v1 switch; only tests need one
-    else:
-        b = b.add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        if ca:
-            b = b.add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), True)
-        else:
-            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName("leaf.example")]), False)
-    return b.sign(issuer_key, hashes.SHA256()), key
+    """(cert, key) from ``support.pki``, with CN-only names. ``issuer`` is a (cert, key) pair;
+    self-signed when None; a leaf (``ca=False``) under an issuer is for leaf.example."""
+    subj = subject if subject is not None else make_name(cn, org=None)
+    validity = {"not_before": not_before or NOW - DAY, "not_after": not_after or NOW + 365 * DAY}
+    if issuer is None:
+        made = self_signed(subject=subj, ca=ca, v1=v1, **validity)
+    elif ca:
+        made = TestCA.existing(*issuer, **NO_URLS).intermediate(subj, path_length=None, v1=v1, **validity)
+    else:  # no keyUsage: basicConstraints alone says it is no CA
+        made = TestCA.existing(*issuer, **NO_URLS).issue_cert("leaf.example", subject=subj, v1=v1, key_usage=None,
+                                                              **validity)
+    return made.cert, made.key
 
 
 def pem(cert) -> bytes:

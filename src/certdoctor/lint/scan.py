@@ -302,13 +302,6 @@ def lint_paths(paths: Sequence[str | os.PathLike[str]], *, jobs: int | None = No
     return LintReport(tuple(findings), tuple(notes), len(files), suppressed)
 
 
-def sarif(report: LintReport, *, tool_version: str | None = None) -> dict:
-    """The report as a SARIF 2.1.0 log: :func:`certdoctor.render.sarif.sarif` (kept here for imports)."""
-    from certdoctor.render.sarif import sarif as render
-
-    return render(report, tool_version=tool_version)
-
-
 # --------------------------------------------------------------------------- files
 
 def _walk(root: str, skip: frozenset[str]) -> list[str]:

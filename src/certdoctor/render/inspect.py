@@ -289,12 +289,10 @@ def inspection_json(insp: Inspection, target: dict[str, Any] | None = None) -> d
 
     if target is None:
         if insp.kind == "host":
-            from certdoctor.net.target import Target
-
             netloc = f"[{insp.host}]" if ":" in (insp.host or "") else insp.host
             url = f"https://{netloc}{'' if insp.port == 443 else f':{insp.port}'}/"
-            endpoint = Target(insp.host or "", insp.port or 443, insp.servername or insp.host or "", url)
-            target = make_target(insp.name, "endpoint", endpoint=endpoint)
+            target = make_target(insp.name, "endpoint", host=insp.host or "", port=insp.port or 443,
+                                 servername=insp.servername or insp.host or "", url=url)
         elif insp.name == "<stdin>":
             target = make_target("-", "stdin")
         else:

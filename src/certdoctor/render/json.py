@@ -53,18 +53,22 @@ def target_json(source: "Source | Sequence[Source] | None") -> dict[str, Any] | 
 
 
 def make_target(input: str | None, kind: str, *, path: str | None = None,
-                endpoint: "Target | None" = None) -> dict[str, Any]:
-    """A ``target`` object from its parts (every key present, ``None`` where it does not apply)."""
+                endpoint: "Target | None" = None, host: str | None = None, port: int | None = None,
+                servername: str | None = None, url: str | None = None) -> dict[str, Any]:
+    """A ``target`` object from its parts (every key present, ``None`` where it does not apply):
+    an endpoint as a :class:`~certdoctor.net.target.Target`, or as ``host``/``port``/… ."""
+    if endpoint is not None:
+        host, port, servername, url = endpoint.host, endpoint.port, endpoint.servername, endpoint.url
     if kind not in TARGET_KINDS:
         raise ValueError(f"target kind {kind!r} is not one of {TARGET_KINDS}")
     return {
         "input": input,
         "kind": kind,
         "path": path,
-        "host": endpoint.host if endpoint else None,
-        "port": endpoint.port if endpoint else None,
-        "servername": endpoint.servername if endpoint else None,
-        "url": endpoint.url if endpoint else None,
+        "host": host,
+        "port": port,
+        "servername": servername,
+        "url": url,
     }
 
 
