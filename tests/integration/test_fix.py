@@ -117,7 +117,7 @@ def test_truststore_is_suggested_only_when_the_os_store_has_the_root(lab, tmp_pa
     from certdoctor.remedies.fix import _os_store_has, usage_lines
     from certdoctor.model import CertInfo
     from certdoctor.remedies.bundle import system_bundle_path
-    from certdoctor.trust.effective import parse_pem_bundle
+    from certdoctor.x509.pem import openssl_certificates
 
     lab_root = CertInfo.from_certificate(lab.pki.root_cert)
     assert _os_store_has([lab_root]) is False
@@ -125,6 +125,6 @@ def test_truststore_is_suggested_only_when_the_os_store_has_the_root(lab, tmp_pa
     path = system_bundle_path()
     if not path:
         pytest.skip("this machine has no OS CA bundle")
-    os_root = CertInfo.from_certificate(parse_pem_bundle(open(path, "rb").read())[0])
+    os_root = CertInfo.from_certificate(openssl_certificates(open(path, "rb").read())[0])
     assert _os_store_has([os_root]) is True
     assert any("truststore.inject_into_ssl()" in u for u in usage_lines("/b.pem", os_store_trusts=True))

@@ -138,7 +138,7 @@ def test_not_text():
 
 def test_callers_return_their_shapes():
     from certdoctor.expiry import parse_endpoint
-    from certdoctor.net.probe import _parse_target as probe_target
+    from certdoctor.net.probe import _target_kwargs as probe_target
     from certdoctor.net.target import classify
 
     assert parse_endpoint("https://[::1]:8443/health?x=1#f") == ("::1", 8443, "/health?x=1")
@@ -160,7 +160,7 @@ def test_callers_return_their_shapes():
 ])
 def test_every_caller_refuses_with_the_same_message(text, words):
     from certdoctor.expiry import parse_endpoint
-    from certdoctor.net.probe import _parse_target as probe_target
+    from certdoctor.net.probe import _target_kwargs as probe_target
     from certdoctor.net.target import classify
 
     for parse in (parse_endpoint, probe_target, classify):
@@ -233,7 +233,7 @@ def test_any_text_parses_or_raises_usage_error(text):
 @given(text=_targets)
 def test_any_text_through_the_callers_raises_only_our_errors(tmp_path, monkeypatch, text):
     from certdoctor.expiry import parse_endpoint
-    from certdoctor.net.probe import _parse_target as probe_target
+    from certdoctor.net.probe import _target_kwargs as probe_target
     from certdoctor.net.target import classify
 
     monkeypatch.chdir(tmp_path)  # classify looks for a file of that name first

@@ -16,7 +16,8 @@ from support.pki import TestCA, pem
 
 from certdoctor.errors import InputError, UsageError
 from certdoctor.model import Code, Severity
-from certdoctor.trust.effective import clear_cache, effective_trust, parse_pem_bundle
+from certdoctor.trust.effective import clear_cache, effective_trust
+from certdoctor.x509.pem import openssl_certificates
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -280,7 +281,7 @@ def test_anchors_hashed_directory_and_trusted_certificate(pki, tmp_path):
 
     aux = bytes([0x30, 0x03, 0x06, 0x01, 0x00])  # trailing X509_AUX-ish junk
     block = b"-----BEGIN TRUSTED CERTIFICATE-----\n" + base64.encodebytes(der + aux) + b"-----END TRUSTED CERTIFICATE-----\n"
-    got = parse_pem_bundle(pem(pki["root"]) + b"junk\n" + block)
+    got = openssl_certificates(pem(pki["root"]) + b"junk\n" + block)
     assert [c.subject for c in got] == [pki["root"].subject, pki["other"].subject]
 
 
@@ -288,13 +289,13 @@ def test_a_broken_block_does_not_hide_the_next_one(pki, tmp_path):
     # a commented or cut BEGIN line has no END of its own: skipped alone, as OpenSSL reads the file
     data = (b"# paste below -----BEGIN CERTIFICATE-----\n" + pem(pki["root"])
             + b"-----BEGIN CERTIFICATE-----\nMIIB\n" + pem(pki["other"]))
-    got = parse_pem_bundle(data)
+    got = openssl_certificates(data)
     assert [c.subject for c in got] == [pki["root"].subject, pki["other"].subject]
     path = tmp_path / "commented.pem"
     path.write_bytes(data.replace(b"-----BEGIN CERTIFICATE-----\nMIIB\n", b""))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(cafile=str(path))
-    assert {c.public_bytes(serialization.Encoding.DER) for c in parse_pem_bundle(path.read_bytes())} == set(
+    assert {c.public_bytes(serialization.Encoding.DER) for c in openssl_certificates(path.read_bytes())} == set(
         ctx.get_ca_certs(binary_form=True))
 
 
@@ -305,7 +306,7 @@ def test_pip_anchors_include_os_certifi_and_cert(pki, tmp_path):
     subjects = {c.subject for c in t.anchors()}
     assert pki["root"].subject in subjects
     with open(certifi.where(), "rb") as fh:
-        certifi_subjects = {c.subject for c in parse_pem_bundle(fh.read())}
+        certifi_subjects = {c.subject for c in openssl_certificates(fh.read())}
     assert len(subjects & certifi_subjects) > 50
 
 

@@ -1151,7 +1151,7 @@ def probe(host: str, port: int = 443, *, servername: str | None = None, address:
     )
 
 
-def _parse_target(item: Any) -> dict[str, Any]:
+def _target_kwargs(item: Any) -> dict[str, Any]:
     """``"host"``, ``"host:port"``, ``"https://host:port/…"``, ``(host, port)`` or a mapping."""
     if isinstance(item, Mapping):
         if "host" not in item:
@@ -1184,7 +1184,7 @@ def probe_many(targets: Iterable[Any], concurrency: int = 32, **kw: Any) -> tupl
 
     jobs = []
     for item in targets:
-        args = {**kw, **_parse_target(item)}
+        args = {**kw, **_target_kwargs(item)}
         _target(args["host"], args.get("port", 443), args.get("servername"), args.get("address"),
                 args.get("proxy"), args.get("timeout", DEFAULT_TIMEOUT), args.get("max_bytes", DEFAULT_MAX_BYTES))
         jobs.append(args)

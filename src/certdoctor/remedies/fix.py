@@ -259,14 +259,14 @@ def _os_store_has(extra: Sequence[CertInfo]) -> bool:
     """Does the OS store already hold every certificate the fix adds? Then truststore suffices."""
     from certdoctor.remedies.bundle import system_bundle_path
     from certdoctor.model import fingerprint_sha256
-    from certdoctor.trust.effective import parse_pem_bundle
+    from certdoctor.x509.pem import openssl_certificates
 
     path = system_bundle_path()
     if not path or not extra:
         return False
     try:
         with open(path, "rb") as fh:
-            system = {fingerprint_sha256(c) for c in parse_pem_bundle(fh.read())}
+            system = {fingerprint_sha256(c) for c in openssl_certificates(fh.read())}
     except OSError:
         return False
     return all(c.fingerprint_sha256 in system for c in extra)

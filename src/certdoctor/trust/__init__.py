@@ -2,6 +2,6 @@
 
 from certdoctor._lazy import exporter
 
-_EXPORTS = {"effective_trust": "effective", "EffectiveTrust": "effective", "clear_cache": "effective", "parse_pem_bundle": "effective", "CA_VARIABLES": "effective"}
+_EXPORTS = {"effective_trust": "effective", "EffectiveTrust": "effective", "clear_cache": "effective", "CA_VARIABLES": "effective"}
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = exporter(__name__, _EXPORTS)

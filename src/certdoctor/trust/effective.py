@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from certdoctor.errors import InputError, UsageError
 from certdoctor.model import CLIENTS, Actor, Code, Finding, Severity
-from certdoctor.x509.pem import CERT_LABELS, der_prefix, pem_blocks
+from certdoctor.x509.pem import openssl_certificates
 
 if TYPE_CHECKING:  # pragma: no cover
     import ssl
@@ -487,7 +487,7 @@ class _Build:
                 self.reasons.append(f"{why}: no system CA bundle was found (OpenSSL's default paths are "
                                     "empty and none of truststore's candidates exists)")
 
-    def check_bundle(self, path: str, origin: str, *, how: str) -> None:
+    def check_location(self, path: str, origin: str, *, how: str) -> None:
         """Findings for a file/dir a variable or argument points at.
 
         ``how`` says what the client does with a broken location: ``"requests"`` (OSError /
@@ -608,7 +608,7 @@ class _Build:
             self.point_at(self.ca_file, allow_dir=True)
             self.reasons.append(f"verify={self.ca_file!r} per request: requests uses it instead of certifi "
                                 "and the environment")
-            self.check_bundle(self.ca_file, "verify", how="requests")
+            self.check_location(self.ca_file, "verify", how="requests")
             for name, val in (("REQUESTS_CA_BUNDLE", rcb), ("CURL_CA_BUNDLE", ccb)):
                 if val:
                     self.findings.append(_finding(
@@ -640,14 +640,14 @@ class _Build:
                 f"If intended, make sure {path} also holds the public roots you need. Otherwise unset "
                 f"{name}; in code, pass verify= per request or set session.trust_env = False (which also "
                 "drops proxy variables and .netrc)."))
-            self.check_bundle(path, name, how="requests")
+            self.check_location(path, name, how="requests")
         else:
             self.source = "certifi"
             if self.certifi_path:
                 self.point_at(self.certifi_path, allow_dir=False)
                 self.reasons.append(f"no REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE: requests uses certifi "
                                     f"{self.certifi_version} ({self.certifi_path})")
-                self.check_bundle(self.certifi_path, "certifi", how="requests")
+                self.check_location(self.certifi_path, "certifi", how="requests")
         self.ignored(("SSL_CERT_FILE", "SSL_CERT_DIR"),
                      "requests always passes certifi or REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE to OpenSSL, so "
                      "OpenSSL's own variables never come into play",
@@ -669,7 +669,7 @@ class _Build:
             self.point_at(self.ca_file, allow_dir=True)
             self.reasons.append(f"verify=ssl.create_default_context(cafile={self.ca_file!r}): SSL_CERT_FILE "
                                 "and SSL_CERT_DIR are not read")
-            self.check_bundle(self.ca_file, "cafile", how="httpx-dir" if os.path.isdir(self.ca_file) else "httpx-file")
+            self.check_location(self.ca_file, "cafile", how="httpx-dir" if os.path.isdir(self.ca_file) else "httpx-file")
             self.ignored(("SSL_CERT_FILE", "SSL_CERT_DIR"), "an explicit verify=<context> wins")
         elif sfile:
             self.source = "SSL_CERT_FILE"
@@ -678,13 +678,13 @@ class _Build:
             if sdir:
                 self.reasons.append(f"SSL_CERT_DIR={sdir} is ignored by httpx: SSL_CERT_FILE wins")
             self._httpx_override("SSL_CERT_FILE", sfile)
-            self.check_bundle(sfile, "SSL_CERT_FILE", how="httpx-file")
+            self.check_location(sfile, "SSL_CERT_FILE", how="httpx-file")
         elif sdir:
             self.source = "SSL_CERT_DIR"
             self.capath = sdir
             self.reasons.append(f"SSL_CERT_DIR={sdir}: httpx (trust_env=True) uses it instead of certifi")
             self._httpx_override("SSL_CERT_DIR", sdir)
-            self.check_bundle(sdir, "SSL_CERT_DIR", how="httpx-dir")
+            self.check_location(sdir, "SSL_CERT_DIR", how="httpx-dir")
         else:
             self.source = "certifi"
             self.cafile = self.certifi_path
@@ -710,7 +710,7 @@ class _Build:
             self.point_at(self.ca_file, allow_dir=True)
             self.reasons.append(f"ssl.create_default_context(cafile={self.ca_file!r}): the default paths and "
                                 "SSL_CERT_FILE/SSL_CERT_DIR are not loaded")
-            self.check_bundle(self.ca_file, "cafile", how="httpx-dir" if os.path.isdir(self.ca_file) else "httpx-file")
+            self.check_location(self.ca_file, "cafile", how="httpx-dir" if os.path.isdir(self.ca_file) else "httpx-file")
         else:
             d = _openssl_defaults(self.env)
             self.source = ("SSL_CERT_FILE" if d["file_set"] else "SSL_CERT_DIR" if d["dir_set"]
@@ -737,7 +737,7 @@ class _Build:
                         "trusted."),
                     (f"{name}={val}", f"default: {default}"),
                     f"If intended, nothing to do; otherwise unset {name}."))
-                self.check_bundle(val, name, how="openssl")
+                self.check_location(val, name, how="openssl")
             if not (d["cafile_ok"] or (d["capath_ok"] and _dir_has_hashed(d["capath"]))) and not any(
                     f.severity is Severity.ERROR for f in self.findings):
                 self.findings.append(_finding(
@@ -795,12 +795,12 @@ class _Build:
                         "; it is loaded on top of the OS store and pip's certifi."),
                     (f"{env_name}={env_path}",),
                     f"If pip should not use it, unset {env_name}."))
-            self.check_bundle(env_path, env_name, how="requests")
+            self.check_location(env_path, env_name, how="requests")
         elif cert:
             verify, source = cert[0], ("argument" if cert[1] == "--cert" else
                                        "PIP_CERT" if "PIP_CERT" in cert[1] else "pip.conf")
             self.reasons.append(f"pip's cert is {cert[0]} (from {cert[1]})")
-            self.check_bundle(cert[0], "PIP_CERT" if source == "PIP_CERT" else
+            self.check_location(cert[0], "PIP_CERT" if source == "PIP_CERT" else
                               ("--cert" if source == "argument" else f"pip.conf cert ({cert[1]})"), how="requests")
         else:
             verify, source = None, ("certifi" if legacy else "truststore")
@@ -874,41 +874,6 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_MAX = 32
 
 
-def parse_pem_bundle(data: bytes) -> "tuple[x509.Certificate, ...]":
-    """Every certificate in a PEM bundle; blocks that don't parse are skipped, as OpenSSL's loader would."""
-    import warnings
-
-    out: list[x509.Certificate] = []
-    with warnings.catch_warnings():
-        # OS bundles hold a few old roots with non-positive serials; cryptography warns on
-        # each. They are what OpenSSL trusts, so they are listed, quietly.
-        warnings.simplefilter("ignore")
-        for block in pem_blocks(data):
-            # the labels as written, untrimmed: "-----BEGIN CERTIFICATE -----" is no certificate to OpenSSL
-            if block.begin in CERT_LABELS and block.end in CERT_LABELS:
-                cert = _parse_block(block.begin, block.body)
-                if cert is not None:
-                    out.append(cert)
-    return tuple(out)
-
-
-def _parse_block(label: str, body: bytes) -> "x509.Certificate | None":
-    import binascii
-
-    from cryptography import x509
-
-    try:
-        der = binascii.a2b_base64(b"".join(body.split()))
-    except (binascii.Error, ValueError):
-        return None
-    if label == "TRUSTED CERTIFICATE":
-        der = der_prefix(der)
-    try:
-        return x509.load_der_x509_certificate(der)
-    except Exception:
-        return None
-
-
 def _cache_get(key: tuple, load) -> tuple:
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
@@ -934,7 +899,7 @@ def _load_location(kind: str, path: str) -> "tuple[x509.Certificate, ...]":
         if kind == "file":
             st = os.stat(path)
             key = ("file", os.path.realpath(path), st.st_mtime_ns, st.st_size)
-            return _cache_get(key, lambda: parse_pem_bundle(_read(path)))
+            return _cache_get(key, lambda: openssl_certificates(_read(path)))
         entries = []
         for name in sorted(os.listdir(path)):
             if _HASHED_RE.match(name):
@@ -949,7 +914,7 @@ def _load_location(kind: str, path: str) -> "tuple[x509.Certificate, ...]":
             certs = []
             for name, _m, _s in entries:
                 try:
-                    certs.extend(parse_pem_bundle(_read(os.path.join(path, name))))
+                    certs.extend(openssl_certificates(_read(os.path.join(path, name))))
                 except OSError:
                     continue
             return tuple(certs)
@@ -987,6 +952,5 @@ __all__ = [
     "CA_VARIABLES",
     "EffectiveTrust",
     "effective_trust",
-    "parse_pem_bundle",
     "clear_cache",
 ]

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography import x509
 
 #: The labels of a certificate block that OpenSSL's CA-file loader reads.
 CERT_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
@@ -105,4 +108,41 @@ def der_prefix(der: bytes) -> bytes:
     return der[: 2 + n + length]
 
 
-__all__ = ["ANYWHERE", "LINES", "CERT_LABELS", "PemBlock", "pem_blocks", "der_prefix"]
+def openssl_certificates(data: bytes) -> "tuple[x509.Certificate, ...]":
+    """The certificates OpenSSL's CA-file loader takes from ``data``: blocks that don't parse are
+    skipped, as OpenSSL skips them (the trust anchors of a client). For an *audit* of a bundle, which
+    reports every broken block, see :func:`certdoctor.remedies.bundle.parse_pem_bundle`."""
+    import warnings
+
+    out: list[x509.Certificate] = []
+    with warnings.catch_warnings():
+        # OS bundles hold a few old roots with non-positive serials; cryptography warns on
+        # each. They are what OpenSSL trusts, so they are listed, quietly.
+        warnings.simplefilter("ignore")
+        for block in pem_blocks(data):
+            # the labels as written, untrimmed: "-----BEGIN CERTIFICATE -----" is no certificate to OpenSSL
+            if block.begin in CERT_LABELS and block.end in CERT_LABELS:
+                cert = _openssl_block(block.begin, block.body)
+                if cert is not None:
+                    out.append(cert)
+    return tuple(out)
+
+
+def _openssl_block(label: str, body: bytes) -> "x509.Certificate | None":
+    import binascii
+
+    from cryptography import x509
+
+    try:
+        der = binascii.a2b_base64(b"".join(body.split()))
+    except (binascii.Error, ValueError):
+        return None
+    if label == "TRUSTED CERTIFICATE":
+        der = der_prefix(der)
+    try:
+        return x509.load_der_x509_certificate(der)
+    except Exception:
+        return None
+
+
+__all__ = ["ANYWHERE", "LINES", "CERT_LABELS", "PemBlock", "pem_blocks", "der_prefix", "openssl_certificates"]
