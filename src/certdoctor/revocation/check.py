@@ -21,7 +21,8 @@ What "verified" means:
   sign CRLs (keyUsage cRLSign when keyUsage is present), not a delta CRL, an issuing distribution
   point that covers the certificate, ``thisUpdate <= now + skew`` and ``nextUpdate >= now``.
 * OCSP: response status successful; signed by the issuer itself, or by a delegated responder
-  certificate included in the response that the issuer signed, that carries EKU id-kp-OCSPSigning
+  certificate included in the response that the issuer signed (:func:`certdoctor.model.issued_by`,
+  with a SHA-256-or-better signature), that carries EKU id-kp-OCSPSigning
   and is valid now; the single response's CertID (serial, issuer name hash, issuer key hash) is
   the one asked about; the nonce, when the responder echoes one, is ours (a missing nonce is
   accepted with a note: RFC 5019 responders and pre-signed responses never echo it);
@@ -44,7 +45,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 from urllib.parse import quote
 
 from certdoctor import policy
-from certdoctor.model import Actor, Code, Finding, Severity
+from certdoctor.model import Actor, Code, Finding, Severity, issued_by
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
@@ -60,6 +61,9 @@ TIMEOUT = policy.REVOCATION_TIMEOUT_SECONDS
 BUDGET = policy.REVOCATION_TOTAL_SECONDS
 #: a verified CRL without nextUpdate (RFC 5280 requires one) is cached at most this long.
 NO_NEXT_UPDATE_CACHE = 3600.0
+
+#: digests too weak to authorise a delegated OCSP responder certificate
+WEAK_DIGESTS = ("sha1", "md5", "md2", "md4")
 
 METHODS = ("all", "crl", "ocsp")
 POLICIES = ("soft", "hard")
@@ -335,14 +339,13 @@ def _key_hash(cert: "x509.Certificate") -> bytes:
     return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
 
 
-def _issued(child: "x509.Certificate", parent: "x509.Certificate") -> bool:
-    if child.issuer != parent.subject:
-        return False
+def _weak_digest(cert: "x509.Certificate") -> str | None:
     try:
-        child.verify_directly_issued_by(parent)
-    except Exception:
-        return False
-    return True
+        algo = cert.signature_hash_algorithm
+    except Exception:  # an algorithm cryptography does not know: not a weak one it can name
+        return None
+    name = algo.name.lower() if algo is not None else ""
+    return name if name in WEAK_DIGESTS else None
 
 
 @dataclass
@@ -557,8 +560,13 @@ def _find_signer(resp, issuer, now: _dt.datetime) -> tuple["x509.Certificate", s
         )
     problems: list[str] = []
     for c in included:
-        if not _issued(c, issuer):
+        if not issued_by(c, issuer):
             problems.append(f"the responder certificate {_name(c.subject)} was not issued by {_name(issuer.subject)}")
+            continue
+        weak = _weak_digest(c)
+        if weak:
+            problems.append(f"the responder certificate {_name(c.subject)} is signed with {weak.upper()}, "
+                            "too weak to authorise a responder")
             continue
         try:
             eku = _ext(c, x509.ExtendedKeyUsage)
@@ -829,7 +837,7 @@ def check_revocation(
     def decided() -> bool:
         return any(a.status in (RevocationStatus.GOOD, RevocationStatus.REVOKED) for a in attempts)
 
-    if not _issued(cert, issuer):
+    if not issued_by(cert, issuer):
         attempts.append(MethodAttempt(
             method="issuer", url=None, status=RevocationStatus.ERROR, problem=Problem.ISSUER,
             error=f"{_name(issuer.subject)} did not issue {subject} (names or signature do not match)",
@@ -879,9 +887,10 @@ def check_revocation(
 
 
 def find_issuer(cert: "x509.Certificate", candidates: Iterable["x509.Certificate"]) -> "x509.Certificate | None":
-    """The candidate that really signed ``cert`` (name and signature), or ``None``."""
+    """The candidate that really signed ``cert`` (:func:`certdoctor.model.issued_by`: names and
+    signature), or ``None``. ``cert`` itself (the same object) is never its own candidate."""
     for c in candidates:
-        if c is not cert and _issued(cert, c):
+        if c is not cert and issued_by(cert, c):
             return c
     return None
 
@@ -900,7 +909,7 @@ def check_chain(
     stapled = kwargs.pop("stapled", None)
     out: list[RevocationResult] = []
     for i, cert in enumerate(certs):
-        if _issued(cert, cert):
+        if issued_by(cert, cert):
             continue  # a root: nobody revokes it by CRL/OCSP
         issuer = find_issuer(cert, pool)
         if issuer is None:
