@@ -603,7 +603,7 @@ def diagnose(
     """Diagnose ``target`` for ``client`` in this environment. Never raises for server problems."""
     import os
 
-    from certdoctor.x509.path import build_path
+    from certdoctor.net.aia import build_path  # the AIA chase, then the pure x509.path.build_path
     from certdoctor.net.probe import probe
     from certdoctor.trust.effective import effective_trust
 
