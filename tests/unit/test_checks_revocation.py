@@ -164,3 +164,52 @@ def test_garbage_bytes_are_a_parse_refusal_never_an_exception(pki):
     r = judge(ev, NOW)
     assert [a.problem for a in r.attempts] == [Problem.PARSE, Problem.PARSE, Problem.PARSE]
     assert r.status is RevocationStatus.ERROR
+
+
+# --------------------------------------------------------------------------- the diagnosis check
+
+def _diagnosis_evidence(inter, leaf_issued, rev, **kw):
+    from support.evidence import evidence as make
+
+    root_cert = inter.parent.cert
+    return make(leaf_issued.chain[:-1], anchors=[root_cert], revocation=rev, **kw)
+
+
+def test_the_check_reports_revoked_from_the_gathered_crl():
+    from certdoctor.checks import revocation as check_module
+    from certdoctor.checks import run
+    from certdoctor.checks.context import derive
+
+    root = TestCA("Diag Revocation Root")
+    inter = root.intermediate("Diag Revocation Intermediate")
+    leaf = inter.issue_cert("www.example.test")
+    rev = evidence(inter, leaf.cert, RevocationFetch("crl", CRL_URL, crl(inter, leaf.cert), NOW))
+    ev = _diagnosis_evidence(inter, leaf, rev)
+    (f,) = check_module.check(derive(ev))
+    assert f.code is Code.REVOKED and f.severity is Severity.ERROR and f.cert_index == 0
+    assert "keyCompromise" in f.summary and "per its CRL" in f.summary
+    assert Code.REVOKED in {x.code for x in run(ev)}
+    # revocation=False: the answers are not looked at
+    assert Code.REVOKED not in {x.code for x in run(_diagnosis_evidence(inter, leaf, rev, revocation_checked=False))}
+
+
+def test_the_check_says_unknown_when_gathering_failed_or_the_evidence_is_odd():
+    from certdoctor.checks import revocation as check_module
+    from certdoctor.checks.context import derive
+
+    root = TestCA("Odd Revocation Root")
+    inter = root.intermediate("Odd Revocation Intermediate")
+    leaf = inter.issue_cert("www.example.test")
+    failed = RevocationEvidence(der(leaf.cert), der(inter.cert), error="the revocation step could not run")
+    (f,) = check_module.check(derive(_diagnosis_evidence(inter, leaf, failed)))
+    assert (f.code, f.severity) == (Code.REVOCATION_UNKNOWN, Severity.WARNING)
+    assert "could not run" in f.explanation and "certdoctor revocation URL" in f.fix
+    junk = RevocationEvidence(b"not a certificate", b"neither", crl_urls=(CRL_URL,))
+    (f,) = check_module.check(derive(_diagnosis_evidence(inter, leaf, junk)))
+    assert f.code is Code.REVOCATION_UNKNOWN
+    # soft-fail: an unreachable CRL is a warning in a diagnosis
+    down = evidence(inter, leaf.cert, RevocationFetch("crl", CRL_URL, None, NOW, problem="fetch", error="refused"),
+                    ocsp_urls=())
+    (f,) = check_module.check(derive(_diagnosis_evidence(inter, leaf, down)))
+    assert (f.code, f.severity) == (Code.REVOCATION_UNKNOWN, Severity.WARNING)
+    assert check_module.check(derive(_diagnosis_evidence(inter, leaf, None))) == []

@@ -25,7 +25,7 @@ from certdoctor import policy
 from certdoctor.errors import CertdoctorError
 from certdoctor.model import CertInfo, issued_by
 from certdoctor.net.fetch import FetchCache, fetch_cached
-from certdoctor.x509.path import AIAAttempt, PathResult, _fp, walk
+from certdoctor.x509.path import MAX_DEPTH, AIAAttempt, PathResult, _fp, walk  # noqa: F401 (old certdoctor.path names)
 from certdoctor.x509.path import build_path as _build_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
 
 #: the most the whole chase may take (seconds)
-BUDGET = policy.AIA_BUDGET_SECONDS
+BUDGET = AIA_BUDGET = policy.AIA_BUDGET_SECONDS
 #: an AIA answer is a CA certificate: cached for a day
 CACHE_SECONDS = 86400.0
 NO_CERTIFICATE = "the download holds no certificate (DER, PEM or PKCS#7)"
