@@ -42,6 +42,20 @@ def test_chain_incomplete_completed_by_aia(pki):
     assert any(e.startswith("missing: ") and "Trust Intermediate" in e for e in f.evidence)
 
 
+def test_chain_incomplete_without_aia(pki):
+    root, inter, leaf = pki
+    # the leaf names an AIA URL, but the download failed
+    f = only(evidence([leaf.cert], anchors=[root.cert], aia=[downloaded()]))
+    assert f.code is Code.CHAIN_INCOMPLETE and "only its leaf" in f.summary
+    assert "could not complete the chain from the AIA URL either" in f.explanation
+    assert any(e.startswith("AIA http://ca.example.test/issuer.der: fetching") for e in f.evidence)
+    # a leaf with no AIA URL at all
+    key = make_key("ec")
+    bare = issue(key, inter.key, make_name("www.example.test"), inter.name, ca=False, sans=("www.example.test",))
+    f = only(evidence([bare], anchors=[root.cert]))
+    assert f.code is Code.CHAIN_INCOMPLETE and "names no AIA 'CA Issuers' URL" in f.explanation
+
+
 def test_untrusted_root_sent_by_the_server(pki):
     root, inter, leaf = pki
     f = only(evidence(leaf.chain, anchors=[TestCA("Someone Else").cert]))

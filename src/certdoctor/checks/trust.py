@@ -201,7 +201,8 @@ def _check_trust(
             Actor.SERVER_OPERATOR, None))
         return
 
-    if top is leaf and not leaf.self_signed:
+    # the same certificate (path.top and chain.certs[0] are distinct CertInfo objects: compare by value)
+    if top.fingerprint_sha256 == leaf.fingerprint_sha256 and not leaf.self_signed:
         tried = [f"AIA {a.url}: {'ok' if a.ok else a.error}" for a in path.aia_attempts]
         f.append(Finding(
             Code.CHAIN_INCOMPLETE, Severity.ERROR,
