@@ -37,6 +37,8 @@ What is in it, and why in that form:
 
 Every type here is a frozen, slotted dataclass of tuples, bytes, strings and numbers, and
 pickles. Unpickle only evidence you stored yourself: pickle runs code from the data it reads.
+Store it like a diagnosis's output: it names the machine's CA files and environment variables,
+and ``options.proxy`` is the proxy URL as it was used (with its credentials, if it had any).
 """
 
 from __future__ import annotations
