@@ -18,7 +18,7 @@ MOVED = {
     "certdoctor.pemscan": "certdoctor.x509.pem",
     "certdoctor.load": "certdoctor.x509.load",
     "certdoctor.convert": "certdoctor.x509.convert",
-    "certdoctor.path": "certdoctor.x509.path",
+    "certdoctor.path": "certdoctor.net.aia",  # build_path(…, aia=, cache=) chases AIA; x509.path is the pure half
     "certdoctor.target": "certdoctor.net.target",
     "certdoctor.resolve": "certdoctor.net.resolve",
     "certdoctor.probe": "certdoctor.net.probe",

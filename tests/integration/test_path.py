@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from support.pki import TestCA
 
 from certdoctor.net.fetch import FetchCache
-from certdoctor.x509.path import build_path
+from certdoctor.net.aia import build_path  # the path with AIA chased (x509.path.build_path is the pure half)
 
 
 def _leaf_with_aia(lab, url: str, host: str = "aia.lab.test") -> x509.Certificate:

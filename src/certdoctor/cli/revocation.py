@@ -64,38 +64,9 @@ def _fetch_chain(host: str, port: int, timeout: float, want_staple: bool,
 
 def _issuer_from_aia(cert, timeout: float):
     """Download the issuer named by ``cert``'s AIA caIssuers URLs (bounded); ``None`` if none fits."""
-    from cryptography import x509
+    from certdoctor.net.aia import issuer_from_aia
 
-    from certdoctor.errors import FetchError
-    from certdoctor.net.fetch import fetch_url
-    from certdoctor.revocation.check import find_issuer
-
-    try:
-        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    except Exception:
-        return None
-    for desc in aia:
-        if desc.access_method != x509.oid.AuthorityInformationAccessOID.CA_ISSUERS:
-            continue
-        url = getattr(desc.access_location, "value", "")
-        try:
-            body = fetch_url(url, timeout=timeout, budget=timeout * 2).body
-        except FetchError:
-            continue
-        try:
-            found = (list(x509.load_pem_x509_certificates(body)) if b"-----BEGIN" in body
-                     else [x509.load_der_x509_certificate(body)])
-        except ValueError:
-            try:
-                from cryptography.hazmat.primitives.serialization import pkcs7
-
-                found = list(pkcs7.load_der_pkcs7_certificates(body))
-            except Exception:
-                continue
-        issuer = find_issuer(cert, found)
-        if issuer is not None:
-            return issuer
-    return None
+    return issuer_from_aia(cert, timeout=timeout, budget=timeout * 2)
 
 
 @click.command("revocation")

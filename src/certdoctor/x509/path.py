@@ -1,25 +1,31 @@
-"""Path building: from the presented leaf to a trust anchor, chasing AIA for missing issuers.
+"""Path building: from the presented leaf to a trust anchor, from certificates already in hand.
 
-OpenSSL (and so Python) never fetches a missing intermediate; browsers do. This module does
-what a browser does, but only to *explain*: it finds which certificate is missing, where it can
-be downloaded, and whether the completed path would reach the client's store. The RFC 5280
-verdict comes from ``cryptography``'s own verifier (``x509.verification``); the client's verdict
-comes from a real handshake (see :mod:`certdoctor.diagnose`).
+OpenSSL (and so Python) never fetches a missing intermediate; browsers do. certdoctor does what
+a browser does, but only to *explain*: :mod:`certdoctor.net.aia` downloads the certificates the
+leaf's AIA "CA Issuers" URLs name (the network side), and this module builds the path from the
+presented chain, those downloads and the anchors (the pure side, no sockets): which certificate
+is missing, and whether the completed path would reach the client's store. The RFC 5280 verdict
+comes from ``cryptography``'s own verifier (``x509.verification``); the client's verdict comes
+from a real handshake (see :mod:`certdoctor.diagnose`).
 
-    >>> result = build_path(presented, anchors, host="www.example.com")   # doctest: +SKIP
-    >>> result.trusted, [c.display_name for c in result.path]              # doctest: +SKIP
+    >>> result = build_path(presented, anchors, host="www.example.com")              # doctest: +SKIP
+    >>> result.trusted, [c.display_name for c in result.path]                         # doctest: +SKIP
+    >>> build_path(presented, anchors, aia_attempts=chase(presented, anchors))        # doctest: +SKIP
+
+:func:`walk` is the one rule both sides follow: the AIA chase asks it where the path is stuck,
+downloads that certificate's issuer, and asks again; :func:`build_path` asks it once with every
+download in the pool. Because the walk always prefers anchors, then the presented pool, then the
+downloads in the order they came, the path it builds from the finished pool is the path the chase
+saw grow step by step.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import ipaddress
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable, Sequence
 
-from certdoctor.errors import CertdoctorError
-from certdoctor.net.fetch import FetchCache, fetch_cached
 from certdoctor.model import CertInfo
 from certdoctor.model import issued_by as _issued_by
 
@@ -27,12 +33,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
 
 MAX_DEPTH = 8
-AIA_BUDGET = 8.0
 
 
 @dataclass(frozen=True, slots=True)
 class AIAAttempt:
-    """One caIssuers download: the URL, what it gave, or why it failed."""
+    """One caIssuers download: the URL, what it gave, or why it failed.
+
+    ``found`` are the subjects of the certificates the answer held, ``der`` their DER (so that
+    a path can be built again from the attempt alone; not part of equality or of the JSON).
+    """
 
     url: str
     for_subject: str
@@ -40,6 +49,11 @@ class AIAAttempt:
     error: str | None = None
     from_cache: bool = False
     found: tuple[str, ...] = ()
+    der: tuple[bytes, ...] = field(default=(), repr=False, compare=False)
+
+    def certificates(self) -> "tuple[x509.Certificate, ...]":
+        """The downloaded certificates, parsed (a DER that does not parse is left out)."""
+        return tuple(_parse_all(self.der))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,19 +79,97 @@ class PathResult:
     rfc5280_error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """Where the walk from the leaf got: ``path`` (certificates, leaf first), the ``anchor`` it
+    ended at (``None``: no anchor reached), ``partial`` (the anchor is not self-signed), and
+    ``stuck``: the certificate whose issuer is neither an anchor nor in the pool (``None`` when
+    the walk ended at an anchor, at a self-signed certificate or at :data:`MAX_DEPTH`). Only a
+    ``stuck`` certificate is worth an AIA download."""
+
+    path: tuple
+    anchor: object | None
+    partial: bool
+    stuck: object | None
+
+    @property
+    def missing_issuer(self) -> str | None:
+        return None if self.stuck is None else CertInfo.from_certificate(self.stuck).issuer
+
+    def visited(self) -> frozenset[bytes]:
+        return frozenset(_fp(c) for c in self.path)
+
+
 def _fp(cert: "x509.Certificate") -> bytes:
     from cryptography.hazmat.primitives import hashes
 
     return cert.fingerprint(hashes.SHA256())
 
 
-def _parse_aia_body(body: bytes) -> list["x509.Certificate"]:
-    from certdoctor.x509.load import load_certificates
+def _parse_all(ders: Iterable[bytes]) -> list["x509.Certificate"]:
+    from cryptography import x509
 
-    try:
-        return list(load_certificates(body, source="AIA download"))
-    except CertdoctorError:
-        return []
+    out = []
+    for der in ders:
+        try:
+            out.append(x509.load_der_x509_certificate(der))
+        except Exception:  # stored evidence may hold anything: what does not parse is not a certificate
+            continue
+    return out
+
+
+def walk(
+    presented: Sequence["x509.Certificate"],
+    anchors: Iterable["x509.Certificate"],
+    fetched: Sequence["x509.Certificate"] = (),
+) -> Walk:
+    """Follow issuers from ``presented[0]``: an anchor first (as OpenSSL's
+    ``VERIFY_X509_TRUSTED_FIRST``), then the rest of ``presented`` (any order), then ``fetched``
+    in order. Pure: nothing is downloaded here."""
+    if not presented:
+        raise ValueError("a path needs at least the leaf")
+    anchors = list(anchors)
+    anchor_fps = {_fp(a) for a in anchors}
+    by_subject: dict[object, list] = {}
+    for a in anchors:
+        by_subject.setdefault(a.subject, []).append(a)
+    pool = list(presented[1:]) + list(fetched)
+    path = [presented[0]]
+    visited = {_fp(presented[0])}
+    current = presented[0]
+    for _ in range(MAX_DEPTH):
+        if _fp(current) in anchor_fps:
+            return Walk(tuple(path), current, not _self_signed(current), None)
+        parent = next((a for a in by_subject.get(current.issuer, []) if _issued_by(current, a)), None)
+        if parent is not None:
+            path.append(parent)
+            return Walk(tuple(path), parent, False, None)
+        if _self_signed(current):
+            return Walk(tuple(path), None, False, None)  # a self-signed certificate the store does not hold
+        parent = next((c for c in pool if _fp(c) not in visited and _issued_by(current, c)), None)
+        if parent is None:
+            return Walk(tuple(path), None, False, current)
+        visited.add(_fp(parent))
+        path.append(parent)
+        current = parent
+    return Walk(tuple(path), None, False, None)
+
+
+def _self_signed(cert: "x509.Certificate") -> bool:
+    return cert.issuer == cert.subject and _issued_by(cert, cert)
+
+
+def fetched_pool(attempts: Iterable[AIAAttempt]) -> list["x509.Certificate"]:
+    """Every certificate the attempts downloaded, in download order, each once."""
+    out: list = []
+    seen: set[bytes] = set()
+    for attempt in attempts:
+        for cert in attempt.certificates():
+            fp = _fp(cert)
+            if fp not in seen:
+                seen.add(fp)
+                out.append(cert)
+    return out
 
 
 def build_path(
@@ -86,95 +178,34 @@ def build_path(
     *,
     host: str | None = None,
     now: _dt.datetime | None = None,
-    aia: bool = True,
-    cache: FetchCache | None = None,
-    budget: float = AIA_BUDGET,
+    aia_attempts: Sequence[AIAAttempt] = (),
     verify_rfc5280: bool = True,
 ) -> PathResult:
-    """Build leaf → … → anchor from ``presented`` (any order), the anchors and AIA downloads."""
+    """Build leaf → … → anchor from ``presented`` (any order), the anchors and the certificates
+    ``aia_attempts`` downloaded (see :func:`certdoctor.net.aia.chase`). Pure: no network."""
     if not presented:
         raise ValueError("build_path needs at least the leaf")
     now = now or _dt.datetime.now(_dt.timezone.utc)
     anchors = list(anchors)
-    anchor_fps = {_fp(a) for a in anchors}
-    by_subject: dict[object, list] = {}
-    for a in anchors:
-        by_subject.setdefault(a.subject, []).append(a)
-
-    pool = list(presented[1:])
-    fetched: list = []
-    attempts: list[AIAAttempt] = []
-    deadline = time.monotonic() + budget
-    path = [presented[0]]
-    visited = {_fp(presented[0])}
-    anchor = None
-    partial = False
-    missing = None
-
-    current = presented[0]
-    for _ in range(MAX_DEPTH):
-        if _fp(current) in anchor_fps:
-            anchor = current
-            partial = not CertInfo.from_certificate(current, now).self_signed
-            break
-        # trusted first, as OpenSSL's VERIFY_X509_TRUSTED_FIRST does
-        parent = next((a for a in by_subject.get(current.issuer, []) if _issued_by(current, a)), None)
-        if parent is not None:
-            path.append(parent)
-            anchor = parent
-            break
-        if current.issuer == current.subject and _issued_by(current, current):
-            break  # a self-signed certificate that the store does not hold
-        parent = next((c for c in pool + fetched if _fp(c) not in visited and _issued_by(current, c)), None)
-        if parent is None and aia:
-            info = CertInfo.from_certificate(current, now)
-            for url in info.ca_issuers_urls:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    attempts.append(AIAAttempt(url, info.subject, False, "AIA time budget used up"))
-                    break
-                try:
-                    res = fetch_cached(url, cache=cache, max_age=86400.0, budget=remaining,
-                                       timeout=min(5.0, remaining))
-                except CertdoctorError as exc:
-                    attempts.append(AIAAttempt(url, info.subject, False, exc.message))
-                    continue
-                certs = _parse_aia_body(res.body)
-                if not certs:
-                    attempts.append(AIAAttempt(url, info.subject, False,
-                                               "the download holds no certificate (DER, PEM or PKCS#7)",
-                                               res.from_cache))
-                    continue
-                attempts.append(AIAAttempt(url, info.subject, True, None, res.from_cache,
-                                           tuple(CertInfo.from_certificate(c, now).subject for c in certs)))
-                for c in certs:
-                    if all(_fp(c) != _fp(f) for f in fetched):
-                        fetched.append(c)
-                parent = next((c for c in certs if _fp(c) not in visited and _issued_by(current, c)), None)
-                if parent is not None:
-                    break
-        if parent is None:
-            missing = CertInfo.from_certificate(current, now).issuer
-            break
-        visited.add(_fp(parent))
-        path.append(parent)
-        current = parent
+    attempts = tuple(aia_attempts)
+    fetched = fetched_pool(attempts)
+    w = walk(presented, anchors, fetched)
 
     rfc_ok: bool | None = None
     rfc_err: str | None = None
     if verify_rfc5280 and anchors:
         rfc_ok, rfc_err = _rfc5280(presented, fetched, anchors, host, now)
 
-    infos = tuple(CertInfo.from_certificate(c, now) for c in path)
+    infos = tuple(CertInfo.from_certificate(c, now) for c in w.path)
     return PathResult(
-        trusted=anchor is not None,
+        trusted=w.anchor is not None,
         path=infos,
-        anchor=CertInfo.from_certificate(anchor, now) if anchor is not None else None,
-        partial=partial,
+        anchor=CertInfo.from_certificate(w.anchor, now) if w.anchor is not None else None,
+        partial=w.partial,
         fetched=tuple(CertInfo.from_certificate(c, now) for c in fetched),
-        aia_attempts=tuple(attempts),
-        top=None if anchor is not None else infos[-1],
-        missing_issuer=missing,
+        aia_attempts=attempts,
+        top=None if w.anchor is not None else infos[-1],
+        missing_issuer=w.missing_issuer,
         rfc5280_ok=rfc_ok,
         rfc5280_error=rfc_err,
     )

@@ -1,0 +1,162 @@
+"""The one AIA "CA Issuers" fetcher, and the chase that completes a presented chain with it.
+
+A certificate's Authority Information Access extension may name where its issuer's certificate
+can be downloaded. :func:`fetch_issuers` downloads those URLs for one certificate (bounded by
+:func:`certdoctor.net.fetch.fetch_cached`: http(s) only, no credentials, 1 MiB, 5 redirects, a
+time budget), accepting DER, PEM and PKCS#7 answers, and stops at the first URL whose answer
+holds a certificate that really signed it (:func:`certdoctor.model.issued_by`).
+
+:func:`chase` follows the same rules as path building (:func:`certdoctor.x509.path.walk`): while
+the top of the path has no issuer among the anchors, the presented certificates and what was
+downloaded so far, it fetches that top certificate's issuer. Every download is kept as an
+:class:`~certdoctor.x509.path.AIAAttempt` (with the certificates' DER), so that the path can be
+built again from the attempts alone, without the network.
+
+    >>> attempts = chase(presented, anchors, cache=FetchCache())         # doctest: +SKIP
+    >>> build_path(presented, anchors, aia_attempts=attempts).trusted      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Iterable, Sequence
+
+from certdoctor import policy
+from certdoctor.errors import CertdoctorError
+from certdoctor.model import CertInfo, issued_by
+from certdoctor.net.fetch import FetchCache, fetch_cached
+from certdoctor.x509.path import MAX_DEPTH, AIAAttempt, PathResult, _fp, walk  # noqa: F401 (old certdoctor.path names)
+from certdoctor.x509.path import build_path as _build_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    import datetime as _dt
+
+    from cryptography import x509
+
+#: the most the whole chase may take (seconds)
+BUDGET = AIA_BUDGET = policy.AIA_BUDGET_SECONDS
+#: an AIA answer is a CA certificate: cached for a day
+CACHE_SECONDS = 86400.0
+NO_CERTIFICATE = "the download holds no certificate (DER, PEM or PKCS#7)"
+
+
+def _parse_body(body: bytes) -> list["x509.Certificate"]:
+    from certdoctor.x509.load import load_certificates
+
+    try:
+        return list(load_certificates(body, source="AIA download"))
+    except CertdoctorError:
+        return []
+
+
+def _der(cert: "x509.Certificate") -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def fetch_issuers(
+    cert: "x509.Certificate",
+    *,
+    cache: FetchCache | None = None,
+    deadline: float | None = None,
+    budget: float = BUDGET,
+    timeout: float = policy.FETCH_TIMEOUT_SECONDS,
+    skip: Iterable[bytes] = (),
+) -> tuple[AIAAttempt, ...]:
+    """Download the caIssuers URLs of ``cert`` in turn until one gives its issuer.
+
+    The issuer is a downloaded certificate that signed ``cert`` and whose SHA-256 is not in
+    ``skip`` (certificates already on the path). ``deadline`` (``time.monotonic()``) or
+    ``budget`` (seconds from now) bounds all the downloads together; ``timeout`` each read.
+    Never raises for a bad URL or answer: each URL tried is one :class:`AIAAttempt`.
+    """
+    info = CertInfo.from_certificate(cert)
+    end = deadline if deadline is not None else time.monotonic() + budget
+    skipped = set(skip)
+    attempts: list[AIAAttempt] = []
+    for url in info.ca_issuers_urls:
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            attempts.append(AIAAttempt(url, info.subject, False, "AIA time budget used up"))
+            break
+        try:
+            res = fetch_cached(url, cache=cache, max_age=CACHE_SECONDS, budget=remaining,
+                               timeout=min(timeout, remaining))
+        except CertdoctorError as exc:
+            attempts.append(AIAAttempt(url, info.subject, False, exc.message))
+            continue
+        certs = _parse_body(res.body)
+        if not certs:
+            attempts.append(AIAAttempt(url, info.subject, False, NO_CERTIFICATE, res.from_cache))
+            continue
+        attempts.append(AIAAttempt(url, info.subject, True, None, res.from_cache,
+                                   tuple(CertInfo.from_certificate(c).subject for c in certs),
+                                   tuple(_der(c) for c in certs)))
+        if any(_fp(c) not in skipped and issued_by(cert, c) for c in certs):
+            break
+    return tuple(attempts)
+
+
+def issuer_from_aia(cert: "x509.Certificate", *, cache: FetchCache | None = None, timeout: float = 5.0,
+                    budget: float | None = None) -> "x509.Certificate | None":
+    """The issuer of ``cert`` downloaded from its caIssuers URLs (all of them together within
+    ``budget``, default twice ``timeout``), or ``None`` if no answer holds one."""
+    attempts = fetch_issuers(cert, cache=cache, timeout=timeout, budget=timeout * 2 if budget is None else budget)
+    for attempt in attempts:
+        for candidate in attempt.certificates():
+            if issued_by(cert, candidate):
+                return candidate
+    return None
+
+
+def chase(
+    presented: Sequence["x509.Certificate"],
+    anchors: Iterable["x509.Certificate"],
+    *,
+    cache: FetchCache | None = None,
+    budget: float = BUDGET,
+) -> tuple[AIAAttempt, ...]:
+    """Download missing issuers until the path from ``presented[0]`` reaches an anchor, a
+    self-signed certificate, a certificate no URL completes, or the depth limit."""
+    if not presented:
+        return ()
+    anchors = list(anchors)
+    deadline = time.monotonic() + budget
+    attempts: list[AIAAttempt] = []
+    fetched: list = []
+    seen: set[bytes] = set()
+    while True:
+        w = walk(presented, anchors, fetched)
+        if w.stuck is None:
+            return tuple(attempts)
+        new = fetch_issuers(w.stuck, cache=cache, deadline=deadline, skip=w.visited())
+        attempts.extend(new)
+        grew = False
+        for attempt in new:
+            for c in attempt.certificates():
+                if _fp(c) not in seen:
+                    seen.add(_fp(c))
+                    fetched.append(c)
+                    grew = True
+        if not grew or walk(presented, anchors, fetched).path == w.path:
+            return tuple(attempts)
+
+
+def build_path(
+    presented: Sequence["x509.Certificate"],
+    anchors: Iterable["x509.Certificate"],
+    *,
+    host: str | None = None,
+    now: "_dt.datetime | None" = None,
+    aia: bool = True,
+    cache: FetchCache | None = None,
+    budget: float = BUDGET,
+    verify_rfc5280: bool = True,
+) -> PathResult:
+    """The path with AIA chased: :func:`chase` (when ``aia``) then the pure
+    :func:`certdoctor.x509.path.build_path` on what it downloaded."""
+    anchors = list(anchors)
+    attempts = chase(presented, anchors, cache=cache, budget=budget) if aia else ()
+    return _build_path(presented, anchors, host=host, now=now, aia_attempts=attempts,
+                       verify_rfc5280=verify_rfc5280)

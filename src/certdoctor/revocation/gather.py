@@ -1,0 +1,246 @@
+"""Asking the CA: download the CRLs, send the OCSP requests, keep the bytes. The network side.
+
+:func:`gather` returns a :class:`~certdoctor.evidence.RevocationEvidence`: for each source asked,
+the answer's bytes, when it came, whether it came from the cache, the nonce sent and why a
+download failed. Judging those bytes (parse, signature, issuer, CertID, nonce, freshness) is
+:func:`certdoctor.checks.revocation.judge`, a pure function. Gathering asks only what judging
+needs: the sources in order (staple, CRLs, OCSP), stopping at the first verified GOOD or
+REVOKED answer, so it calls the judge on each answer as it arrives.
+
+Every download goes through :func:`certdoctor.net.fetch.fetch_url` (1 MiB, 5 redirects, a
+per-read ``timeout`` and one ``budget`` for the whole check). Verified answers are cached
+(``FetchCache``) until their nextUpdate and verified again when read back; one that no longer
+verifies is dropped and fetched again.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import os
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable
+from urllib.parse import quote
+
+from certdoctor import policy
+from certdoctor.checks.revocation import (
+    METHODS,
+    POLICIES,
+    MethodAttempt,
+    Problem,
+    _aware,
+    _check_choice,
+    _load_crl,
+    _ocsp_cache_key,
+    _Refused,
+    _utcnow,
+    _verify_crl,
+    _verify_ocsp,
+    build_ocsp_request,
+    crl_locations,
+    decided,
+    issuer_attempt,
+    judge_crl,
+    judge_ocsp,
+    judge_stapled,
+    ocsp_locations,
+)
+from certdoctor.evidence import RevocationEvidence, RevocationFetch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography import x509
+
+    from certdoctor.net.fetch import FetchCache
+
+#: RFC 5019: the GET form is used when the base64 of the request is shorter than this.
+GET_LIMIT = 255
+TIMEOUT = policy.REVOCATION_TIMEOUT_SECONDS
+BUDGET = policy.REVOCATION_TOTAL_SECONDS
+#: a verified CRL without nextUpdate (RFC 5280 requires one) is cached at most this long.
+NO_NEXT_UPDATE_CACHE = 3600.0
+
+
+@dataclass
+class _Budget:
+    timeout: float
+    deadline: float
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def fetch_kwargs(self) -> dict:
+        left = self.remaining()
+        return {"timeout": max(0.05, min(self.timeout, left)), "budget": max(0.05, left)}
+
+
+def _der(cert: "x509.Certificate") -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _wall() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+# --------------------------------------------------------------------------- CRL
+
+def _fetch_crl(url: str, cert, issuer, now, cache, budget: _Budget) -> RevocationFetch:
+    from certdoctor.errors import FetchError
+    from certdoctor.net.fetch import fetch_url
+
+    started = time.monotonic()
+
+    def done(**kw) -> RevocationFetch:
+        return RevocationFetch(method="crl", url=url, at=_wall(), elapsed=round(time.monotonic() - started, 3), **kw)
+
+    if not url.lower().startswith(("http://", "https://")):
+        return done(problem=Problem.UNSUPPORTED_SCHEME.value, error=f"{url}: only http(s) CRL locations are fetched")
+    data = cache.get(url, now=now.timestamp()) if cache is not None else None
+    if data is not None:
+        try:
+            _verify_crl(_load_crl(data), cert, issuer, now)
+        except _Refused:
+            cache.delete(url)  # re-verification failed: drop it, fetch again
+            data = None
+        else:
+            return done(body=data, from_cache=True)
+    if budget.remaining() <= 0:
+        return done(problem=Problem.BUDGET.value, error=f"{url}: not tried, the time budget was spent")
+    try:
+        fetched = fetch_url(url, accept="application/pkix-crl, */*", **budget.fetch_kwargs())
+    except FetchError as exc:
+        return done(problem=Problem.FETCH.value, error=exc.message)
+    except Exception as exc:  # a fetcher bug must not sink the whole check: fail closed, say so
+        return done(problem=Problem.FETCH.value,
+                    error=f"fetching {url} failed unexpectedly: {type(exc).__name__}: {exc}")
+    data = fetched.body
+    if cache is not None:
+        try:
+            verdict = _verify_crl(_load_crl(data), cert, issuer, now)
+        except _Refused:
+            pass  # not believed, not cached
+        else:
+            nu = verdict["next_update"]
+            expires = nu.timestamp() if nu is not None else time.time() + NO_NEXT_UPDATE_CACHE
+            if expires > time.time():
+                cache.put(url, data, expires=expires)
+    return done(body=data)
+
+
+# --------------------------------------------------------------------------- OCSP
+
+def _fetch_ocsp(url: str, cert, issuer, now, cache, budget: _Budget, transport: str) -> RevocationFetch:
+    from certdoctor.errors import FetchError
+    from certdoctor.net.fetch import fetch_url
+
+    started = time.monotonic()
+
+    def done(**kw) -> RevocationFetch:
+        return RevocationFetch(method="ocsp", url=url, at=_wall(), elapsed=round(time.monotonic() - started, 3), **kw)
+
+    if not url.lower().startswith(("http://", "https://")):
+        return done(problem=Problem.UNSUPPORTED_SCHEME.value, error=f"{url}: only http(s) OCSP responders are asked")
+    key = _ocsp_cache_key(cert, issuer)
+    if cache is not None:
+        hit = cache.get(url, key, now=now.timestamp())
+        if hit is not None:
+            try:
+                _verify_ocsp(hit, cert, issuer, now, nonce=None)
+            except _Refused:
+                cache.delete(url, key)
+            else:
+                return done(body=hit, from_cache=True)
+    if budget.remaining() <= 0:
+        return done(problem=Problem.BUDGET.value, error=f"{url}: not tried, the time budget was spent")
+    nonce = os.urandom(16)
+    request = build_ocsp_request(cert, issuer, nonce=nonce)
+    encoded = base64.b64encode(request).decode("ascii")
+    use_get = transport == "get" or (transport == "auto" and len(encoded) < GET_LIMIT)
+    notes: list[str] = []
+    body = None
+    if use_get:
+        get_url = url + ("" if url.endswith("/") else "/") + quote(encoded, safe="")
+        try:
+            body = fetch_url(get_url, accept="application/ocsp-response", **budget.fetch_kwargs()).body
+            notes.append(f"GET ({len(encoded)} base64 bytes)")
+        except FetchError as exc:
+            message = exc.message.replace(get_url, f"{url} (GET)")  # not 200 characters of base64
+            if transport == "get" or " answered " not in exc.message or budget.remaining() <= 0:
+                return done(problem=Problem.FETCH.value, error=message, nonce=nonce)
+            notes.append(f"GET refused ({message}), retried with POST")
+        except Exception as exc:  # a fetcher bug must not sink the whole check: fail closed, say so
+            return done(problem=Problem.FETCH.value, nonce=nonce,
+                        error=f"fetching {url} (GET) failed unexpectedly: {type(exc).__name__}: {exc}")
+    if body is None:
+        try:
+            body = fetch_url(url, method="POST", data=request, content_type="application/ocsp-request",
+                             accept="application/ocsp-response", **budget.fetch_kwargs()).body
+            notes.append("POST")
+        except FetchError as exc:
+            return done(problem=Problem.FETCH.value, error=exc.message, nonce=nonce, notes=tuple(notes))
+        except Exception as exc:  # a fetcher bug must not sink the whole check: fail closed, say so
+            return done(problem=Problem.FETCH.value, nonce=nonce,
+                        error=f"posting to {url} failed unexpectedly: {type(exc).__name__}: {exc}")
+    if cache is not None:
+        try:
+            verdict = _verify_ocsp(body, cert, issuer, now, nonce=nonce)
+        except _Refused:
+            pass  # not believed, not cached
+        else:
+            nu = verdict["next_update"]
+            if nu is not None and nu.timestamp() > time.time():
+                cache.put(url, body, expires=nu.timestamp(), body=key)
+    return done(body=body, nonce=nonce, notes=tuple(notes))
+
+
+# --------------------------------------------------------------------------- public API
+
+def gather(
+    cert: "x509.Certificate",
+    issuer: "x509.Certificate",
+    *,
+    method: str = "all",
+    now: _dt.datetime | None = None,
+    cache: "FetchCache | None" = None,
+    timeout: float = TIMEOUT,
+    budget: float = BUDGET,
+    stapled: bytes | None = None,
+    crl_urls: Iterable[str] | None = None,
+    ocsp_urls: Iterable[str] | None = None,
+    ocsp_transport: str = "auto",
+) -> RevocationEvidence:
+    """Ask the sources about ``cert`` (see :func:`certdoctor.revocation.check.check_revocation`
+    for the parameters) and keep what they answered. Never raises for an unreachable or lying
+    source. ``now`` is the clock answers are checked against to decide whether to go on."""
+    _check_choice("method", method, METHODS)
+    _check_choice("ocsp_transport", ocsp_transport, ("auto", "get", "post"))
+    now = _aware(now) if now is not None else _utcnow()
+    limits = _Budget(timeout=timeout, deadline=time.monotonic() + budget)
+    crl = tuple(crl_urls) if crl_urls is not None else crl_locations(cert)
+    ocsp = tuple(ocsp_urls) if ocsp_urls is not None else ocsp_locations(cert)
+    fetches: list[RevocationFetch] = []
+    judged: list[MethodAttempt] = []  # what the judge makes of each answer so far: go on or stop
+    if issuer_attempt(cert, issuer) is None:
+        if stapled is not None and method in ("all", "ocsp"):
+            judged.append(judge_stapled(stapled, cert, issuer, now))
+        if method in ("all", "crl") and not decided(judged):
+            for url in crl:
+                fetch = _fetch_crl(url, cert, issuer, now, cache, limits)
+                fetches.append(fetch)
+                judged.append(judge_crl(fetch, cert, issuer, now))
+                if decided(judged):
+                    break
+        if method in ("all", "ocsp") and not decided(judged):
+            for url in ocsp:
+                fetch = _fetch_ocsp(url, cert, issuer, now, cache, limits, ocsp_transport)
+                fetches.append(fetch)
+                judged.append(judge_ocsp(fetch, cert, issuer, now))
+                if decided(judged):
+                    break
+    return RevocationEvidence(cert_der=_der(cert), issuer_der=_der(issuer), method=method, stapled=stapled,
+                              crl_urls=crl, ocsp_urls=ocsp, fetches=tuple(fetches))
+
+
+__all__ = ["gather", "GET_LIMIT", "TIMEOUT", "BUDGET", "POLICIES"]
