@@ -8,8 +8,7 @@ above. On top of that: nothing in the library imports the CLI; ``x509``, ``check
 its own package only. ``certdoctor/__init__.py`` (lazy string re-exports) and ``_compat`` (old
 paths named as strings) are exempt.
 
-A rule today's code breaks is marked ``xfail(strict=True)`` with the list of what breaks it, so
-that it turns into a failure to remove the mark the day the code is fixed.
+Every rule holds today; a new import that breaks one fails with ``file:line: statement (why)``.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("trust",),                                          # 4
     ("checks", "evidence"),                              # 5
     ("revocation", "pinning", "lint"),                   # 6
-    ("gather", "diagnose", "expiry"),                    # 7 stage orchestrators
+    ("gather", "diagnose", "expiry", "inspect"),         # 7 stage orchestrators
     ("remedies",),                                       # 8
     ("monitor", "renew"),                                # 9 (future)
     ("render",),                                         # 10 output formats
@@ -234,13 +233,6 @@ def test_checks_never_imports_net():
     assert not broken, _report("certdoctor.checks never imports certdoctor.net", broken)
 
 
-# x509/path.py still fetches AIA itself; another change moves that fetching out (issue 8).
-# (file, statement): the line number is left out so that edits elsewhere in the file keep it true
-X509_NET_TODAY = [("src/certdoctor/x509/path.py", "from certdoctor.net.fetch import FetchCache, fetch_cached")]
-_TODAY = "; ".join(f"{f}: {stmt}" for f, stmt in X509_NET_TODAY)
-
-
-@pytest.mark.xfail(strict=True, reason="today: " + _TODAY)
 def test_x509_never_imports_net():
     broken = violations(_imports_net_from(("x509",)))
     assert not broken, _report("certdoctor.x509 never imports certdoctor.net", broken)
@@ -251,7 +243,6 @@ def test_render_never_imports_net():
     assert not broken, _report("certdoctor.render never imports certdoctor.net", broken)
 
 
-@pytest.mark.xfail(strict=True, reason="today: " + _TODAY)
 def test_nothing_imports_upward():
     broken = violations(_imports_upward)
     assert not broken, _report("nothing imports upward (layers: " + " < ".join(
@@ -271,15 +262,6 @@ def test_package_inits_reexport_their_own_package_only():
                         broken.append(f"{init.relative_to(SRC.parent.parent)}: _EXPORTS[{name!r}] = {sub!r} "
                                       f"is not a module of {init.parent.name}")
     assert not broken, _report("a package's __init__ re-exports from its own package only", broken)
-
-
-def test_the_known_violations_are_exactly_these():
-    """The xfail lists above stay true: a new violation fails here even while the rule is xfail."""
-    known = set(X509_NET_TODAY)
-    for rule, name in ((_imports_net_from(("x509",)), "certdoctor.x509 never imports certdoctor.net"),
-                       (_imports_upward, "nothing imports upward")):
-        new = [f"{i}  ({rule(i)})" for i in IMPORTS if _library(i) and rule(i) and (i.path, i.text) not in known]
-        assert not new, _report(f"{name} (a new violation, not in X509_NET_TODAY)", list(dict.fromkeys(new)))
 
 
 def test_each_rule_catches_what_it_forbids():

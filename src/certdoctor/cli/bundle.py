@@ -57,7 +57,8 @@ def command(files, adds, base, out, allow_leaf, check, as_json):
 
 
 def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: bool) -> int:
-    from certdoctor.cli.common import classify, read_bytes
+    from certdoctor.cli.common import classify
+    from certdoctor.x509.load import read_bytes
     from certdoctor.errors import InputError, UsageError
     from certdoctor.remedies.bundle import build_bundle, save_bundle
 
@@ -89,7 +90,8 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
 
 
 def _check(path: str, as_json: bool) -> int:
-    from certdoctor.cli.common import classify, read_bytes
+    from certdoctor.cli.common import classify
+    from certdoctor.x509.load import read_bytes
     from certdoctor.remedies.bundle import check_bundle
 
     source = classify(path, KINDS)

@@ -12,11 +12,8 @@ from typing import TYPE_CHECKING, Iterable
 
 import click
 
-from certdoctor.fsutil import atomic_write  # noqa: F401  (re-exported for commands)
-
 if TYPE_CHECKING:  # pragma: no cover
     from certdoctor.net.target import Source
-    from certdoctor.x509.load import LoadedFile
 
 
 class Exit(enum.IntEnum):
@@ -95,53 +92,6 @@ def classify(text: str, kinds: Iterable[str], servername: str | None = None) -> 
         raise UsageError("--servername applies to hosts, not files",
                          "Drop --servername, or give host[:port] or an https:// URL.")
     return source
-
-
-def read_source(source: "Source", *, password: str | None = None) -> "LoadedFile":
-    """The certificates (and a PKCS#12 key) of a file or of standard input."""
-    from certdoctor.x509.load import MAX_INPUT_BYTES, load_bundle, load_bundle_file
-
-    if source.kind == "stdin":
-        return load_bundle(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), password=password, source="<stdin>")
-    return load_bundle_file(source.input, password=password)
-
-
-def read_bytes(source: "Source") -> bytes:
-    """The bytes of a file or of standard input (bounded like every certificate input)."""
-    from certdoctor.x509.load import MAX_INPUT_BYTES, read_input
-
-    if source.kind == "stdin":
-        return sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
-    return read_input(source.input)
-
-
-def ca_file_certificates(ca_file: str | None) -> tuple | None:
-    """The certificates of ``--ca-file`` (``None`` without one); a missing or unreadable file is
-    an :class:`~certdoctor.errors.InputError` naming the option."""
-    if ca_file is None:
-        return None
-    from certdoctor.errors import InputError
-    from certdoctor.x509.load import load_file
-
-    check_ca_file(ca_file)
-    try:
-        return tuple(load_file(ca_file))
-    except InputError as exc:
-        raise InputError(f"--ca-file {exc.message}", exc.hint) from None
-
-
-def check_ca_file(ca_file: str | None) -> None:
-    """``--ca-file`` must name an existing file (the one rule set: :func:`classify`)."""
-    if ca_file is None:
-        return
-    from certdoctor.errors import InputError
-    from certdoctor.net.target import FILE
-    from certdoctor.net.target import classify as _classify
-
-    try:
-        _classify(ca_file, kinds=(FILE,))
-    except InputError as exc:
-        raise InputError(f"--ca-file {exc.message}", "Give the path of a PEM bundle.") from None
 
 
 def console():

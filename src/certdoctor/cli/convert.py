@@ -38,7 +38,8 @@ def command(src, out, to, order, split_dir, with_key, key_out, password, as_json
 
     from cryptography.utils import CryptographyDeprecationWarning
 
-    from certdoctor.cli.common import classify, read_source
+    from certdoctor.cli.common import classify
+    from certdoctor.x509.load import read_source
     from certdoctor.errors import UsageError
     from certdoctor.x509.convert import convert_loaded, format_for_path
 

@@ -39,7 +39,8 @@ def command(target, timeout, proxy, servername, resolve, ca_file, client, python
     TARGET is an https:// URL or host[:port]. --ca-file is the bundle the client trusts
     (like verify=FILE).
     """
-    from certdoctor.cli.common import check_ca_file, install_resolve
+    from certdoctor.cli.common import install_resolve
+    from certdoctor.trust.ca_file import check_ca_file
     from certdoctor.diagnose import diagnose
     from certdoctor.net.fetch import FetchCache
 

@@ -62,7 +62,8 @@ def command(sources: tuple[str, ...], warn_days: int, crit_days: int, timeout: f
     --servername applies to every endpoint; --ca-file is the trust for the verified Date
     request (the clock check). Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     """
-    from certdoctor.cli.common import check_ca_file, install_resolve
+    from certdoctor.cli.common import install_resolve
+    from certdoctor.trust.ca_file import check_ca_file
     from certdoctor.errors import CertdoctorError
     from certdoctor.expiry import check_expiry
 

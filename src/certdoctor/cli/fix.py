@@ -25,7 +25,8 @@ def command(target, out_dir, trust, timeout, proxy, servername, resolve, ca_file
 
     --ca-file is the bundle the client trusts today (like verify=FILE).
     """
-    from certdoctor.cli.common import check_ca_file, install_resolve
+    from certdoctor.cli.common import install_resolve
+    from certdoctor.trust.ca_file import check_ca_file
     from certdoctor.remedies.fix import check_out_dir, fix
 
     check_ca_file(ca_file)

@@ -11,46 +11,7 @@ import click
 
 from certdoctor.cli.options import connection_options, json_option
 
-#: what ``inspect`` reads
-KINDS = ("file", "stdin", "endpoint")
-
-
-def inspect_source(source, *, password: str | None = None, servername: str | None = None,
-                   timeout: float = 10.0, proxy: str | None = None, ca_file: str | None = None):
-    """Load or fetch SOURCE's certificates and analyse them into a :class:`~certdoctor.render.inspect.Inspection`.
-
-    ``source`` is text (classified here) or a :class:`~certdoctor.net.target.Source`. A host is
-    reached through ``proxy`` (an ``http://`` CONNECT proxy), else through the one
-    ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` name for it, as requests would. ``ca_file``: also
-    say whether the leaf's path reaches one of its CAs.
-    """
-    from certdoctor.cli.common import ca_file_certificates, classify, read_source
-    from certdoctor.errors import NetworkError, UsageError
-    from certdoctor.render.inspect import Inspection
-
-    if isinstance(source, str):
-        source = classify(source, KINDS, servername)
-    ca_certs = ca_file_certificates(ca_file)
-    if not source.is_endpoint:
-        if servername:
-            raise UsageError("--servername applies to hosts, not files",
-                             "Drop --servername, or give host[:port] or an https:// URL.")
-        loaded = read_source(source, password=password)
-        return Inspection.of(loaded.certificates, kind="file", name=loaded.source, format=loaded.format,
-                             private_key=loaded.private_key, notes=loaded.notes, ca_certs=ca_certs,
-                             ca_file=ca_file)
-    if password is not None:
-        raise UsageError("--password applies to PKCS#12 files, not hosts")
-    from certdoctor.net.probe import fetch_chain
-    from certdoctor.net.proxy import proxy_for_host
-
-    t = source.target
-    proxy = proxy_for_host(t.host, t.port, proxy)
-    certs = fetch_chain(t.host, t.port, servername=servername, timeout=timeout, proxy=proxy)
-    if not certs:
-        raise NetworkError(f"{source.label}: the server presented no certificate")
-    return Inspection.of(certs, kind="host", name=source.label, format="tls", host=t.host, port=t.port,
-                         servername=servername or t.host, ca_certs=ca_certs, ca_file=ca_file)
+from certdoctor.inspect import KINDS  # noqa: F401  (what inspect reads; tests import it from here)
 
 
 @click.command("inspect")
@@ -74,6 +35,8 @@ def command(source, password, timeout, proxy, servername, resolve, ca_file, as_j
     warnings.filterwarnings("ignore", category=CryptographyDeprecationWarning)
     src = classify(source, KINDS, servername)
     install_resolve(resolve)
+    from certdoctor.inspect import inspect_source
+
     insp = inspect_source(src, password=password, servername=servername, timeout=timeout, proxy=proxy,
                           ca_file=ca_file)
     if as_json:

@@ -29,7 +29,7 @@ def _chain_of(source, servername: str | None, timeout: float, proxy: str | None 
     An endpoint is reached through ``proxy``, else the one ``HTTPS_PROXY``/``ALL_PROXY``/
     ``NO_PROXY`` name for it (as requests would).
     """
-    from certdoctor.cli.common import read_source
+    from certdoctor.x509.load import read_source
 
     if not source.is_endpoint:
         loaded = read_source(source)
@@ -66,7 +66,8 @@ def command(target: str | None, new_key: str | None, rsa_bits: str | None, backu
     certificate's pin-sha256 and SHA-256 fingerprint, a recommended pin set (primary + backup)
     with the reasons, and how to enforce it with certdoctor.pinning.PinnedAdapter / httpx.
     """
-    from certdoctor.cli.common import ca_file_certificates, classify, install_resolve
+    from certdoctor.cli.common import classify, install_resolve
+    from certdoctor.trust.ca_file import ca_file_certificates
     from certdoctor.errors import UsageError
     from certdoctor.pinning.pins import load_key_pin, new_backup_key, pin_report
 

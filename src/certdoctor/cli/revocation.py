@@ -90,7 +90,9 @@ def command(target: str, issuer_file: str | None, policy_name: str, method: str,
     Each CRL/OCSP request gets half of --timeout, the whole check twice it. --ca-file: CAs to
     look for the issuer in.
     """
-    from certdoctor.cli.common import ca_file_certificates, classify, install_resolve, read_source
+    from certdoctor.cli.common import classify, install_resolve
+    from certdoctor.trust.ca_file import ca_file_certificates
+    from certdoctor.x509.load import read_source
     from certdoctor.errors import InputError, UsageError
     from certdoctor.net.fetch import FetchCache
     from certdoctor.net.target import FILE

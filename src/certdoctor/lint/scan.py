@@ -1171,5 +1171,4 @@ __all__ = [
     "lint_file",
     "lint_paths",
     "iter_python_files",
-    "sarif",
 ]

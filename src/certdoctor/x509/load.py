@@ -36,6 +36,7 @@ from certdoctor.errors import InputError, PasswordError
 from certdoctor.x509.pem import CERT_LABELS, pem_blocks
 
 if TYPE_CHECKING:  # pragma: no cover
+    from certdoctor.net.target import Source
     from cryptography import x509
 
 #: Largest input accepted (20 MiB). The biggest real CA bundles are well under 1 MiB.
@@ -742,7 +743,28 @@ def _friendly(exc: BaseException) -> str:
     return f"invalid ASN.1 ({words}{where})"
 
 
+def read_source(source: "Source", *, password: str | None = None) -> "LoadedFile":
+    """The certificates (and a PKCS#12 key) of a file or of standard input."""
+    import sys
+
+    if source.kind == "stdin":
+        return load_bundle(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), password=password, source="<stdin>")
+    return load_bundle_file(source.input, password=password)
+
+
+def read_bytes(source: "Source") -> bytes:
+    """The bytes of a file or of standard input (bounded like every certificate input)."""
+    import sys
+
+    if source.kind == "stdin":
+        return sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+    return read_input(source.input)
+
+
+
 __all__ = [
+    "read_source",
+    "read_bytes",
     "MAX_INPUT_BYTES",
     "MAX_PEM_BLOCKS",
     "MAX_PKCS12_ITERATIONS",

@@ -1,0 +1,32 @@
+"""``--ca-file``: the one rule for the file a user names as the store to trust."""
+
+from __future__ import annotations
+
+
+def ca_file_certificates(ca_file: str | None) -> tuple | None:
+    """The certificates of ``--ca-file`` (``None`` without one); a missing or unreadable file is
+    an :class:`~certdoctor.errors.InputError` naming the option."""
+    if ca_file is None:
+        return None
+    from certdoctor.errors import InputError
+    from certdoctor.x509.load import load_file
+
+    check_ca_file(ca_file)
+    try:
+        return tuple(load_file(ca_file))
+    except InputError as exc:
+        raise InputError(f"--ca-file {exc.message}", exc.hint) from None
+
+
+def check_ca_file(ca_file: str | None) -> None:
+    """``--ca-file`` must name an existing file (the one rule set: :func:`classify`)."""
+    if ca_file is None:
+        return
+    from certdoctor.errors import InputError
+    from certdoctor.net.target import FILE
+    from certdoctor.net.target import classify as _classify
+
+    try:
+        _classify(ca_file, kinds=(FILE,))
+    except InputError as exc:
+        raise InputError(f"--ca-file {exc.message}", "Give the path of a PEM bundle.") from None
