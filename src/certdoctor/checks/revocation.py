@@ -760,22 +760,17 @@ def judge(evidence: RevocationEvidence, now: _dt.datetime | None = None, *, poli
     else:
         if evidence.stapled is not None and method in ("all", "ocsp"):
             attempts.append(judge_stapled(evidence.stapled, cert, issuer, now))
-        if method in ("all", "crl") and not decided(attempts):
-            if not evidence.crl_urls:
-                attempts.append(MethodAttempt(method="crl", url=None, status=RevocationStatus.UNKNOWN,
-                                              problem=Problem.NO_SOURCE,
-                                              error="the certificate has no CRL distribution point"))
-            for fetch in (f for f in evidence.fetches if f.method == "crl"):
-                attempts.append(judge_crl(fetch, cert, issuer, now))
-                if decided(attempts):
-                    break
-        if method in ("all", "ocsp") and not decided(attempts):
-            if not evidence.ocsp_urls and evidence.stapled is None:
-                attempts.append(MethodAttempt(method="ocsp", url=None, status=RevocationStatus.UNKNOWN,
-                                              problem=Problem.NO_SOURCE,
-                                              error="the certificate names no OCSP responder"))
-            for fetch in (f for f in evidence.fetches if f.method == "ocsp"):
-                attempts.append(judge_ocsp(fetch, cert, issuer, now))
+        for kind, urls, judge_one, none in (
+                ("crl", evidence.crl_urls, judge_crl, "the certificate has no CRL distribution point"),
+                ("ocsp", evidence.ocsp_urls or (evidence.stapled is not None), judge_ocsp,
+                 "the certificate names no OCSP responder")):
+            if method not in ("all", kind) or decided(attempts):
+                continue
+            if not urls:
+                attempts.append(MethodAttempt(method=kind, url=None, status=RevocationStatus.UNKNOWN,
+                                              problem=Problem.NO_SOURCE, error=none))
+            for fetch in (f for f in evidence.fetches if f.method == kind):
+                attempts.append(judge_one(fetch, cert, issuer, now))
                 if decided(attempts):
                     break
     return result_of(cert, issuer, attempts, policy)

@@ -9,27 +9,10 @@ certificate is accepted by requests, httpx, urllib and pip alike. This module as
     >>> result.finding("hard").code                                   # doctest: +SKIP
     <Code.REVOKED: 'REVOKED'>
 
-Order of the sources (``method="all"``): a stapled response first (it is already in hand, no
-network), then the CRL distribution points (CRLs first: Let's Encrypt ended OCSP in 2025 and
-CRLs are what is left everywhere), then the OCSP responders of the AIA extension. The first
-source that gives a *verified* GOOD or REVOKED answer decides; every source tried is kept as a
-:class:`MethodAttempt`, so a download that failed is data, never an exception.
-
-What "verified" means:
-
-* CRL: DER or PEM, ``crl.issuer == issuer.subject``, signed by the issuer's key, the issuer may
-  sign CRLs (keyUsage cRLSign when keyUsage is present), not a delta CRL, an issuing distribution
-  point that covers the certificate, ``thisUpdate <= now + skew`` and ``nextUpdate >= now``.
-* OCSP: response status successful; signed by the issuer itself, or by a delegated responder
-  certificate included in the response that the issuer signed (:func:`certdoctor.model.issued_by`,
-  with a SHA-256-or-better signature), that carries EKU id-kp-OCSPSigning
-  and is valid now; the single response's CertID (serial, issuer name hash, issuer key hash) is
-  the one asked about; the nonce, when the responder echoes one, is ours (a missing nonce is
-  accepted with a note: RFC 5019 responders and pre-signed responses never echo it);
-  ``thisUpdate <= now + skew`` and ``nextUpdate >= now`` when present.
-
-Anything failing is ``ERROR`` with the exact reason, never ``GOOD``. Verified answers are cached
-(``FetchCache``) until their nextUpdate and verified again when read back.
+What is asked in which order, and what "verified" means (signature, issuer, CertID, nonce,
+freshness): :mod:`certdoctor.checks.revocation`. Anything failing is ``ERROR`` with the exact
+reason, never ``GOOD``. Verified answers are cached (``FetchCache``) until their nextUpdate and
+verified again when read back.
 
 :func:`check_revocation` is the two halves one after the other: :func:`certdoctor.revocation.gather.gather`
 downloads (the network), :func:`certdoctor.checks.revocation.judge` verifies (pure, so stored answers
@@ -38,7 +21,6 @@ are re-exported here.
 """
 
 from __future__ import annotations
-
 
 import datetime as _dt
 from typing import TYPE_CHECKING, Iterable, Sequence
