@@ -48,6 +48,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from certdoctor import policy
 from certdoctor.x509.path import AIAAttempt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -179,11 +180,11 @@ class Options:
     proxy_arg: str | None = None
     ca_file: str | None = None
     servername: str | None = None
-    timeout: float = 10.0
+    timeout: float = policy.TIMEOUT_SECONDS
     aia: bool = True
     revocation: bool = True
     pins: tuple[str, ...] = ()
-    warn_days: int = 30
+    warn_days: int = policy.EXPIRING_SOON_DAYS
     run_real_client: bool = True
     clock_pinned: bool = False
 

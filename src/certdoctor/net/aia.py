@@ -98,7 +98,7 @@ def fetch_issuers(
     return tuple(attempts)
 
 
-def issuer_from_aia(cert: "x509.Certificate", *, cache: FetchCache | None = None, timeout: float = 5.0,
+def issuer_from_aia(cert: "x509.Certificate", *, cache: FetchCache | None = None, timeout: float = policy.FETCH_TIMEOUT_SECONDS,
                     budget: float | None = None) -> "x509.Certificate | None":
     """The issuer of ``cert`` downloaded from its caIssuers URLs (all of them together within
     ``budget``, default twice ``timeout``), or ``None`` if no answer holds one."""

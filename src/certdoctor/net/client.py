@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from certdoctor import policy
 from certdoctor.errors import UsageError
 from certdoctor.model import CLIENTS
 
@@ -42,7 +43,7 @@ def run_client(
     *,
     python: str | None = None,
     proxy: str | None = None,
-    timeout: float = 10.0,
+    timeout: float = policy.TIMEOUT_SECONDS,
 ) -> ClientOutcome:
     """Run the real client library against ``url`` with exactly the effective trust.
 

@@ -60,7 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from cryptography import x509
 
-DEFAULT_TIMEOUT = 10.0
+DEFAULT_TIMEOUT = policy.TIMEOUT_SECONDS
 DEFAULT_MAX_BYTES = policy.PROBE_MAX_BYTES  # 1 MiB: real chains are < 20 KiB; OpenSSL itself stops at 100 KiB
 POST_HANDSHAKE_WAIT = 0.5  # upper bound of the TLS 1.3 wait for a certificate_required alert
 ALPN_OFFER = ("h2", "http/1.1")

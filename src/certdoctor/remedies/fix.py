@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from certdoctor import policy
 from certdoctor.errors import UsageError
 from certdoctor.model import CertInfo, Code, normalize_fingerprint
 
@@ -102,7 +103,7 @@ def _bundle_bytes(trust, extra: Sequence[CertInfo], now) -> bytes:
     return b"".join(parts)
 
 
-def prove(url: str, bundle: str, *, proxy: str | None = None, timeout: float = 10.0) -> tuple[Proof, ...]:
+def prove(url: str, bundle: str, *, proxy: str | None = None, timeout: float = policy.TIMEOUT_SECONDS) -> tuple[Proof, ...]:
     """Run the real requests (and httpx, when installed) against ``url`` trusting ``bundle``."""
     import requests
 
@@ -165,7 +166,7 @@ def fix(
     python: str | None = None,
     proxy: str | None = None,
     servername: str | None = None,
-    timeout: float = 10.0,
+    timeout: float = policy.TIMEOUT_SECONDS,
     environ=None,
     now: _dt.datetime | None = None,
 ) -> FixResult:
