@@ -84,6 +84,9 @@ def test_bad_input_exits_2_without_traceback(tmp_path, capsys, argv):
     assert not (tmp_path / "out.pem").exists()
     if "--json" not in argv:
         assert out == ""
+        # click's own usage errors too: exactly one error: line and one hint: line
+        lines = err.splitlines()
+        assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: "), err
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -47,8 +47,11 @@ def run(group: click.Group, argv: list[str] | None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
-        return Exit.USAGE
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "certdoctor"
+        click.echo(f"hint: run '{where} --help' for the arguments and options it takes.", err=True)
+        return exc.exit_code if exc.exit_code not in (None, 0, 1) else Exit.USAGE
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         return Exit.USAGE
