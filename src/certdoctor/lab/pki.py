@@ -25,7 +25,7 @@ import datetime as _dt
 import ipaddress
 import threading
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence, Union
+from typing import Any, Callable, Iterable, Sequence, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -160,6 +160,26 @@ def resign_sha1(cert: x509.Certificate, issuer_key: rsa.RSAPrivateKey) -> x509.C
 
 # --------------------------------------------------------------------------- the PKI
 
+class _made_once:
+    """A :class:`LabPKI` attribute made on first use by ``make(pki)``, once per PKI even when
+    several server threads ask at the same time (under the PKI's lock)."""
+
+    def __init__(self, make: "Callable[[LabPKI], Any]") -> None:
+        self.make = make
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, pki: "LabPKI | None", owner: type | None = None) -> Any:
+        if pki is None:
+            return self
+        with pki._lock:
+            if self.name not in pki._lazy:
+                pki._lazy[self.name] = self.make(pki)
+            return pki._lazy[self.name]
+
+
 class LabPKI:
     """Roots, intermediates and a leaf factory, all made now; nothing is read from disk.
 
@@ -207,58 +227,23 @@ class LabPKI:
     def intermediate_key(self) -> PrivateKey:
         return self.intermediate.key
 
-    def _once(self, name: str, make):
-        with self._lock:
-            if name not in self._lazy:
-                self._lazy[name] = make()
-            return self._lazy[name]
-
-    @property
-    def rsa_intermediate(self) -> CA:
-        return self._once("rsa_intermediate", lambda: self.make_intermediate(
-            "certdoctor Lab RSA Intermediate CA", self.root, key=new_key("rsa", 2048),
-            label="rsa-intermediate"))
-
-    @property
-    def expired_intermediate(self) -> CA:
-        return self._once("expired_intermediate", lambda: self.make_intermediate(
-            "certdoctor Lab Expired Intermediate CA", self.root,
-            not_before=self.now - 400 * ONE_DAY, not_after=self.now - 5 * ONE_DAY,
-            label="expired-intermediate"))
-
-    @property
-    def lax_intermediate(self) -> CA:
-        return self._once("lax_intermediate", lambda: self.make_intermediate(
-            "certdoctor Lab Lax Intermediate CA (BC not critical)", self.root,
-            bc_critical=False, label="lax-intermediate"))
-
-    @property
-    def untrusted_root(self) -> CA:
-        return self._once("untrusted_root", lambda: self.make_root(
-            "certdoctor Lab Untrusted Root CA", label="untrusted-root"))
-
-    @property
-    def untrusted_intermediate(self) -> CA:
-        return self._once("untrusted_intermediate", lambda: self.make_intermediate(
-            "certdoctor Lab Untrusted Intermediate CA", self.untrusted_root,
-            label="untrusted-intermediate"))
-
-    @property
-    def unrelated_ca(self) -> CA:
-        return self._once("unrelated_ca", lambda: self.make_root(
-            "certdoctor Lab Unrelated CA", label="unrelated-ca"))
-
-    @property
-    def intercept_root(self) -> CA:
-        return self._once("intercept_root", lambda: self.make_root(
-            "certdoctor Lab Intercept Root", org="certdoctor lab proxy", label="intercept-root"))
-
-    @property
-    def client(self) -> IssuedCert:
-        """A client certificate (EKU clientAuth) issued directly by the lab root."""
-        return self._once("client", lambda: self.issue_leaf(
-            (), common_name="certdoctor lab client", issuer=self.root, client=True,
-            san=False, aia=False, crl=False))
+    rsa_intermediate = _made_once(lambda pki: pki.make_intermediate(
+        "certdoctor Lab RSA Intermediate CA", pki.root, key=new_key("rsa", 2048), label="rsa-intermediate"))
+    expired_intermediate = _made_once(lambda pki: pki.make_intermediate(
+        "certdoctor Lab Expired Intermediate CA", pki.root,
+        not_before=pki.now - 400 * ONE_DAY, not_after=pki.now - 5 * ONE_DAY, label="expired-intermediate"))
+    lax_intermediate = _made_once(lambda pki: pki.make_intermediate(
+        "certdoctor Lab Lax Intermediate CA (BC not critical)", pki.root, bc_critical=False,
+        label="lax-intermediate"))
+    untrusted_root = _made_once(lambda pki: pki.make_root("certdoctor Lab Untrusted Root CA", label="untrusted-root"))
+    untrusted_intermediate = _made_once(lambda pki: pki.make_intermediate(
+        "certdoctor Lab Untrusted Intermediate CA", pki.untrusted_root, label="untrusted-intermediate"))
+    unrelated_ca = _made_once(lambda pki: pki.make_root("certdoctor Lab Unrelated CA", label="unrelated-ca"))
+    intercept_root = _made_once(lambda pki: pki.make_root(
+        "certdoctor Lab Intercept Root", org="certdoctor lab proxy", label="intercept-root"))
+    #: A client certificate (EKU clientAuth) issued directly by the lab root.
+    client = _made_once(lambda pki: pki.issue_leaf(
+        (), common_name="certdoctor lab client", issuer=pki.root, client=True, san=False, aia=False, crl=False))
 
     # -- CAs ---------------------------------------------------------------------------------
     def make_root(self, cn: str, *, key: PrivateKey | None = None, org: str | None = ORG,
