@@ -25,7 +25,7 @@ import datetime as _dt
 import ipaddress
 import threading
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence, Union
+from typing import Any, Callable, Iterable, Sequence, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -160,6 +160,26 @@ def resign_sha1(cert: x509.Certificate, issuer_key: rsa.RSAPrivateKey) -> x509.C
 
 # --------------------------------------------------------------------------- the PKI
 
+class _made_once:
+    """A :class:`LabPKI` attribute made on first use by ``make(pki)``, once per PKI even when
+    several server threads ask at the same time (under the PKI's lock)."""
+
+    def __init__(self, make: "Callable[[LabPKI], Any]") -> None:
+        self.make = make
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, pki: "LabPKI | None", owner: type | None = None) -> Any:
+        if pki is None:
+            return self
+        with pki._lock:
+            if self.name not in pki._lazy:
+                pki._lazy[self.name] = self.make(pki)
+            return pki._lazy[self.name]
+
+
 class LabPKI:
     """Roots, intermediates and a leaf factory, all made now; nothing is read from disk.
 
@@ -207,58 +227,23 @@ class LabPKI:
     def intermediate_key(self) -> PrivateKey:
         return self.intermediate.key
 
-    def _once(self, name: str, make):
-        with self._lock:
-            if name not in self._lazy:
-                self._lazy[name] = make()
-            return self._lazy[name]
-
-    @property
-    def rsa_intermediate(self) -> CA:
-        return self._once("rsa_intermediate", lambda: self.make_intermediate(
-            "certdoctor Lab RSA Intermediate CA", self.root, key=new_key("rsa", 2048),
-            label="rsa-intermediate"))
-
-    @property
-    def expired_intermediate(self) -> CA:
-        return self._once("expired_intermediate", lambda: self.make_intermediate(
-            "certdoctor Lab Expired Intermediate CA", self.root,
-            not_before=self.now - 400 * ONE_DAY, not_after=self.now - 5 * ONE_DAY,
-            label="expired-intermediate"))
-
-    @property
-    def lax_intermediate(self) -> CA:
-        return self._once("lax_intermediate", lambda: self.make_intermediate(
-            "certdoctor Lab Lax Intermediate CA (BC not critical)", self.root,
-            bc_critical=False, label="lax-intermediate"))
-
-    @property
-    def untrusted_root(self) -> CA:
-        return self._once("untrusted_root", lambda: self.make_root(
-            "certdoctor Lab Untrusted Root CA", label="untrusted-root"))
-
-    @property
-    def untrusted_intermediate(self) -> CA:
-        return self._once("untrusted_intermediate", lambda: self.make_intermediate(
-            "certdoctor Lab Untrusted Intermediate CA", self.untrusted_root,
-            label="untrusted-intermediate"))
-
-    @property
-    def unrelated_ca(self) -> CA:
-        return self._once("unrelated_ca", lambda: self.make_root(
-            "certdoctor Lab Unrelated CA", label="unrelated-ca"))
-
-    @property
-    def intercept_root(self) -> CA:
-        return self._once("intercept_root", lambda: self.make_root(
-            "certdoctor Lab Intercept Root", org="certdoctor lab proxy", label="intercept-root"))
-
-    @property
-    def client(self) -> IssuedCert:
-        """A client certificate (EKU clientAuth) issued directly by the lab root."""
-        return self._once("client", lambda: self.issue_leaf(
-            (), common_name="certdoctor lab client", issuer=self.root, client=True,
-            san=False, aia=False, crl=False))
+    rsa_intermediate = _made_once(lambda pki: pki.make_intermediate(
+        "certdoctor Lab RSA Intermediate CA", pki.root, key=new_key("rsa", 2048), label="rsa-intermediate"))
+    expired_intermediate = _made_once(lambda pki: pki.make_intermediate(
+        "certdoctor Lab Expired Intermediate CA", pki.root,
+        not_before=pki.now - 400 * ONE_DAY, not_after=pki.now - 5 * ONE_DAY, label="expired-intermediate"))
+    lax_intermediate = _made_once(lambda pki: pki.make_intermediate(
+        "certdoctor Lab Lax Intermediate CA (BC not critical)", pki.root, bc_critical=False,
+        label="lax-intermediate"))
+    untrusted_root = _made_once(lambda pki: pki.make_root("certdoctor Lab Untrusted Root CA", label="untrusted-root"))
+    untrusted_intermediate = _made_once(lambda pki: pki.make_intermediate(
+        "certdoctor Lab Untrusted Intermediate CA", pki.untrusted_root, label="untrusted-intermediate"))
+    unrelated_ca = _made_once(lambda pki: pki.make_root("certdoctor Lab Unrelated CA", label="unrelated-ca"))
+    intercept_root = _made_once(lambda pki: pki.make_root(
+        "certdoctor Lab Intercept Root", org="certdoctor lab proxy", label="intercept-root"))
+    #: A client certificate (EKU clientAuth) issued directly by the lab root.
+    client = _made_once(lambda pki: pki.issue_leaf(
+        (), common_name="certdoctor lab client", issuer=pki.root, client=True, san=False, aia=False, crl=False))
 
     # -- CAs ---------------------------------------------------------------------------------
     def make_root(self, cn: str, *, key: PrivateKey | None = None, org: str | None = ORG,
@@ -266,48 +251,42 @@ class LabPKI:
                   label: str = "root") -> CA:
         key = key or new_key()
         subject = _name(cn, org)
-        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before or self.now - ONE_DAY)
-            .not_valid_after(not_after or self.now + 3650 * ONE_DAY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(_ca_key_usage(), critical=True)
-            .add_extension(ski, critical=False)
-        )
-        return CA(label, builder.sign(key, hashes.SHA256()), key, None)
+        cert = self._certificate(subject, key, subject, key, 3650, not_before, not_after,
+                                 _ca_extensions(key, path_length=None, bc_critical=True))
+        return CA(label, cert, key, None)
 
     def make_intermediate(self, cn: str, parent: CA, *, key: PrivateKey | None = None,
                           not_before: _dt.datetime | None = None,
                           not_after: _dt.datetime | None = None, bc_critical: bool = True,
                           path_length: int | None = 0, label: str = "intermediate") -> CA:
         key = key or new_key()
+        extensions = _ca_extensions(key, path_length=path_length, bc_critical=bc_critical)
+        extensions.append((_aki(parent.key), False))
+        if parent is self.root:
+            extensions.append((_aia(ca_issuers=self.root_aia_url), False))
+        cert = self._certificate(_name(cn, _org_of(parent.cert)), key, parent.cert.subject, parent.key, 1825,
+                                 not_before, not_after, extensions)
+        return CA(label, cert, key, parent)
+
+    def _certificate(self, subject: x509.Name, key: PrivateKey, issuer_name: x509.Name, signing_key: PrivateKey,
+                     days: int, not_before: _dt.datetime | None, not_after: _dt.datetime | None,
+                     extensions: Iterable[tuple[x509.ExtensionType, bool]]) -> x509.Certificate:
+        """The one certificate builder of the lab (roots, intermediates, leaves): ``subject``'s
+        ``key``, signed SHA-256 by ``signing_key`` as ``issuer_name``, valid from a day before
+        :attr:`now` for ``days`` days unless ``not_before``/``not_after`` say otherwise, with
+        ``extensions`` (extension, critical) in that order."""
         builder = (
             x509.CertificateBuilder()
-            .subject_name(_name(cn, _org_of(parent.cert)))
-            .issuer_name(parent.cert.subject)
+            .subject_name(subject)
+            .issuer_name(issuer_name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(not_before or self.now - ONE_DAY)
-            .not_valid_after(not_after or self.now + 1825 * ONE_DAY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length),
-                           critical=bc_critical)
-            .add_extension(_ca_key_usage(), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                parent.key.public_key()), critical=False)
+            .not_valid_after(not_after or self.now + days * ONE_DAY)
         )
-        if parent is self.root:
-            builder = builder.add_extension(x509.AuthorityInformationAccess([
-                x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
-                                       x509.UniformResourceIdentifier(self.root_aia_url)),
-            ]), critical=False)
-        return CA(label, builder.sign(parent.key, hashes.SHA256()), key, parent)
+        for ext, critical in extensions:
+            builder = builder.add_extension(ext, critical=critical)
+        return builder.sign(signing_key, hashes.SHA256())
 
     # -- leaves ------------------------------------------------------------------------------
     def issue_leaf(
@@ -353,24 +332,16 @@ class LabPKI:
         subject = _name(cn)
         issuer_name = subject if issuer is None else issuer.cert.subject
         signing_key = key if issuer is None else issuer.key
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(issuer_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before or self.now - ONE_DAY)
-            .not_valid_after(not_after or self.now + 90 * ONE_DAY)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]),
-                critical=False)
-        )
+        extensions: list[tuple[x509.ExtensionType, bool]] = [
+            (x509.BasicConstraints(ca=False, path_length=None), True),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH if client else ExtendedKeyUsageOID.SERVER_AUTH]),
+             False),
+        ]
         if not self_signed:
             # a self-signed leaf with keyUsage but no keyCertSign would not count as
             # "self-signed" for OpenSSL (it could not have signed itself): leave it out there,
             # as `openssl req -x509` does
-            builder = builder.add_extension(_leaf_key_usage(key), critical=True)
+            extensions.append((_leaf_key_usage(key), True))
         if san and names:
             entries: list[x509.GeneralName] = []
             for h in names:
@@ -381,35 +352,23 @@ class LabPKI:
                     except ValueError:
                         ip = None
                 entries.append(x509.IPAddress(ip) if ip is not None else x509.DNSName(h))
-            builder = builder.add_extension(x509.SubjectAlternativeName(entries), critical=False)
+            extensions.append((x509.SubjectAlternativeName(entries), False))
         if ski:
-            builder = builder.add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            extensions.append((_ski(key), False))
         if aki:
-            builder = builder.add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                signing_key.public_key()), critical=False)
+            extensions.append((_aki(signing_key), False))
         if issuer is not None and aia:
             url = self.aia_url if main else (self.rsa_aia_url if issuer.label == "rsa-intermediate"
                                              else None)
-            descs = []
-            if main:
-                descs.append(x509.AccessDescription(x509.oid.AuthorityInformationAccessOID.OCSP,
-                                                    x509.UniformResourceIdentifier(self.ocsp_url)))
-            if url:
-                descs.append(x509.AccessDescription(
-                    x509.oid.AuthorityInformationAccessOID.CA_ISSUERS,
-                    x509.UniformResourceIdentifier(url)))
-            if descs:
-                builder = builder.add_extension(x509.AuthorityInformationAccess(descs),
-                                                critical=False)
+            if main or url:
+                extensions.append((_aia(ocsp=self.ocsp_url if main else None, ca_issuers=url), False))
         if issuer is not None and crl and main:
-            builder = builder.add_extension(x509.CRLDistributionPoints([
+            extensions.append((x509.CRLDistributionPoints([
                 x509.DistributionPoint(full_name=[x509.UniformResourceIdentifier(self.crl_url)],
                                        relative_name=None, reasons=None, crl_issuer=None),
-            ]), critical=False)
-        for ext, critical in extra_extensions:
-            builder = builder.add_extension(ext, critical=critical)
-        cert = builder.sign(signing_key, hashes.SHA256())
+            ]), False))
+        extensions.extend(extra_extensions)
+        cert = self._certificate(subject, key, issuer_name, signing_key, 90, not_before, not_after, extensions)
         if sha1:
             if not isinstance(signing_key, rsa.RSAPrivateKey):
                 raise ValueError("sha1=True needs an RSA issuer (e.g. pki.rsa_intermediate)")
@@ -440,8 +399,7 @@ class LabPKI:
                     .issuer_name(self.intermediate.cert.subject)
                     .last_update(utcnow() - _dt.timedelta(minutes=5))
                     .next_update(utcnow() + 7 * ONE_DAY)
-                    .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                        self.intermediate.key.public_key()), critical=False)
+                    .add_extension(_aki(self.intermediate.key), critical=False)
                     .add_extension(x509.CRLNumber(len(self.revoked) + 1), critical=False)
                 )
                 for serial, when in sorted(self.revoked.items()):
@@ -463,6 +421,31 @@ class LabPKI:
 def _org_of(cert: x509.Certificate) -> str:
     attrs = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
     return str(attrs[0].value) if attrs else ORG
+
+
+def _ca_extensions(key: PrivateKey, *, path_length: int | None,
+                   bc_critical: bool) -> list[tuple[x509.ExtensionType, bool]]:
+    """What every lab CA carries: CA:TRUE (``path_length``), keyUsage certSign/CRLSign, its SKI."""
+    return [(x509.BasicConstraints(ca=True, path_length=path_length), bc_critical),
+            (_ca_key_usage(), True),
+            (_ski(key), False)]
+
+
+def _ski(key: PrivateKey) -> x509.SubjectKeyIdentifier:
+    return x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+
+
+def _aki(issuer_key: PrivateKey) -> x509.AuthorityKeyIdentifier:
+    return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key())
+
+
+def _aia(*, ocsp: str | None = None, ca_issuers: str | None = None) -> x509.AuthorityInformationAccess:
+    """Authority information access: the OCSP responder first, then where the issuer is."""
+    oid = x509.oid.AuthorityInformationAccessOID
+    return x509.AuthorityInformationAccess([
+        x509.AccessDescription(method, x509.UniformResourceIdentifier(url))
+        for method, url in ((oid.OCSP, ocsp), (oid.CA_ISSUERS, ca_issuers)) if url
+    ])
 
 
 def _ca_key_usage() -> x509.KeyUsage:

@@ -600,6 +600,15 @@ class _Walker:
             if n is not None:
                 self.visit(n)
 
+    def _visit_inside(self, context: str, nodes: Iterable[ast.AST | None]) -> None:
+        """Visit ``nodes`` inside ``context``: the counter of that name (``in_compare``,
+        ``in_command``, ``in_ca_args``) is raised while they are visited, whatever they raise."""
+        setattr(self, context, getattr(self, context) + 1)
+        try:
+            self.visit_all(nodes)
+        finally:
+            setattr(self, context, getattr(self, context) - 1)
+
     def add(self, node: ast.AST, code: LintCode, message: str,
             severity: Severity | None = None) -> None:
         self.raw.append((node.lineno, node.col_offset, code, message, severity))
@@ -685,18 +694,12 @@ class _Walker:
         self.scope.bound.add(node.name)
         if self.adapters:
             self.ident(node.name)
-        self._enter("function")
-        self._bind_args(node.args)
-        self.visit_all(node.body)
-        self._leave()
+        self._in_scope("function", node.body, node.args)
         return True
 
     def v_lambda(self, node: ast.Lambda) -> bool:
         self._args_outer(node.args)
-        self._enter("function")
-        self._bind_args(node.args)
-        self.visit(node.body)
-        self._leave()
+        self._in_scope("function", (node.body,), node.args)
         return True
 
     def _args_outer(self, args: ast.arguments) -> None:
@@ -717,10 +720,13 @@ class _Walker:
             if a is not None:
                 self.scope.bound.add(a.arg)
 
-    def _enter(self, kind: str) -> None:
+    def _in_scope(self, kind: str, body: Iterable[ast.AST], args: ast.arguments | None = None) -> None:
+        """Visit ``body`` in a new scope of ``kind`` (a function's, with its ``args`` bound there
+        first, or a class's), then return to the enclosing scope."""
         self.scope = _Scope(kind, self.scope)
-
-    def _leave(self) -> None:
+        if args is not None:
+            self._bind_args(args)
+        self.visit_all(body)
         assert self.scope.parent is not None
         self.scope = self.scope.parent
 
@@ -735,9 +741,7 @@ class _Walker:
             named = bool(_camel_words(node.name) & _PIN_WORDS) or bool(_PIN_DOC.search(doc))
             frame = _AdapterFrame(node, named)
             self.adapters.append(frame)
-        self._enter("class")
-        self.visit_all(node.body)
-        self._leave()
+        self._in_scope("class", node.body)
         if frame is not None:
             self.adapters.pop()
             if frame.named_pin and frame.builds_ctx and not frame.checks:
@@ -862,12 +866,7 @@ class _Walker:
         return _str(node.value) is not None
 
     def v_compare(self, node: ast.Compare) -> bool:
-        self.in_compare += 1
-        try:
-            self.visit(node.left)
-            self.visit_all(node.comparators)
-        finally:
-            self.in_compare -= 1
+        self._visit_inside("in_compare", (node.left, *node.comparators))
         return True
 
     def v_name(self, node: ast.Name) -> bool:
@@ -922,11 +921,7 @@ class _Walker:
         self.ident(node.arg)
         if node.arg not in _CA_KEYWORDS:
             return False
-        self.in_ca_args += 1
-        try:
-            self.visit(node.value)
-        finally:
-            self.in_ca_args -= 1
+        self._visit_inside("in_ca_args", (node.value,))
         return True
 
     def v_dict(self, node: ast.Dict) -> bool:
@@ -935,21 +930,13 @@ class _Walker:
             if key is not None and k is not None:
                 self._env(k, key, v, lambda: f"{key!r}: {_short(v)}")
             if k is not None:  # a key is a lookup (a translation table), like a comparison
-                self.in_compare += 1
-                try:
-                    self.visit(k)
-                finally:
-                    self.in_compare -= 1
+                self._visit_inside("in_compare", (k,))
             self.visit(v)
         return True
 
     def v_subscript(self, node: ast.Subscript) -> bool:
         self.visit(node.value)
-        self.in_compare += 1
-        try:
-            self.visit(node.slice)
-        finally:
-            self.in_compare -= 1
+        self._visit_inside("in_compare", (node.slice,))
         return True
 
     def v_seq(self, node: ast.List | ast.Tuple) -> bool:
@@ -959,11 +946,7 @@ class _Walker:
             (s := _str(e)) is not None and ("pip" in s or s in ("env", "-m")) for e in node.elts)
         if not looks_like_command:
             return False
-        self.in_command += 1
-        try:
-            self.visit_all(node.elts)
-        finally:
-            self.in_command -= 1
+        self._visit_inside("in_command", node.elts)
         return True
 
     def v_constant(self, node: ast.Constant) -> bool:

@@ -58,7 +58,7 @@ def expiry_json(report: "ExpiryReport") -> dict[str, Any]:
     from cryptography import x509
 
     from certdoctor.model import ChainInfo
-    from certdoctor.render.json import chain_certificates, envelope, make_target
+    from certdoctor.render.json import chain_certificates, envelope, fields, make_target
 
     certificates: list[dict[str, Any]] = []
     findings = []
@@ -81,12 +81,7 @@ def expiry_json(report: "ExpiryReport") -> dict[str, Any]:
         target = make_target(None, "several")
     return envelope(
         "expiry", target=target, exit_code=report.exit_code, findings=findings, certificates=certificates,
-        state=report.state,
-        summary=report.summary,
-        warn_days=report.warn_days,
-        crit_days=report.crit_days,
-        now=report.now,
-        soonest_days_left=report.soonest_days_left,
+        **fields(report, "state", "summary", "warn_days", "crit_days", "now", "soonest_days_left"),
         sources=sources,
     )
 

@@ -17,20 +17,14 @@ def fix_json(r: "FixResult", input: str | None = None) -> dict[str, Any]:
     """``certdoctor fix --json``: the envelope (the diagnosis' findings and presented chain) plus
     what was written and proven."""
     from certdoctor.render.diagnose import target_of
-    from certdoctor.render.json import chain_certificates, envelope
+    from certdoctor.render.json import chain_certificates, envelope, fields
 
     d = r.diagnosis
     return envelope(
         "fix", target=target_of(d, input), exit_code=r.exit_code, findings=d.findings,
         certificates=chain_certificates(d.chain),
         written=[{"kind": k, "path": p} for k, p in r.written],
-        bundle=r.bundle,
-        full_chain=r.full_chain,
-        proofs=r.proofs,
-        proven=r.proven,
-        needs_trust=r.needs_trust,
-        statements=r.statements,
-        usage=r.usage,
+        **fields(r, "bundle", "full_chain", "proofs", "proven", "needs_trust", "statements", "usage"),
     )
 
 

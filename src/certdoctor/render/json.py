@@ -114,6 +114,12 @@ def envelope(command: str, *, target: dict[str, Any] | None, exit_code: int,
     return doc
 
 
+def fields(obj: Any, *names: str) -> dict[str, Any]:
+    """``{name: obj.name}`` for each of ``names``, in that order: the command keys of an envelope
+    that are a result's own attributes under the same names (``envelope(..., **fields(r, "a", "b"))``)."""
+    return {name: getattr(obj, name) for name in names}
+
+
 def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=False)
 
@@ -137,6 +143,7 @@ __all__ = [
     "chain_certificates",
     "certificates_of",
     "envelope",
+    "fields",
     "dumps",
     "emit",
 ]

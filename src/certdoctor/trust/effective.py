@@ -461,6 +461,17 @@ class _Build:
         else:
             self.cafile = path
 
+    def ca_file_argument(self, reason: str, *, origin: str = "cafile", how: str | None = None) -> None:
+        """The client is given ``ca_file`` (``origin`` names the parameter; ``reason`` says what it
+        replaces): it is the store, and what is wrong with it is a finding. ``how`` is as for
+        :meth:`check_location`; ``None``: an ssl context's ``cafile=``, which fails like httpx's."""
+        self.source = "argument"
+        self.point_at(self.ca_file, allow_dir=True)
+        self.reasons.append(reason)
+        if how is None:
+            how = "httpx-dir" if os.path.isdir(self.ca_file) else "httpx-file"
+        self.check_location(self.ca_file, origin, how=how)
+
     def os_store(self, why: str) -> None:
         """truststore on Linux: OpenSSL's default paths if they hold anything, else candidates."""
         self.uses_os = True
@@ -508,30 +519,28 @@ class _Build:
             else:
                 error = f"httpx.ConnectError: {_VERIFY_FAILS}"
                 when = "at every HTTPS request (OpenSSL finds no certificate there)"
-            self.findings.append(_finding(
-                Severity.ERROR, f"{origin} points at {path}, which does not exist",
+            self._unusable_location(
+                f"{origin} points at {path}, which does not exist",
                 f"{self.client} fails {when} with: {error}. Typical causes: a moved virtualenv, a bundle "
                 "deleted by an image slimmer, a path from another machine (a Windows path in WSL).",
-                ev + (f"error: {error}",),
+                ev, error,
                 f"Point {origin} at an existing PEM bundle, or unset it "
-                f"(unset {origin} / remove it from the configuration)."))
+                f"(unset {origin} / remove it from the configuration).")
             return
         if os.path.isdir(path):
             if how == "httpx-file":
                 error = "IsADirectoryError: [Errno 21] Is a directory"
-                self.findings.append(_finding(
-                    Severity.ERROR, f"{origin} points at a directory, {path}",
-                    f"httpx passes it as cafile= and fails when the client is created with: {error}.",
-                    ev + (f"error: {error}",),
-                    f"Set SSL_CERT_DIR={path} instead (a c_rehash'ed directory), or point {origin} at a file."))
+                self._unusable_location(
+                    f"{origin} points at a directory, {path}",
+                    f"httpx passes it as cafile= and fails when the client is created with: {error}.", ev, error,
+                    f"Set SSL_CERT_DIR={path} instead (a c_rehash'ed directory), or point {origin} at a file.")
                 return
             if not _dir_has_hashed(path):
-                self.findings.append(_finding(
-                    Severity.ERROR, f"{origin} points at {path}, a directory with no hashed certificate names",
+                self._unusable_location(
+                    f"{origin} points at {path}, a directory with no hashed certificate names",
                     "OpenSSL only finds certificates in a directory through <subject-hash>.N names, so "
-                    f"every verification fails with {_VERIFY_FAILS}.",
-                    ev + ("error: no <hash>.N entries in the directory",),
-                    f"Run `openssl rehash {path}` (or c_rehash), or point {origin} at a PEM bundle file."))
+                    f"every verification fails with {_VERIFY_FAILS}.", ev, "no <hash>.N entries in the directory",
+                    f"Run `openssl rehash {path}` (or c_rehash), or point {origin} at a PEM bundle file.")
             return
         exc = _try_load(path)
         if exc is None:
@@ -545,11 +554,16 @@ class _Build:
             mod = type(exc).__module__
             error = f"{'' if mod == 'builtins' else mod + '.'}{type(exc).__name__}: {exc}"
             when = "when the client is created"
-        self.findings.append(_finding(
-            Severity.ERROR, f"{origin} points at {path}, which holds no usable certificate",
-            f"{self.client} fails {when} with: {error}. The file is empty, not PEM, or unreadable.",
-            ev + (f"error: {error}",),
-            f"Point {origin} at a PEM bundle (-----BEGIN CERTIFICATE----- blocks), or unset it."))
+        self._unusable_location(
+            f"{origin} points at {path}, which holds no usable certificate",
+            f"{self.client} fails {when} with: {error}. The file is empty, not PEM, or unreadable.", ev, error,
+            f"Point {origin} at a PEM bundle (-----BEGIN CERTIFICATE----- blocks), or unset it.")
+
+    def _unusable_location(self, summary: str, explanation: str, ev: tuple[str, ...], error: str,
+                           fix: str) -> None:
+        """The ERROR of a location the client cannot use: ``ev`` names it, ``error`` is what the
+        client fails with (the last line of the evidence)."""
+        self.findings.append(_finding(Severity.ERROR, summary, explanation, ev + (f"error: {error}",), fix))
 
     def _check_openssl(self, path: str, origin: str, ev: tuple[str, ...]) -> None:
         """SSL_CERT_FILE/DIR as OpenSSL reads them: a broken one silently loads nothing."""
@@ -604,11 +618,8 @@ class _Build:
             if name in self.env and not self.env[name]:
                 self.reasons.append(f"{name} is set to an empty string, which requests treats as unset")
         if self.ca_file:
-            self.source = "argument"
-            self.point_at(self.ca_file, allow_dir=True)
-            self.reasons.append(f"verify={self.ca_file!r} per request: requests uses it instead of certifi "
-                                "and the environment")
-            self.check_location(self.ca_file, "verify", how="requests")
+            self.ca_file_argument(f"verify={self.ca_file!r} per request: requests uses it instead of certifi "
+                                  "and the environment", origin="verify", how="requests")
             for name, val in (("REQUESTS_CA_BUNDLE", rcb), ("CURL_CA_BUNDLE", ccb)):
                 if val:
                     self.findings.append(_finding(
@@ -665,11 +676,8 @@ class _Build:
         self.kind = "stdlib"
         sfile, sdir = self.var("SSL_CERT_FILE"), self.var("SSL_CERT_DIR")
         if self.ca_file:
-            self.source = "argument"
-            self.point_at(self.ca_file, allow_dir=True)
-            self.reasons.append(f"verify=ssl.create_default_context(cafile={self.ca_file!r}): SSL_CERT_FILE "
-                                "and SSL_CERT_DIR are not read")
-            self.check_location(self.ca_file, "cafile", how="httpx-dir" if os.path.isdir(self.ca_file) else "httpx-file")
+            self.ca_file_argument(f"verify=ssl.create_default_context(cafile={self.ca_file!r}): SSL_CERT_FILE "
+                                  "and SSL_CERT_DIR are not read")
             self.ignored(("SSL_CERT_FILE", "SSL_CERT_DIR"), "an explicit verify=<context> wins")
         elif sfile:
             self.source = "SSL_CERT_FILE"
@@ -706,11 +714,8 @@ class _Build:
     def urllib(self) -> None:
         self.kind = "stdlib"
         if self.ca_file:
-            self.source = "argument"
-            self.point_at(self.ca_file, allow_dir=True)
-            self.reasons.append(f"ssl.create_default_context(cafile={self.ca_file!r}): the default paths and "
-                                "SSL_CERT_FILE/SSL_CERT_DIR are not loaded")
-            self.check_location(self.ca_file, "cafile", how="httpx-dir" if os.path.isdir(self.ca_file) else "httpx-file")
+            self.ca_file_argument(f"ssl.create_default_context(cafile={self.ca_file!r}): the default paths and "
+                                  "SSL_CERT_FILE/SSL_CERT_DIR are not loaded")
         else:
             d = _openssl_defaults(self.env)
             self.source = ("SSL_CERT_FILE" if d["file_set"] else "SSL_CERT_DIR" if d["dir_set"]
