@@ -4,7 +4,9 @@ A certificate's Authority Information Access extension may name where its issuer
 can be downloaded. :func:`fetch_issuers` downloads those URLs for one certificate (bounded by
 :func:`certdoctor.net.fetch.fetch_cached`: http(s) only, no credentials, 1 MiB, 5 redirects, a
 time budget), accepting DER, PEM and PKCS#7 answers, and stops at the first URL whose answer
-holds a certificate that really signed it (:func:`certdoctor.model.issued_by`).
+holds a certificate that really signed it (:func:`certdoctor.model.issued_by`). A cached answer
+is used only if it holds that certificate (signature and key identifiers, :func:`really_issued`);
+otherwise it is downloaded again: a stale cache never changes a diagnosis.
 
 :func:`chase` follows the same rules as path building (:func:`certdoctor.x509.path.walk`): while
 the top of the path has no issuer among the anchors, the presented certificates and what was
@@ -55,6 +57,30 @@ def _der(cert: "x509.Certificate") -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
+def really_issued(child: "x509.Certificate", parent: "x509.Certificate") -> bool:
+    """Did ``parent`` issue ``child``: names, signature (:func:`certdoctor.model.issued_by`) and,
+    when both name one, the key identifiers (child's AKI = parent's SKI)?"""
+    from cryptography import x509
+
+    if not issued_by(child, parent):
+        return False
+    try:
+        aki = child.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+    except Exception:  # absent or undecodable: the signature is the proof
+        aki = None
+    try:
+        ski = parent.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except Exception:
+        ski = None
+    return aki is None or ski is None or aki == ski
+
+
+def _answers(cert: "x509.Certificate", body: bytes) -> bool:
+    """Is a cached AIA body still the answer for ``cert``: does it hold the certificate that
+    really issued it? (If not, the CA changed what the URL serves: fetch it again.)"""
+    return any(really_issued(cert, c) for c in _parse_body(body))
+
+
 def fetch_issuers(
     cert: "x509.Certificate",
     *,
@@ -82,7 +108,7 @@ def fetch_issuers(
             break
         try:
             res = fetch_cached(url, cache=cache, max_age=CACHE_SECONDS, budget=remaining,
-                               timeout=min(timeout, remaining))
+                               timeout=min(timeout, remaining), valid=lambda body: _answers(cert, body))
         except CertdoctorError as exc:
             attempts.append(AIAAttempt(url, info.subject, False, exc.message))
             continue
