@@ -218,3 +218,27 @@ def test_fix_cli_takes_an_intermediate(lab, tmp_path, capsys):
                    "--intermediate", str(inter_file), "--json", "--timeout", "5"])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["proven"] is True and out["bundle"]
+
+
+def test_an_aia_answer_holding_an_end_entity_certificate_does_not_stop_the_search(lab):
+    """First caIssuers URL: a CA:FALSE certificate with the intermediate's name and key (it
+    verifies the leaf's signature); second URL: the real intermediate. The path takes the CA."""
+    from support.pki import build_cert, make_key, make_name
+
+    from certdoctor.net.aia import build_path
+
+    pki = lab.pki
+    first, s1 = _serving(lab, "/test-aia/end-entity-first.der")
+    second, s2 = _serving(lab, "/test-aia/real-second.der")
+    s1["body"] = _der(build_cert(pki.intermediate_key.public_key(), pki.root_key, pki.intermediate_cert.subject,
+                                 pki.root_cert.subject, ca=False, authority_key=pki.root_key))
+    s2["body"] = _der(pki.intermediate_cert)
+    aia = x509.AuthorityInformationAccess([
+        x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(u))
+        for u in (first, second)])
+    leaf = build_cert(make_key("ec").public_key(), pki.intermediate_key, make_name("two-aia.lab.test"),
+                      pki.intermediate_cert.subject, ca=False, sans=["two-aia.lab.test"],
+                      authority_key=pki.intermediate_key, extensions=[(aia, False)])
+    r = build_path([leaf], [pki.root_cert], host="two-aia.lab.test")
+    assert [a.url for a in r.aia_attempts] == [first, second]
+    assert r.trusted and r.path[1].fingerprint_sha256 == fingerprint_sha256(pki.intermediate_cert)

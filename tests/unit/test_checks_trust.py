@@ -259,3 +259,18 @@ def test_the_text_output_shows_the_missing_issuer_and_the_failed_download(pki):
     assert "CHAIN_INCOMPLETE" in text
     assert f"evidence: missing issuer: {inter.cert.subject.rfc4514_string()}" in text
     assert "evidence: AIA http://ca.example.test/issuer.der: fetching http://ca.example.test/issuer.der failed" in text
+
+
+def test_a_store_root_of_the_issuers_name_with_another_key_is_named(pki):
+    """The CA re-keyed (or another CA bears the name): the store's certificate is not the issuer."""
+    root, inter, leaf = pki
+    rekeyed = TestCA(root.name)  # same name, new key
+    f = only(evidence([leaf.cert, inter.cert], anchors=[rekeyed.cert], aia=[downloaded()]))
+    assert f.code is Code.UNTRUSTED_ROOT
+    fp = CertInfo.from_certificate(rekeyed.cert).fingerprint_sha256
+    assert any(e.startswith(f"your store holds {root.cert.subject.rfc4514_string()!r} (SHA-256 {fp})")
+               and "another key" in e for e in f.evidence), f.evidence
+    # the same for a leaf sent alone whose intermediate the store holds with another key
+    other = TestCA(inter.name)
+    f = only(evidence([leaf.cert], anchors=[root.cert, other.cert], aia=[downloaded()]))
+    assert f.code is Code.CHAIN_INCOMPLETE and any("another key" in e for e in f.evidence)

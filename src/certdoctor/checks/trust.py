@@ -129,8 +129,21 @@ def check(ctx: "Context") -> list[Finding]:
     ev = ctx.evidence
     f: list[Finding] = []
     _check_trust(ctx.chain, ctx.path, ev.trust.description, ev.client, ev.python, ev.options.proxy, ev.canary, f,
-                 ev.options.aia)
+                 ev.options.aia, _anchor_names(ev.trust.anchors()))
     return f
+
+
+def _anchor_names(anchors: "Iterable[x509.Certificate]") -> tuple[tuple[str, str], ...]:
+    """(subject, SHA-256) of the anchors the evidence carries (those named by a certificate seen)."""
+    from certdoctor.model import fingerprint_sha256
+
+    out = []
+    for a in anchors:
+        try:
+            out.append((a.subject.rfc4514_string(), fingerprint_sha256(a)))
+        except Exception:  # a name that cannot be written is no name to compare
+            continue
+    return tuple(out)
 
 
 def signs_alike(top: CertInfo, certs: "Iterable[x509.Certificate]") -> bool:
@@ -166,6 +179,7 @@ def interceptor_hint(infos: Sequence[CertInfo]) -> str | None:
 def _check_trust(
     chain: ChainInfo, path: "PathResult", trust: "EffectiveTrust", client: str, python: str,
     proxy: str | None, canaries: Sequence["CanaryProbe"], f: list[Finding], aia_used: bool = True,
+    anchors: Sequence[tuple[str, str]] = (),
 ) -> None:
     leaf = chain.certs[0]
     store = trust_label(trust)
@@ -254,7 +268,7 @@ def _check_trust(
 
     # the same certificate (path.top and chain.certs[0] are distinct CertInfo objects: compare by value)
     if top.fingerprint_sha256 == leaf.fingerprint_sha256 and not leaf.self_signed:
-        f.append(_missing_issuer(leaf, path, store, aia_used))
+        f.append(_missing_issuer(leaf, path, store, aia_used, _same_name_lines(leaf, path, anchors)))
         return
 
     sent = top.fingerprint_sha256 in {c.fingerprint_sha256 for c in chain.certs}
@@ -270,7 +284,7 @@ def _check_trust(
     unknown_issuer = () if top.self_signed else (
         (f"missing issuer: {top.issuer}" + (f" (authority key identifier {top.aki})" if top.aki else "")
          + ": neither sent nor in your store",)
-        + _aia_lines(top, path, aia_used) + _not_ca_lines(path))
+        + _aia_lines(top, path, aia_used) + _not_ca_lines(path) + _same_name_lines(top, path, anchors))
     f.append(Finding(
         Code.UNTRUSTED_ROOT, Severity.ERROR,
         "The chain ends at a root your client does not trust (a private or unknown CA).",
@@ -351,7 +365,16 @@ def _why_not_ca(c: CertInfo) -> str:
     return ", ".join(why) or "it may not sign certificates"
 
 
-def _missing_issuer(leaf: CertInfo, path: "PathResult", store: str, aia_used: bool) -> Finding:
+def _same_name_lines(cert: CertInfo, path: "PathResult", anchors: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """A store certificate bearing the issuer's name that did not sign ``cert`` (another key)."""
+    refused = {c.fingerprint_sha256 for c in path.not_ca}
+    return tuple(f"your store holds {subject!r} (SHA-256 {fp}) under that name, but with another key: it did not "
+                 f"sign {cert.display_name!r} (the CA re-keyed, or it is another CA of the same name)"
+                 for subject, fp in anchors if subject == cert.issuer and fp not in refused)
+
+
+def _missing_issuer(leaf: CertInfo, path: "PathResult", store: str, aia_used: bool,
+                    same_name: tuple[str, ...] = ()) -> Finding:
     """CHAIN_INCOMPLETE when the chain stops at the leaf and nothing found its issuer."""
     aki = f" (authority key identifier {leaf.aki})" if leaf.aki else " (the leaf names no authority key identifier)"
     if not leaf.ca_issuers_urls:
@@ -372,7 +395,7 @@ def _missing_issuer(leaf: CertInfo, path: "PathResult", store: str, aia_used: bo
          + f" (Should {leaf.issuer!r} be a root that issues leaves directly, it is simply not in your store: "
            "trust it with --trust once you have it.)"),
         (f"missing issuer: {leaf.issuer}{aki}: neither sent nor in your store",)
-        + _aia_lines(leaf, path, aia_used) + _not_ca_lines(path)
+        + _aia_lines(leaf, path, aia_used) + _not_ca_lines(path) + same_name
         + (f"leaf issuer = {leaf.issuer}", f"store: {store}"),
         ("The server's operator must serve leaf + intermediates (nginx ssl_certificate full_chain.pem). "
          f"Client, until then: get the intermediate {leaf.issuer!r} from the CA (or export it from a browser that "

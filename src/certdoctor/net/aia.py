@@ -27,7 +27,7 @@ from certdoctor import policy
 from certdoctor.errors import CertdoctorError
 from certdoctor.model import CertInfo, issued_by
 from certdoctor.net.fetch import FetchCache, fetch_cached
-from certdoctor.x509.path import MAX_DEPTH, AIAAttempt, PathResult, _fp, walk  # noqa: F401 (old certdoctor.path names)
+from certdoctor.x509.path import MAX_DEPTH, AIAAttempt, PathResult, _fp, can_issue, walk  # noqa: F401 (old certdoctor.path names)
 from certdoctor.x509.path import build_path as _build_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -92,8 +92,9 @@ def fetch_issuers(
 ) -> tuple[AIAAttempt, ...]:
     """Download the caIssuers URLs of ``cert`` in turn until one gives its issuer.
 
-    The issuer is a downloaded certificate that signed ``cert`` and whose SHA-256 is not in
-    ``skip`` (certificates already on the path). ``deadline`` (``time.monotonic()``) or
+    The issuer is a downloaded certificate that signed ``cert``, may issue certificates
+    (:func:`certdoctor.x509.path.can_issue`) and whose SHA-256 is not in ``skip`` (certificates
+    already on the path): an answer holding an end-entity certificate does not stop the search. ``deadline`` (``time.monotonic()``) or
     ``budget`` (seconds from now) bounds all the downloads together; ``timeout`` each read.
     Never raises for a bad URL or answer: each URL tried is one :class:`AIAAttempt`.
     """
@@ -119,7 +120,7 @@ def fetch_issuers(
         attempts.append(AIAAttempt(url, info.subject, True, None, res.from_cache,
                                    tuple(CertInfo.from_certificate(c).subject for c in certs),
                                    tuple(_der(c) for c in certs)))
-        if any(_fp(c) not in skipped and issued_by(cert, c) for c in certs):
+        if any(_fp(c) not in skipped and issued_by(cert, c) and can_issue(c) for c in certs):
             break
     return tuple(attempts)
 
