@@ -395,8 +395,7 @@ def _missing_issuer(leaf: CertInfo, path: "PathResult", store: str, aia_used: bo
          + f" (Should {leaf.issuer!r} be a root that issues leaves directly, it is simply not in your store: "
            "trust it with --trust once you have it.)"),
         (f"missing issuer: {leaf.issuer}{aki}: neither sent nor in your store",)
-        + _aia_lines(leaf, path, aia_used) + _not_ca_lines(path) + same_name
-        + (f"leaf issuer = {leaf.issuer}", f"store: {store}"),
+        + _aia_lines(leaf, path, aia_used) + _not_ca_lines(path) + same_name + (f"store: {store}",),
         ("The server's operator must serve leaf + intermediates (nginx ssl_certificate full_chain.pem). "
          f"Client, until then: get the intermediate {leaf.issuer!r} from the CA (or export it from a browser that "
          "shows the site), then `certdoctor fix URL --out DIR --intermediate FILE` writes a bundle = your trust + "
