@@ -5,7 +5,10 @@ The order of the questions is the order of the explanations a person needs: a pa
 the store but only over AIA is an incomplete chain; a path that does not is re-signed by a proxy
 (a product's name in the chain, or the same root signing another host through the same proxy: the
 canary, gathered as :class:`~certdoctor.evidence.CanaryProbe`), a self-signed leaf, a root certifi
-removed, a leaf sent alone, or a root the client does not trust.
+removed (known by its key, :data:`CERTIFI_REMOVED`), a leaf whose issuer is missing (sent alone,
+AIA absent, failing or off: CHAIN_INCOMPLETE naming that issuer), or a root the client does not
+trust. An intermediate found over AIA under an untrusted root is both CHAIN_INCOMPLETE and
+UNTRUSTED_ROOT.
 """
 
 from __future__ import annotations
@@ -44,9 +47,12 @@ class RemovedRoot:
 
 
 #: Roots certifi removed (catalogue §2 ROOT_REMOVED_FROM_BUNDLE), keyed by the SHA-256 of their
-#: SubjectPublicKeyInfo (hex). Computed from the real certificates in the certifi release named
-#: in each comment (the last one before the removal that holds it); never by name: a private root
-#: called "DigiCert Global Root CA" is just a private root.
+#: SubjectPublicKeyInfo (hex), with the certifi release that removed them. Computed from the real
+#: certificates in the cacert.pem of the certifi release named in each comment (the oldest of
+#: 2021.10.8, 2022.9.24, 2023.5.7, 2024.8.30, 2025.1.31, 2025.11.12 and 2026.1.4 that holds it;
+#: each root has one key in all of them, and none is in certifi 2026.10.19). Never by name: a
+#: private root called "DigiCert Global Root CA" is just a private root. (Hongkong Post Root CA 1
+#: has no subject key identifier: only the root itself is recognised, by its key.)
 CERTIFI_REMOVED: dict[str, RemovedRoot] = {
     "563b3caf8cfef34c2335caf560a7a95906e8488462eb75ac59784830df9e5b2b":
         RemovedRoot('DST Root CA X3', "2022.05.18", 'C4:A7:B1:A4:7B:2C:71:FA:DB:E1:4B:90:75:FF:C4:15:60:85:89:10'),  # certifi 2021.10.8
