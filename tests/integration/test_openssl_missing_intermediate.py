@@ -92,11 +92,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _s_server(d: Path, name: str) -> tuple[subprocess.Popen, int]:
+def _s_server(d: Path, name: str, *, chain: bool = False) -> tuple[subprocess.Popen, int]:
+    """``openssl s_server`` sending ``name.pem`` (and, with ``chain``, the certificates of
+    ``name.chain.pem`` after it) on a free port of 127.0.0.1; stop it with :func:`_stop`."""
+    extra = ["-cert_chain", f"{name}.chain.pem"] if chain else []
     for _ in range(5):  # the port may be taken between the bind above and s_server's own
         port = _free_port()
         proc = subprocess.Popen([OPENSSL, "s_server", "-accept", f"127.0.0.1:{port}", "-cert", f"{name}.pem",
-                                 "-key", f"{name}.key", "-www", "-quiet", "-naccept", "100"],
+                                 "-key", f"{name}.key", *extra, "-www", "-quiet", "-naccept", "100"],
                                 cwd=d, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and proc.poll() is None:
@@ -159,3 +162,43 @@ def test_openssl_made_leaf_served_alone_is_chain_incomplete(openssl_pki, case, t
                 assert _real_requests(target, r.bundle) == (True, None)
         finally:
             _stop(proc)
+
+
+NOT_CA_EXT = """\
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyCertSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+"""
+
+
+def test_openssl_made_issuer_with_ca_false_is_refused_and_never_bundled(openssl_pki, tmp_path):
+    """An 'intermediate' made with basicConstraints CA:FALSE (keyCertSign set) signs the leaf; the
+    server sends both. OpenSSL refuses it (invalid CA certificate); so does certdoctor's path, and
+    fix writes no bundle with it."""
+    from certdoctor.remedies.fix import fix
+    from certdoctor.x509.load import load_file
+
+    d = openssl_pki
+    _key_and_csr(d, "notca", "/O=openssl made/CN=OpenSSL Made Not A CA")
+    _sign(d, "notca", "root", NOT_CA_EXT, 20)
+    _key_and_csr(d, "under_notca", "/O=openssl made/CN=under-notca.localhost")
+    _sign(d, "under_notca", "notca", LEAF_EXT, 21)
+    (d / "under_notca.chain.pem").write_bytes((d / "under_notca.pem").read_bytes() + (d / "notca.pem").read_bytes())
+    proc, port = _s_server(d, "under_notca", chain=True)
+    try:
+        target = f"https://127.0.0.1:{port}/"
+        real_ok, real_err = _real_requests(target, str(d / "root.pem"))
+        diag = diagnose(target, ca_file=str(d / "root.pem"), timeout=5, revocation=False)
+        assert diag.verifies is real_ok is False and "invalid CA certificate" in real_err
+        assert diag.primary.code is Code.CHAIN_INCOMPLETE and "not a CA" in diag.primary.summary
+        assert any(e.startswith("refused as issuer: CN=OpenSSL Made Not A CA") and "CA:FALSE" in e
+                   for e in diag.primary.evidence), diag.primary.evidence
+        r = fix(target, tmp_path / "out", ca_file=str(d / "root.pem"), timeout=5,
+                intermediates=[str(d / "notca.pem")])
+        assert r.bundle is None and r.exit_code == 1
+        notca = load_file(d / "notca.pem")[0]
+        assert all(notca not in load_file(p) for p in (tmp_path / "out").glob("*.pem"))
+    finally:
+        _stop(proc)
+
