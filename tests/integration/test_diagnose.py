@@ -286,18 +286,27 @@ def test_wrong_eku_client_only_certificate(lab):
 
 
 def test_root_removed_from_certifi_is_named(lab):
-    """A chain under a root certifi removed (here a private stand-in named like it)."""
+    """A chain under a root certifi removed (the real DST Root CA X3, named by the intermediate's
+    issuer and authority key identifier), and a private root that only bears its name."""
     from certdoctor.lab.pki import IssuedCert
+    from support.removed import issued_under_removed_root
 
-    root = TestCA(make_name("DST Root CA X3", org=None), **NO_URLS)
     host = "removed-root.lab.test"
-    issued = root.issue_cert(host)
-    leaf, leaf_key = issued.cert, issued.key
-    ep = _serve_extra(lab, "removed_root", IssuedCert(leaf, leaf_key, (leaf,)))
+    issued, inter = issued_under_removed_root(host)
+    ep = _serve_extra(lab, "removed_root", IssuedCert(issued.cert, issued.key, (issued.cert, inter)))
     d = diagnose(ep.url, timeout=5)
     assert d.verifies is False
     f = next(f for f in d.findings if f.code is Code.CERTIFI_OUTDATED)
-    assert "2022.05.18" in f.summary
+    assert "2022.05.18" in f.summary and "'DST Root CA X3'" in f.summary
+
+    # by key, never by name: a private root called "DST Root CA X3" is a private root
+    fake = TestCA(make_name("DST Root CA X3", org=None), **NO_URLS)
+    issued = fake.issue_cert("fake-removed-root.lab.test")
+    ep = _serve_extra(lab, "fake_removed_root", IssuedCert(issued.cert, issued.key, (issued.cert, fake.cert)))
+    d = diagnose(ep.url, timeout=5)
+    assert d.verifies is False
+    assert Code.CERTIFI_OUTDATED not in {f.code for f in d.findings}
+    assert d.primary.code is Code.UNTRUSTED_ROOT
 
 
 @pytest.mark.parametrize("trusted", [True, False], ids=["PIP_CERT", "default"])

@@ -87,3 +87,54 @@ def test_odd_attempts_are_ignored_not_fatal(pki):
     assert not r.trusted and not r.fetched
     with pytest.raises(ValueError):
         build_path([], [root.cert])
+
+
+def _issuing(subject_ca: "TestCA", **kw):
+    """A certificate under ``subject_ca``'s name and key, shaped by ``kw`` (build_cert's keywords),
+    issued by its parent: the same issuer as the real one, with other extensions."""
+    from support.pki import build_cert
+
+    parent = subject_ca.parent
+    return build_cert(subject_ca.key.public_key(), parent.key, subject_ca.name, parent.name,
+                      authority_key=parent.key, **kw)
+
+
+def test_an_issuer_that_is_not_a_ca_is_refused(pki):
+    """OpenSSL's check_ca: basicConstraints CA:FALSE, or a keyUsage without keyCertSign, cannot issue."""
+    from cryptography import x509
+
+    from certdoctor.x509.path import can_issue
+
+    root, inter, leaf = pki
+    end_entity = _issuing(inter, ca=False)  # same name and key as the intermediate, CA:FALSE
+    assert not can_issue(end_entity) and can_issue(inter.cert) and can_issue(root.cert)
+    r = build_path([leaf.cert, end_entity], [root.cert], host="path.example.test")
+    assert not r.trusted and r.top.fingerprint_sha256 == r.path[0].fingerprint_sha256
+    assert [c.subject for c in r.not_ca] == [inter.cert.subject.rfc4514_string()]
+    assert r.missing_issuer == inter.cert.subject.rfc4514_string()
+    # the same refusal when the non-CA comes from an AIA download or from the store
+    assert not build_path([leaf.cert], [root.cert], aia_attempts=[_got(end_entity)]).trusted
+    assert not build_path([leaf.cert], [end_entity]).trusted
+    no_sign = _issuing(inter, ca=True, key_usage=x509.KeyUsage(
+        digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
+        key_agreement=False, key_cert_sign=False, crl_sign=True, encipher_only=False, decipher_only=False))
+    assert not can_issue(no_sign)
+    assert not build_path([leaf.cert, no_sign], [root.cert]).trusted
+    # a real CA next to the refused one is taken
+    r = build_path([leaf.cert, end_entity, inter.cert], [root.cert])
+    assert r.trusted and len(r.path) == 3
+
+
+def test_what_openssl_still_tolerates_as_an_issuer(pki):
+    """No basicConstraints: a keyUsage with keyCertSign, or a v1 self-signed root (OpenSSL's check_ca 3 and 4)."""
+    from certdoctor.x509.path import can_issue
+
+    root, inter, leaf = pki
+    no_bc = _issuing(inter, ca=True, basic_constraints=False)
+    assert can_issue(no_bc)
+    assert build_path([leaf.cert, no_bc], [root.cert]).trusted
+    assert not can_issue(_issuing(inter, ca=True, basic_constraints=False, key_usage=None))
+    v1_root = TestCA("V1 Root", v1=True)
+    assert can_issue(v1_root.cert)
+    v1_leaf = v1_root.issue_cert("v1.example.test")
+    assert build_path([v1_leaf.cert], [v1_root.cert]).trusted

@@ -17,6 +17,7 @@ from certdoctor.lab.pki import resign_sha1
 from certdoctor.model import Code, Finding, Severity, spki_pin
 
 from support.evidence import canary, client_failed, client_ok, downloaded, evidence, trust
+from support.removed import under_removed_root
 from support.pki import NOW, TestCA, der, issue, make_key, make_name
 
 DAY = dt.timedelta(days=1)
@@ -88,8 +89,7 @@ CATALOGUE = {
     Code.UNTRUSTED_ROOT: lambda: evidence(list(GOOD.chain), anchors=[TestCA("Elsewhere").cert]),
     Code.SELF_SIGNED: _self_signed,
     Code.INTERCEPTING_PROXY: _canary,
-    Code.CERTIFI_OUTDATED: lambda: evidence(list(TestCA("DST Root CA X3").issue_cert("www.example.test").chain),
-                                            anchors=[ROOT.cert]),
+    Code.CERTIFI_OUTDATED: lambda: evidence(list(under_removed_root()), anchors=[ROOT.cert]),
     Code.STRICT_X509: _no_aki,
     Code.PIN_MISMATCH: lambda: evidence(_chain(GOOD), anchors=[ROOT.cert], pins=["sha256/" + spki_pin(TestCA("Pin").cert)]),
     Code.REVOKED: _revoked,

@@ -6,10 +6,11 @@ import pytest
 
 from certdoctor.checks import trust
 from certdoctor.checks.context import derive
-from certdoctor.model import Actor, Code, Severity
+from certdoctor.model import Actor, CertInfo, Code, Severity
 
 from support.evidence import canary, downloaded, evidence
 from support.pki import TestCA, issue, make_key, make_name
+from support.removed import dst_root, under_removed_root
 
 PROXY = "http://proxy.example.test:3128"
 
@@ -132,9 +133,144 @@ def test_a_canary_that_proves_nothing_leaves_an_untrusted_root():
     assert f.code is Code.UNTRUSTED_ROOT
 
 
-def test_a_root_removed_from_certifi_is_named():
-    removed = TestCA("DST Root CA X3")
-    leaf = removed.intermediate("Some Intermediate").issue_cert("www.example.test")
-    f = only(evidence(leaf.chain, anchors=[TestCA().cert]))
-    assert f.code is Code.CERTIFI_OUTDATED and "2022.05.18" in f.summary
+def test_a_root_removed_from_certifi_is_known_by_its_key():
+    leaf, inter = under_removed_root()
+    f = only(evidence([leaf, inter], anchors=[TestCA().cert]))
+    assert f.code is Code.CERTIFI_OUTDATED and "'DST Root CA X3'" in f.summary and "2022.05.18" in f.summary
     assert "certifi 2099.01.01" in f.evidence[-1]
+    assert any(e.startswith("known by key: its authority key identifier C4:A7:B1:A4") for e in f.evidence)
+    # the real root itself (self-signed): its public key is in the table
+    info = CertInfo.from_certificate(dst_root())
+    root, how = trust.certifi_removed(info)
+    assert root.name == "DST Root CA X3" and root.removed_in == "2022.05.18" and "SPKI SHA-256" in how
+
+
+@pytest.mark.parametrize("name", ["DST Root CA X3", "DigiCert Global Root CA", "GlobalSign Root CA"])
+def test_a_private_root_with_a_removed_roots_name_is_just_untrusted(name):
+    """By key, never by name: a self-made root called like a removed one is a private root."""
+    fake = TestCA(make_name(name, org=None))
+    leaf = fake.intermediate("Some Intermediate").issue_cert("www.example.test")
+    f = only(evidence(leaf.chain, anchors=[TestCA().cert]))
+    assert f.code is Code.UNTRUSTED_ROOT, f
+    assert trust.certifi_removed(CertInfo.from_certificate(fake.cert)) is None
+    # sent without its root: the intermediate names it by name only (its AKI is the fake key's)
+    f = only(evidence(leaf.chain[:-1], anchors=[TestCA().cert]))
+    assert f.code is Code.UNTRUSTED_ROOT
+
+
+def test_every_removed_root_is_keyed_by_a_spki_hash():
+    for spki, root in trust.CERTIFI_REMOVED.items():
+        assert len(spki) == 64 and int(spki, 16) >= 0 and spki == spki.lower(), root
+        assert root.ski is None or len(root.ski) == 59, root  # 20 bytes, AA:BB form
+        assert root.removed_in[:4].isdigit()
+    assert len({r.name for r in trust.CERTIFI_REMOVED.values()}) == len(trust.CERTIFI_REMOVED)
+
+
+# --------------------------------------------------------------------------- missing intermediates, always
+
+def _no_aia(ev):
+    from dataclasses import replace
+
+    return replace(ev, options=replace(ev.options, aia=False))
+
+
+def test_a_missing_intermediate_names_its_issuer_and_why_aia_did_not_help(pki):
+    root, inter, leaf = pki
+    aki = CertInfo.from_certificate(leaf.cert).aki
+    issuer = inter.cert.subject.rfc4514_string()
+    unrelated = TestCA("Unrelated").cert
+    for ev, why, aia_line in (
+        (evidence([leaf.cert], anchors=[root.cert], aia=[downloaded()]),
+         "could not complete the chain from the AIA URL either",
+         "AIA http://ca.example.test/issuer.der: fetching http://ca.example.test/issuer.der failed: connection refused"),
+        (_no_aia(evidence([leaf.cert], anchors=[root.cert])),
+         "AIA was turned off (--no-aia)",
+         "AIA http://ca.example.test/issuer.der: not downloaded (AIA was turned off: --no-aia)"),
+        (evidence([leaf.cert], anchors=[root.cert]),  # AIA on, but nothing tried: the budget ran out
+         "could not complete the chain from the AIA URL either",
+         "AIA http://ca.example.test/issuer.der: not tried (the AIA time budget ran out first)"),
+        (evidence([leaf.cert], anchors=[root.cert], aia=[downloaded(unrelated)]),
+         "could not complete the chain from the AIA URL either",
+         f"AIA http://ca.example.test/issuer.der: ok, but what it holds ({unrelated.subject.rfc4514_string()}) did "
+         "not issue 'www.example.test'"),
+    ):
+        f = only(ev)
+        assert f.code is Code.CHAIN_INCOMPLETE and f.who is Actor.SERVER_OPERATOR and f.cert_index == 0
+        assert why in f.explanation
+        assert f"missing issuer: {issuer} (authority key identifier {aki}): neither sent nor in your store" in f.evidence
+        assert aia_line in f.evidence, f.evidence
+        assert "serve leaf + intermediates" in f.fix and "--intermediate FILE" in f.fix
+
+
+def test_a_missing_intermediate_with_extras_sent_is_still_a_missing_intermediate(pki):
+    root, inter, leaf = pki
+    f = only(evidence([leaf.cert, TestCA("Extra").cert], anchors=[root.cert], aia=[downloaded()]))
+    assert f.code is Code.CHAIN_INCOMPLETE
+
+
+def test_an_end_entity_certificate_sent_as_the_issuer_is_refused_and_named(pki):
+    from support.pki import build_cert
+
+    root, inter, leaf = pki
+    end_entity = build_cert(inter.key.public_key(), root.key, inter.name, root.name, ca=False, authority_key=root.key)
+    f = only(evidence([leaf.cert, end_entity], anchors=[root.cert], aia=[downloaded()]))
+    assert f.code is Code.CHAIN_INCOMPLETE and "not a CA" in f.summary
+    assert any(e.startswith(f"refused as issuer: {inter.cert.subject.rfc4514_string()}") and "CA:FALSE" in e
+               for e in f.evidence), f.evidence
+
+
+def test_missing_intermediate_and_untrusted_root_are_both_reported(pki):
+    """Both reachable over AIA, the root not in the store: two causes, one fix (--trust ROOT)."""
+    root, inter, leaf = pki
+    ev = evidence([leaf.cert], anchors=[TestCA("Elsewhere").cert],
+                  aia=[downloaded(inter.cert), downloaded(root.cert, url="http://ca.example.test/root.der")])
+    found = trust.check(derive(ev))
+    assert [f.code for f in found] == [Code.CHAIN_INCOMPLETE, Code.UNTRUSTED_ROOT], found
+    incomplete, untrusted = found
+    assert "still ends at a root that is not in" in incomplete.explanation
+    assert "--trust ROOT_FINGERPRINT" in incomplete.fix and "ONE bundle" in incomplete.fix
+    assert f"root SHA-256 = {CertInfo.from_certificate(root.cert).fingerprint_sha256}" in untrusted.evidence
+
+
+def test_a_sent_intermediate_whose_issuer_is_unknown_names_that_issuer(pki):
+    root, inter, leaf = pki
+    f = only(evidence([leaf.cert, inter.cert], anchors=[TestCA("Elsewhere").cert], aia=[downloaded()]))
+    assert f.code is Code.UNTRUSTED_ROOT
+    rk = CertInfo.from_certificate(inter.cert).aki
+    assert (f"missing issuer: {root.cert.subject.rfc4514_string()} (authority key identifier {rk}): neither sent "
+            "nor in your store") in f.evidence
+    assert any(e.startswith("AIA http://ca.example.test/issuer.der: fetching") for e in f.evidence)
+    assert "--intermediate FILE" in f.explanation  # should the missing one be an intermediate after all
+
+
+def test_the_text_output_shows_the_missing_issuer_and_the_failed_download(pki):
+    import io
+
+    from rich.console import Console
+
+    from certdoctor.diagnose import judge
+    from certdoctor.render.diagnose import render_diagnosis
+
+    root, inter, leaf = pki
+    d = judge(evidence([leaf.cert], anchors=[root.cert], aia=[downloaded()]))
+    out = io.StringIO()
+    render_diagnosis(d, Console(file=out, width=300, color_system=None))
+    text = out.getvalue()
+    assert "CHAIN_INCOMPLETE" in text
+    assert f"evidence: missing issuer: {inter.cert.subject.rfc4514_string()}" in text
+    assert "evidence: AIA http://ca.example.test/issuer.der: fetching http://ca.example.test/issuer.der failed" in text
+
+
+def test_a_store_root_of_the_issuers_name_with_another_key_is_named(pki):
+    """The CA re-keyed (or another CA bears the name): the store's certificate is not the issuer."""
+    root, inter, leaf = pki
+    rekeyed = TestCA(root.name)  # same name, new key
+    f = only(evidence([leaf.cert, inter.cert], anchors=[rekeyed.cert], aia=[downloaded()]))
+    assert f.code is Code.UNTRUSTED_ROOT
+    fp = CertInfo.from_certificate(rekeyed.cert).fingerprint_sha256
+    assert any(e.startswith(f"your store holds {root.cert.subject.rfc4514_string()!r} (SHA-256 {fp})")
+               and "another key" in e for e in f.evidence), f.evidence
+    # the same for a leaf sent alone whose intermediate the store holds with another key
+    other = TestCA(inter.name)
+    f = only(evidence([leaf.cert], anchors=[root.cert, other.cert], aia=[downloaded()]))
+    assert f.code is Code.CHAIN_INCOMPLETE and any("another key" in e for e in f.evidence)

@@ -17,10 +17,14 @@ from certdoctor.cli.options import connection_options, json_option
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write into.")
 @click.option("--trust", "trust", multiple=True, metavar="SHA256",
               help="Fingerprint of the root (or self-signed certificate) you confirmed with its owner.")
+@click.option("--intermediate", "intermediates", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              metavar="FILE", help="An intermediate you obtained (from the CA, or a browser's export) that the "
+                                   "server does not send; PEM, DER or PKCS#7 (repeatable).")
 @connection_options
 @client_options
 @json_option
-def command(target, out_dir, trust, timeout, proxy, servername, resolve, ca_file, client, python, as_json):
+def command(target, out_dir, trust, intermediates, timeout, proxy, servername, resolve, ca_file, client, python,
+            as_json):
     """Build the fix for TARGET under DIR and prove it with the real requests (and httpx).
 
     --ca-file is the bundle the client trusts today (like verify=FILE).
@@ -32,7 +36,7 @@ def command(target, out_dir, trust, timeout, proxy, servername, resolve, ca_file
     check_ca_file(ca_file)
     check_out_dir(out_dir)
     install_resolve(resolve)
-    r = fix(target, out_dir, trust_fingerprints=trust, client=client, ca_file=ca_file, python=python,
+    r = fix(target, out_dir, trust_fingerprints=trust, intermediates=intermediates, client=client, ca_file=ca_file, python=python,
             proxy=proxy, servername=servername, timeout=timeout)
     if as_json:
         from certdoctor.render.fix import fix_json

@@ -4,7 +4,9 @@ A certificate's Authority Information Access extension may name where its issuer
 can be downloaded. :func:`fetch_issuers` downloads those URLs for one certificate (bounded by
 :func:`certdoctor.net.fetch.fetch_cached`: http(s) only, no credentials, 1 MiB, 5 redirects, a
 time budget), accepting DER, PEM and PKCS#7 answers, and stops at the first URL whose answer
-holds a certificate that really signed it (:func:`certdoctor.model.issued_by`).
+holds a certificate that really signed it (:func:`certdoctor.model.issued_by`). A cached answer
+is used only if it holds that certificate (signature and key identifiers, :func:`really_issued`);
+otherwise it is downloaded again: a stale cache never changes a diagnosis.
 
 :func:`chase` follows the same rules as path building (:func:`certdoctor.x509.path.walk`): while
 the top of the path has no issuer among the anchors, the presented certificates and what was
@@ -25,7 +27,7 @@ from certdoctor import policy
 from certdoctor.errors import CertdoctorError
 from certdoctor.model import CertInfo, issued_by
 from certdoctor.net.fetch import FetchCache, fetch_cached
-from certdoctor.x509.path import MAX_DEPTH, AIAAttempt, PathResult, _fp, walk  # noqa: F401 (old certdoctor.path names)
+from certdoctor.x509.path import MAX_DEPTH, AIAAttempt, PathResult, _fp, can_issue, walk  # noqa: F401 (old certdoctor.path names)
 from certdoctor.x509.path import build_path as _build_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -55,6 +57,30 @@ def _der(cert: "x509.Certificate") -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
+def really_issued(child: "x509.Certificate", parent: "x509.Certificate") -> bool:
+    """Did ``parent`` issue ``child``: names, signature (:func:`certdoctor.model.issued_by`) and,
+    when both name one, the key identifiers (child's AKI = parent's SKI)?"""
+    from cryptography import x509
+
+    if not issued_by(child, parent):
+        return False
+    try:
+        aki = child.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+    except Exception:  # absent or undecodable: the signature is the proof
+        aki = None
+    try:
+        ski = parent.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    except Exception:
+        ski = None
+    return aki is None or ski is None or aki == ski
+
+
+def _answers(cert: "x509.Certificate", body: bytes) -> bool:
+    """Is a cached AIA body still the answer for ``cert``: does it hold the certificate that
+    really issued it? (If not, the CA changed what the URL serves: fetch it again.)"""
+    return any(really_issued(cert, c) for c in _parse_body(body))
+
+
 def fetch_issuers(
     cert: "x509.Certificate",
     *,
@@ -66,8 +92,9 @@ def fetch_issuers(
 ) -> tuple[AIAAttempt, ...]:
     """Download the caIssuers URLs of ``cert`` in turn until one gives its issuer.
 
-    The issuer is a downloaded certificate that signed ``cert`` and whose SHA-256 is not in
-    ``skip`` (certificates already on the path). ``deadline`` (``time.monotonic()``) or
+    The issuer is a downloaded certificate that signed ``cert``, may issue certificates
+    (:func:`certdoctor.x509.path.can_issue`) and whose SHA-256 is not in ``skip`` (certificates
+    already on the path): an answer holding an end-entity certificate does not stop the search. ``deadline`` (``time.monotonic()``) or
     ``budget`` (seconds from now) bounds all the downloads together; ``timeout`` each read.
     Never raises for a bad URL or answer: each URL tried is one :class:`AIAAttempt`.
     """
@@ -82,7 +109,7 @@ def fetch_issuers(
             break
         try:
             res = fetch_cached(url, cache=cache, max_age=CACHE_SECONDS, budget=remaining,
-                               timeout=min(timeout, remaining))
+                               timeout=min(timeout, remaining), valid=lambda body: _answers(cert, body))
         except CertdoctorError as exc:
             attempts.append(AIAAttempt(url, info.subject, False, exc.message))
             continue
@@ -93,7 +120,7 @@ def fetch_issuers(
         attempts.append(AIAAttempt(url, info.subject, True, None, res.from_cache,
                                    tuple(CertInfo.from_certificate(c).subject for c in certs),
                                    tuple(_der(c) for c in certs)))
-        if any(_fp(c) not in skipped and issued_by(cert, c) for c in certs):
+        if any(_fp(c) not in skipped and issued_by(cert, c) and can_issue(c) for c in certs):
             break
     return tuple(attempts)
 

@@ -10,7 +10,8 @@ no proxies from the environment unless asked). A hostile server that redirects f
 
 The cache stores bodies under a hash of the URL with the time they expire (``max_age`` or a
 caller-given ``expires``, e.g. a CRL's nextUpdate). Invalidation is honest: an entry past its
-expiry is never returned, and a corrupt entry is deleted and fetched again.
+expiry is never returned, a corrupt entry is deleted and fetched again, and so is an entry the
+caller's ``valid`` refuses (:func:`fetch_cached`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urljoin, urlsplit
 
 from certdoctor import policy
@@ -223,13 +225,21 @@ def fetch_cached(
     *,
     cache: FetchCache | None,
     max_age: float = 3600.0,
+    valid: "Callable[[bytes], bool] | None" = None,
     **kwargs,
 ) -> FetchResult:
-    """``fetch_url`` through ``cache`` (``None`` for no cache); fresh entries skip the network."""
+    """``fetch_url`` through ``cache`` (``None`` for no cache); fresh entries skip the network.
+
+    ``valid`` judges a cached body before it is used: an entry it refuses (say, an AIA answer
+    whose certificate did not issue the certificate asking, because the CA re-keyed behind the
+    same URL) is deleted and fetched again, so a stale entry can never stand in for the answer.
+    """
     if cache is not None:
         hit = cache.get(url, kwargs.get("data"))
         if hit is not None:
-            return FetchResult(url, hit, None, (url,), from_cache=True)
+            if valid is None or valid(hit):
+                return FetchResult(url, hit, None, (url,), from_cache=True)
+            cache.delete(url, kwargs.get("data"))
     result = fetch_url(url, **kwargs)
     if cache is not None:
         cache.put(url, result.body, expires=time.time() + max_age, body=kwargs.get("data"))

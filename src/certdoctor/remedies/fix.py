@@ -3,10 +3,14 @@
 For each fixable cause the right file, and nothing for the causes a client cannot fix:
 
 * ``CHAIN_INCOMPLETE``: ``ca-bundle.pem`` (the client's current trust + the intermediates found
-  by AIA) for the client, ``full_chain.pem`` (leaf, then intermediates) for the server's operator.
+  by AIA, or given with ``--intermediate FILE`` when AIA is absent or blocked) for the client,
+  ``full_chain.pem`` (leaf, then intermediates) for the server's operator.
 * ``UNTRUSTED_ROOT``, ``INTERCEPTING_PROXY``, ``SELF_SIGNED``: a bundle of the current trust plus
   that root (or that self-signed certificate) — only after the user names its SHA-256
-  fingerprint with ``--trust``. Never silently.
+  fingerprint with ``--trust``. Never silently. A missing intermediate under that root goes into
+  the same bundle: one ``--trust ROOT_FP`` fixes both.
+* A certificate that may not issue certificates (not a CA) never goes into a bundle, unless it
+  is exactly the one the user trusts with ``--trust``.
 * ``CHAIN_ORDER``, ``CHAIN_EXTRA_CERT``: the corrected ``full_chain.pem``.
 * expired, hostname mismatch, revoked, weak: no bundle, a plain statement of what the server's
   operator must do.
@@ -25,6 +29,7 @@ from typing import Sequence
 from certdoctor import policy
 from certdoctor.errors import UsageError
 from certdoctor.model import CertInfo, Code, normalize_fingerprint
+from certdoctor.x509.path import can_issue
 
 CLIENT_FIXABLE_TRUST = (Code.UNTRUSTED_ROOT, Code.INTERCEPTING_PROXY, Code.SELF_SIGNED, Code.CERTIFI_OUTDATED)
 SERVER_ONLY = (
@@ -161,6 +166,7 @@ def fix(
     out_dir: str | Path,
     *,
     trust_fingerprints: Sequence[str] = (),
+    intermediates: Sequence = (),
     client: str = "requests",
     ca_file: str | None = None,
     python: str | None = None,
@@ -170,11 +176,17 @@ def fix(
     environ=None,
     now: _dt.datetime | None = None,
 ) -> FixResult:
-    """Diagnose ``target``, write the fixing artefacts under ``out_dir``, prove them."""
+    """Diagnose ``target``, write the fixing artefacts under ``out_dir``, prove them.
+
+    ``intermediates`` are certificates the user obtained (file paths, or parsed certificates),
+    e.g. the intermediate a server leaves out when AIA is blocked or absent: those on the path
+    go into the bundle. ``trust_fingerprints`` are the roots (or self-signed certificates) the
+    user confirmed; nothing that cannot issue certificates is written unless it is one of them."""
     from certdoctor.diagnose import diagnose
     from certdoctor.net.proxy import proxy_for_host
     from certdoctor.fsutil import atomic_write
 
+    own = load_intermediates(intermediates)  # a file that cannot be read is bad usage, before any connection
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                  timeout=timeout, environ=environ, now=now, revocation=True)
     out = Path(out_dir)
@@ -192,15 +204,27 @@ def fix(
                           + (d.primary.fix if d.primary else "see the diagnosis."))
     else:
         path = d.path
-        fetched = {c.fingerprint_sha256 for c in path.fetched}
+        if own:
+            # the path again, with what the user obtained (pure; the whole store, not only the
+            # anchors the diagnosis kept: the supplied certificate may chain to another root)
+            from certdoctor.x509.path import build_path
+
+            path = build_path([c.certificate() for c in d.chain.certs], d.trust.anchors(), host=d.target.servername,
+                              now=clock, aia_attempts=path.aia_attempts, supplied=own, verify_rfc5280=False)
+        sent = {c.fingerprint_sha256 for c in d.chain.certs}
+        anchor_fp = path.anchor.fingerprint_sha256 if path.anchor is not None else None
+        # what the client lacks: the intermediates on the path the server did not send (found over
+        # AIA or supplied with --intermediate); the path builder only puts CAs there
+        needed = [c for c in path.path[1:] if c.fingerprint_sha256 not in sent and c.fingerprint_sha256 != anchor_fp
+                  and not c.self_signed]
+        top = path.top
+        complete = path.trusted or (top is not None and top.self_signed)
         # the server's chain, in the right order, without the root and without extras
         server_chain = [c for c in path.path if not c.self_signed or c is path.path[0]]
         if path.anchor is not None and len(server_chain) > 1 and server_chain[-1].fingerprint_sha256 == path.anchor.fingerprint_sha256:
             server_chain = server_chain[:-1]
-        if Code.CHAIN_INCOMPLETE in codes and fetched:
-            extra.extend(c for c in path.path if c.fingerprint_sha256 in fetched)
         if codes & {Code.CHAIN_INCOMPLETE, Code.CHAIN_ORDER, Code.CHAIN_EXTRA_CERT} and (
-            Code.CHAIN_INCOMPLETE not in codes or fetched
+            Code.CHAIN_INCOMPLETE not in codes or (needed and complete)
         ):
             full = b"".join(_pem(c) for c in server_chain)
             full_chain_path = str(atomic_write(out / "full_chain.pem", full))
@@ -209,33 +233,39 @@ def fix(
                 "For the server's operator: full_chain.pem holds the leaf, then its intermediates, in order "
                 "(no root, no extras). Serve it as the certificate file:")
             statements.extend(SERVER_LINES)
-        trust_codes = codes & set(CLIENT_FIXABLE_TRUST)
-        if trust_codes and not (Code.CHAIN_INCOMPLETE in codes and fetched):
-            candidate = path.top if path.top is not None else None
-            if candidate is not None and candidate.self_signed:
-                if candidate.fingerprint_sha256 in wanted:
-                    extra.append(candidate)
-                else:
-                    needs_trust = candidate.fingerprint_sha256
-                    if wanted:
-                        statements.append(
-                            "REFUSED: the fingerprint you gave with --trust is not the one of the certificate the "
-                            f"server presents ({candidate.fingerprint_sha256}). Nothing was trusted.")
-                    else:
-                        statements.append(
-                            f"To trust {candidate.display_name!r}, confirm its SHA-256 fingerprint\n  "
-                            f"{candidate.fingerprint_sha256}\nwith the owner of the network/CA (not from this "
-                            "connection — it could be the attacker's), then run again with --trust FINGERPRINT.")
-            else:
+        fixable = codes & (set(CLIENT_FIXABLE_TRUST) | {Code.CHAIN_INCOMPLETE})
+        if path.trusted:
+            extra.extend(needed)
+            if path.partial and Code.UNTRUSTED_ROOT in codes:
                 statements.append(
                     "The root this chain needs is not sent by the server, so certdoctor cannot offer it: get the "
                     "root certificate from its owner and run `certdoctor bundle --add root.pem --out bundle.pem`.")
+        elif top is not None and top.self_signed and (fixable or own):
+            if top.fingerprint_sha256 in wanted:
+                # one bundle: the intermediates the server leaves out AND the root the user confirmed
+                extra.extend(needed + [top])
+            else:
+                needs_trust = top.fingerprint_sha256
+                if wanted:
+                    statements.append(
+                        "REFUSED: the fingerprint you gave with --trust is not the one of the certificate the "
+                        f"server presents ({top.fingerprint_sha256}). Nothing was trusted.")
+                else:
+                    statements.append(
+                        f"To trust {top.display_name!r}, confirm its SHA-256 fingerprint\n  "
+                        f"{top.fingerprint_sha256}\nwith the owner of the network/CA (not from this "
+                        "connection — it could be the attacker's), then run again with --trust FINGERPRINT"
+                        + (" (the bundle will hold the missing intermediate too)." if needed else "."))
+        elif top is not None and (fixable or own):
+            statements.append(_missing_statement(top, path, bool(own)))
         server_only = sorted(c.value for c in codes & set(SERVER_ONLY))
         if server_only:
             statements.append(
                 "Not fixable on the client (" + ", ".join(server_only) + "): the server's operator must act — "
                 + " ".join(f.fix for f in d.findings if f.code.value in server_only and f.fix))
 
+    # never a certificate that cannot issue in a CA bundle, unless the user trusts exactly it
+    extra = [c for c in extra if c.fingerprint_sha256 in wanted or can_issue(c.certificate())]
     proofs: tuple[Proof, ...] = ()
     proven: bool | None = None
     usage: tuple[str, ...] = ()
@@ -247,6 +277,13 @@ def fix(
         proofs = prove(d.target.url, bundle_path, proxy=used_proxy, timeout=timeout)
         proven = bool(proofs) and all(p.ok for p in proofs)
         usage = usage_lines(bundle_path, os_store_trusts=_os_store_has(extra))
+        if not proven:
+            failed = next((p for p in proofs if not p.ok), None)
+            statements.append(
+                "The real client still fails with this bundle"
+                + (f" ({failed.client}: {failed.error})" if failed and failed.error else "")
+                + f": it is not a fix. Next: `certdoctor diagnose {d.target.url} --ca-file {bundle_path}` says what "
+                "is still wrong with it in place; delete the bundle if you do not need it.")
     elif d.ok and not written:
         statements.append("Nothing to fix: the client verifies this server.")
         proven = True
@@ -254,6 +291,36 @@ def fix(
         proven = True  # the client already works; the chain file is for the server's operator
     return FixResult(d, tuple(written), bundle_path, full_chain_path, proofs, proven, needs_trust,
                      tuple(statements), usage)
+
+
+def _missing_statement(top: CertInfo, path, supplied: bool) -> str:
+    """What to do when the issuer of ``top`` is neither sent, nor in the store, nor found."""
+    aki = f" (authority key identifier {top.aki})" if top.aki else ""
+    tried = [f"{a.url}: {a.error}" for a in path.aia_attempts if not a.ok]
+    why = (" AIA: " + "; ".join(tried) + "." if tried else
+           "" if top.ca_issuers_urls else f" {top.display_name!r} names no AIA 'CA Issuers' URL.")
+    head = (f"None of the certificates given with --intermediate issued {top.display_name!r}: nothing was added. "
+            if supplied else "")
+    return (head + f"The issuer of {top.display_name!r}, {top.issuer!r}{aki}, is neither sent by the server nor in "
+            f"your store, and certdoctor could not download it.{why} The server's operator must serve the full "
+            "chain. Until then get that certificate (from the CA, or exported from a browser that opens the site) "
+            "and run again with --intermediate FILE; if it turns out to be a root, add --trust ITS_FINGERPRINT "
+            "once you confirmed it with its owner.")
+
+
+def load_intermediates(sources: Sequence) -> list:
+    """The certificates of ``--intermediate`` (paths or certificates already parsed)."""
+    from cryptography import x509
+
+    from certdoctor.x509.load import load_file
+
+    out: list = []
+    for src in sources:
+        if isinstance(src, x509.Certificate):
+            out.append(src)
+        else:
+            out.extend(load_file(src))
+    return out
 
 
 def _os_store_has(extra: Sequence[CertInfo]) -> bool:

@@ -159,7 +159,11 @@ def render_diagnosis(d: "Diagnosis", console: "Console") -> None:
                 if d.path.top is not None and d.path.top.self_signed:
                     node.add("[red]✗ this root is not in your trust store[/]")
                 else:
-                    node.add(f"[red]✗ issuer {escape(missing)} — not sent, not in your store[/]")
+                    aki = d.path.top.aki if d.path.top is not None else None
+                    node.add(f"[red]✗ issuer {escape(missing)}" + (f" (AKI {aki})" if aki else "")
+                             + " — not sent, not in your store[/]")
+                    for refused in d.path.not_ca:
+                        node.add(f"[red]✗ {escape(refused.display_name)} signed it but is not a CA: refused[/]")
         for idx in d.chain.off_path:
             info = d.chain.certs[idx]
             tree.add(f"[yellow]extra, not on the path:[/] {escape(info.display_name)} [dim]#{idx}[/]")

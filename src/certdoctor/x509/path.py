@@ -64,7 +64,9 @@ class PathResult:
     ``partial`` is true when the anchor is not self-signed (only Python >= 3.13's
     ``VERIFY_X509_PARTIAL_CHAIN`` accepts that). ``top`` is the last certificate reached when no
     anchor was found. ``rfc5280_ok`` is ``None`` when cryptography's verifier could not run
-    (no anchors at all).
+    (no anchors at all). ``not_ca`` are certificates that signed the top but may not issue
+    (:func:`can_issue`), ``supplied`` the certificates the user handed in (``fix --intermediate``)
+    that are on the path.
     """
 
     trusted: bool
@@ -77,6 +79,8 @@ class PathResult:
     missing_issuer: str | None
     rfc5280_ok: bool | None
     rfc5280_error: str | None
+    not_ca: tuple[CertInfo, ...] = ()
+    supplied: tuple[CertInfo, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +89,15 @@ class Walk:
     ended at (``None``: no anchor reached), ``partial`` (the anchor is not self-signed), and
     ``stuck``: the certificate whose issuer is neither an anchor nor in the pool (``None`` when
     the walk ended at an anchor, at a self-signed certificate or at :data:`MAX_DEPTH`). Only a
-    ``stuck`` certificate is worth an AIA download."""
+    ``stuck`` certificate is worth an AIA download. ``not_ca`` are the certificates that did sign
+    ``stuck`` but may not issue certificates (:func:`can_issue`): refused as issuers, as OpenSSL
+    refuses them."""
 
     path: tuple
     anchor: object | None
     partial: bool
     stuck: object | None
+    not_ca: tuple = ()
 
     @property
     def missing_issuer(self) -> str | None:
@@ -104,6 +111,36 @@ def _fp(cert: "x509.Certificate") -> bytes:
     from cryptography.hazmat.primitives import hashes
 
     return cert.fingerprint(hashes.SHA256())
+
+
+def can_issue(cert: "x509.Certificate") -> bool:
+    """May ``cert`` issue certificates? OpenSSL's rule (``check_ca``, non-strict): a keyUsage, if
+    present, must allow keyCertSign; a basicConstraints, if present, must say CA:TRUE; without
+    basicConstraints only a v1 self-signed root or a keyUsage with keyCertSign is tolerated.
+
+    A certificate that breaks this is not an issuer: the path builder never puts it above
+    another certificate (an end-entity certificate cannot vouch for anything)."""
+    from cryptography import x509
+
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        ku = None
+    except Exception:  # an extension cryptography cannot decode: OpenSSL would not use it either
+        return False
+    if ku is not None and not ku.key_cert_sign:
+        return False
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        bc = None
+    except Exception:
+        return False
+    if bc is not None:
+        return bool(bc.ca)
+    if cert.version is x509.Version.v1 and _self_signed(cert):
+        return True
+    return ku is not None
 
 
 def _parse_all(ders: Iterable[bytes]) -> list["x509.Certificate"]:
@@ -140,15 +177,17 @@ def walk(
     for _ in range(MAX_DEPTH):
         if _fp(current) in anchor_fps:
             return Walk(tuple(path), current, not _self_signed(current), None)
-        parent = next((a for a in by_subject.get(current.issuer, []) if _issued_by(current, a)), None)
+        signers = [a for a in by_subject.get(current.issuer, []) if _issued_by(current, a)]
+        parent = next((a for a in signers if can_issue(a)), None)
         if parent is not None:
             path.append(parent)
             return Walk(tuple(path), parent, False, None)
         if _self_signed(current):
             return Walk(tuple(path), None, False, None)  # a self-signed certificate the store does not hold
-        parent = next((c for c in pool if _fp(c) not in visited and _issued_by(current, c)), None)
+        pooled = [c for c in pool if _fp(c) not in visited and _issued_by(current, c)]
+        parent = next((c for c in pooled if can_issue(c)), None)
         if parent is None:
-            return Walk(tuple(path), None, False, current)
+            return Walk(tuple(path), None, False, current, tuple(c for c in signers + pooled if not can_issue(c)))
         visited.add(_fp(parent))
         path.append(parent)
         current = parent
@@ -180,21 +219,25 @@ def build_path(
     now: _dt.datetime | None = None,
     aia_attempts: Sequence[AIAAttempt] = (),
     verify_rfc5280: bool = True,
+    supplied: Sequence["x509.Certificate"] = (),
 ) -> PathResult:
-    """Build leaf → … → anchor from ``presented`` (any order), the anchors and the certificates
-    ``aia_attempts`` downloaded (see :func:`certdoctor.net.aia.chase`). Pure: no network."""
+    """Build leaf → … → anchor from ``presented`` (any order), the anchors, the certificates
+    ``aia_attempts`` downloaded (see :func:`certdoctor.net.aia.chase`) and those the user
+    ``supplied`` (tried last). Pure: no network."""
     if not presented:
         raise ValueError("build_path needs at least the leaf")
     now = now or _dt.datetime.now(_dt.timezone.utc)
     anchors = list(anchors)
     attempts = tuple(aia_attempts)
     fetched = fetched_pool(attempts)
-    w = walk(presented, anchors, fetched)
+    own = [c for c in supplied if _fp(c) not in {_fp(f) for f in fetched}]
+    w = walk(presented, anchors, fetched + own)
 
     rfc_ok: bool | None = None
     rfc_err: str | None = None
     if verify_rfc5280 and anchors:
-        rfc_ok, rfc_err = _rfc5280(presented, fetched, anchors, host, now)
+        rfc_ok, rfc_err = _rfc5280(presented, fetched + own, anchors, host, now)
+    on_path = {_fp(c) for c in w.path}
 
     infos = tuple(CertInfo.from_certificate(c, now) for c in w.path)
     return PathResult(
@@ -208,6 +251,8 @@ def build_path(
         missing_issuer=w.missing_issuer,
         rfc5280_ok=rfc_ok,
         rfc5280_error=rfc_err,
+        not_ca=tuple(CertInfo.from_certificate(c, now) for c in w.not_ca),
+        supplied=tuple(CertInfo.from_certificate(c, now) for c in own if _fp(c) in on_path),
     )
 
 
