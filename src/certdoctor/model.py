@@ -745,18 +745,19 @@ class CertInfo:
 
 
 def host_matches(host: str, san_dns: tuple[str, ...], san_ip: tuple[str, ...]) -> bool:
-    """Does ``host`` match the SANs, as OpenSSL's ``X509_check_host``/``X509_check_ip`` decide
-    for Python (no partial wildcards, no CN)? Never raises, whatever the strings.
+    """Does ``host`` match the SANs, as Python's ``ssl`` has OpenSSL decide it (``X509_check_host``
+    with ``X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS``, no Common Name; ``X509_check_ip`` for an IP)?
+    Never raises, whatever the strings.
 
-    An IP address (IPv6 with or without brackets) matches only an equal ``san_ip`` entry; an
-    entry that is not an address (a network, garbage) matches nothing. A name matches a DNS entry
-    equal to it, ignoring case and one trailing dot, or a wildcard ``*.rest`` where ``rest`` has
-    at least two labels and the host's first label is one non-empty label of letters, digits and
-    hyphens.
+    An IP address (IPv6 with or without brackets) matches only an equal ``san_ip`` entry; an entry
+    that is not an address (a network, garbage) matches nothing. A name (its trailing dots dropped,
+    as urllib3 does; IDNA-encoded, as ``ssl`` does) matches a DNS entry equal to it ignoring ASCII
+    case, or a wildcard ``*.rest`` where ``rest`` has at least two labels of letters, digits and
+    inner hyphens and the host's first label is non-empty letters, digits and hyphens (or ``*``).
+    Anything else in a DNS entry (a trailing dot, ``_``, a partial wildcard) is compared literally.
     """
     if not isinstance(host, str):
         return False
-    host = host.strip()
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
         ip = ipaddress.ip_address(bare)
@@ -765,31 +766,75 @@ def host_matches(host: str, san_dns: tuple[str, ...], san_ip: tuple[str, ...]) -
     if ip is not None:
         for v in san_ip:
             try:
-                if ipaddress.ip_address(str(v).strip()) == ip:
+                if ipaddress.ip_address(str(v)) == ip:
                     return True
             except ValueError:
                 continue
         return False
-    host = _dns_key(host)
-    if not host:
+    try:
+        subject = host.rstrip(".").encode("idna")  # what ssl hands to OpenSSL
+    except (UnicodeError, ValueError):
         return False
-    head, _, rest = host.partition(".")
+    if not subject or subject.startswith(b".") or b"\0" in subject:
+        return False
     for pattern in san_dns:
-        p = _dns_key(str(pattern))
-        if not p:
+        try:
+            raw = str(pattern).encode("ascii")
+        except UnicodeError:
             continue
-        if p == host:
+        if raw and _openssl_host_match(raw, subject):
             return True
-        if p.startswith("*.") and "*" not in p[2:] and rest == p[2:] and p.count(".") >= 2:
-            if head and all(c.isascii() and (c.isalnum() or c == "-") for c in head):
-                return True
     return False
 
 
-def _dns_key(name: str) -> str:
-    """A DNS name as compared: ASCII case folded, one trailing dot dropped."""
-    name = name[:-1] if name.endswith(".") else name
-    return "".join(c.lower() if c.isascii() else c for c in name)
+def _alnum(c: int) -> bool:
+    return 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A
+
+
+def _equal_nocase(a: bytes, b: bytes) -> bool:
+    return len(a) == len(b) and 0 not in a and a.lower() == b.lower()  # bytes.lower folds ASCII only
+
+
+def _valid_star(p: bytes) -> int | None:
+    """OpenSSL's ``valid_star`` with ``NO_PARTIAL_WILDCARDS``: the index of the one ``*`` that makes
+    ``p`` a wildcard pattern, or ``None`` (then ``p`` is compared literally)."""
+    star, start, hyphen, idna, dots = None, True, False, False, 0
+    for i, c in enumerate(p):
+        if c == 0x2A:  # '*'
+            at_end = i == len(p) - 1 or p[i + 1] == 0x2E
+            if star is not None or idna or dots or not start or not at_end:
+                return None
+            star, start = i, False
+        elif _alnum(c):
+            if start and p[i:i + 4].lower() == b"xn--":
+                idna = True
+            start = hyphen = False
+        elif c == 0x2E:  # '.'
+            if hyphen or start:
+                return None
+            start, hyphen, idna = True, False, False
+            dots += 1
+        elif c == 0x2D:  # '-'
+            if start:
+                return None
+            hyphen = True
+        else:
+            return None
+    if start or hyphen or dots < 2:
+        return None
+    return star
+
+
+def _openssl_host_match(pattern: bytes, subject: bytes) -> bool:
+    """OpenSSL's ``equal_wildcard`` for one DNS SAN entry (the full-label wildcard case)."""
+    star = _valid_star(pattern)
+    if star is None:
+        return _equal_nocase(pattern, subject)
+    suffix = pattern[star + 1:]
+    if len(subject) <= len(suffix) or not _equal_nocase(suffix, subject[len(subject) - len(suffix):]):
+        return False
+    label = subject[:len(subject) - len(suffix)]
+    return label == b"*" or all(_alnum(c) or c == 0x2D for c in label)
 
 
 def issued_by(child: "x509.Certificate", parent: "x509.Certificate") -> bool:

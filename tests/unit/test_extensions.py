@@ -257,3 +257,28 @@ def test_strict_findings_carry_their_rule(ca):
     assert got == [("basic_constraints_not_critical", 1), ("missing_ski", 1)]
     for f in strict.check(ctx):
         assert strict.RULES[f.rule] in f.summary
+
+
+# --------------------------------------------------------------------------- what inspect shows
+
+def _table_text(info) -> str:
+    from rich.console import Console
+
+    from certdoctor.render.inspect import cert_table
+
+    console = Console(width=200, record=True, color_system=None)
+    console.print(cert_table(info))
+    return console.export_text()
+
+
+def test_inspect_says_what_the_san_holds_and_what_could_not_be_parsed(ca):
+    dirname = x509.DirectoryName(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)]))
+    text = _table_text(CertInfo.from_certificate(leaf_with(ca, dirname, cn=HOST)))
+    assert f"DirName:CN={HOST} (no DNS name or IP address" in text and "none (" not in text
+    text = _table_text(CertInfo.from_certificate(leaf_with(ca, extensions=[(BAD_SAN, False)])))
+    assert "present, but could not be parsed" in text and "Unparsed" in text and "none (" not in text
+    text = _table_text(CertInfo.from_certificate(leaf_with(ca, extensions=[(NET_SAN, False)])))
+    assert "ab, IP network:127.0.0.0/8" in text
+    text = _table_text(CertInfo.from_certificate(leaf_with(ca, HOST, extensions=[(BAD_AIA, False)],
+                                                           aia_url=None, ocsp_url=None)))
+    assert "authorityInfoAccess (present, but could not be parsed)" in text and HOST in text
