@@ -72,9 +72,10 @@ def oracle():
     with open(key_path, "wb") as fh:
         fh.write(key_pem(leaf_key))
 
-    def openssl_matches(host: str, dns: list[str], ips: list[str]) -> bool:
-        names = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
-        cert = root.issue_cert(key=leaf_key, cn="not-the-host.invalid", aia_url=None, crl_url=None,
+    def openssl_matches(host: str, dns: list[str], ips: list[str], *, others=(), cn: str = "not-the-host.invalid",
+                        checks_cn: bool = False) -> bool:
+        names = [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips] + list(others)
+        cert = root.issue_cert(key=leaf_key, cn=cn, aia_url=None, crl_url=None,
                                ocsp_url=None, extensions=[(x509.SubjectAlternativeName(names), False)]).cert
         cert_path = os.path.join(tmp, "cert.pem")
         with open(cert_path, "wb") as fh:
@@ -82,7 +83,7 @@ def oracle():
         server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         server_ctx.load_cert_chain(cert_path, key_path)
         client_ctx = ssl.create_default_context(cadata=cafile_data)
-        client_ctx.hostname_checks_common_name = False
+        client_ctx.hostname_checks_common_name = checks_cn
         # urllib3 strips the trailing dots and the brackets of the host before it calls ssl
         name = host.strip("[]").rstrip(".")
         c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -165,3 +166,34 @@ def test_covers_host_is_host_matches_of_the_certificates_sans(names):
     info = CertInfo.from_certificate(root.issue_cert(host, "127.0.0.1").cert)
     assert info.covers_host(host) is host_matches(host, info.san_dns, info.san_ip) is True
     assert info.covers_host("127.0.0.1") and not info.covers_host("127.0.0.2")
+
+
+def test_the_cn_counts_only_when_the_san_has_no_entry_of_the_kind_matched(oracle):
+    """The premise of NO_SAN's severity (checks/hostname.py): a client that still reads the CN
+    (the stdlib's default, httpx) falls back to it when the SAN holds no DNS name, whatever else it
+    holds, and never for an IP address; requests (urllib3 2.x) never does."""
+    from certdoctor.checks import hostname
+    from certdoctor.checks.context import derive
+
+    from support.evidence import evidence
+
+    host = "cn-only.example.test"
+    dirname = x509.DirectoryName(x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, host)]))
+    assert oracle(host, [], [], others=[dirname], cn=host, checks_cn=True) is True
+    assert oracle(host, [], ["127.0.0.1"], cn=host, checks_cn=True) is True
+    assert oracle(host, [], ["127.0.0.1"], cn=host, checks_cn=False) is False
+    assert oracle(host, ["other.example.test"], [], cn=host, checks_cn=True) is False
+    assert oracle("127.0.0.1", [], [], others=[dirname], cn="127.0.0.1", checks_cn=True) is False
+
+    root = TestCA("CN Root")
+    inter = root.intermediate()
+
+    def severity(names, target, client):
+        leaf = inter.issue_cert(*names, cn=target)
+        found = hostname.check(derive(evidence([leaf.cert, inter.cert], anchors=[root.cert], host=target,
+                                               client=client)))
+        return [(f.code.value, f.rule, f.severity.value) for f in found]
+
+    assert severity(["127.0.0.1"], host, "httpx") == [("NO_SAN", "san_without_dns", "warning")]
+    assert severity(["127.0.0.1"], host, "requests") == [("NO_SAN", "san_without_dns", "error")]
+    assert severity([], "127.0.0.1", "httpx") == [("NO_SAN", "no_san", "error")]  # an IP never reads the CN
