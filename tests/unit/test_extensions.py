@@ -282,3 +282,82 @@ def test_inspect_says_what_the_san_holds_and_what_could_not_be_parsed(ca):
     text = _table_text(CertInfo.from_certificate(leaf_with(ca, HOST, extensions=[(BAD_AIA, False)],
                                                            aia_url=None, ocsp_url=None)))
     assert "authorityInfoAccess (present, but could not be parsed)" in text and HOST in text
+
+
+# --------------------------------------------------------------------------- no traceback, whatever the bytes
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+OIDS = [ExtensionOID.SUBJECT_ALTERNATIVE_NAME, ExtensionOID.EXTENDED_KEY_USAGE, ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+        ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.BASIC_CONSTRAINTS, ExtensionOID.KEY_USAGE,
+        ExtensionOID.AUTHORITY_INFORMATION_ACCESS, ExtensionOID.CRL_DISTRIBUTION_POINTS,
+        ExtensionOID.NAME_CONSTRAINTS]
+GN_TAGS = [0x80, 0x81, 0x82, 0x86, 0x87, 0x88, 0xA0, 0xA3, 0xA4, 0xA5, 0x02, 0x04, 0x30, 0x9F]
+
+
+@st.composite
+def near_der(draw):
+    """Mostly well-formed TLVs (a SEQUENCE of GeneralName-like or universal elements), sometimes
+    cut, sometimes plain noise: what a broken CA or a fuzzer writes."""
+    kind = draw(st.sampled_from(["seq", "seq", "seq", "noise", "cut"]))
+    if kind == "noise":
+        return draw(st.binary(max_size=40))
+    items = b"".join(encode(draw(st.sampled_from(GN_TAGS)), draw(st.binary(max_size=20)))
+                     for _ in range(draw(st.integers(0, 4))))
+    der = encode(0x30, items)
+    if kind == "cut":
+        der = der[:draw(st.integers(0, max(0, len(der) - 1)))]
+    return der
+
+
+@pytest.fixture(scope="module")
+def fuzz_ca():
+    root = TestCA("Fuzz Root")
+    return root, root.intermediate("Fuzz Intermediate")
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(oid_=st.sampled_from(OIDS), value=near_der(), critical=st.booleans(), host=st.sampled_from([HOST, "127.0.0.1"]))
+def test_any_extension_bytes_give_findings_not_tracebacks(fuzz_ca, oid_, value, critical, host):
+    root, inter = fuzz_ca
+    kw = {"eku": None} if oid_ == ExtensionOID.EXTENDED_KEY_USAGE else {}
+    if oid_ == ExtensionOID.AUTHORITY_KEY_IDENTIFIER:
+        kw["aki"] = False
+    if oid_ == ExtensionOID.SUBJECT_KEY_IDENTIFIER:
+        kw["ski"] = False
+    if oid_ == ExtensionOID.BASIC_CONSTRAINTS:
+        kw["basic_constraints"] = False
+    if oid_ == ExtensionOID.KEY_USAGE:
+        kw["key_usage"] = None
+    if oid_ == ExtensionOID.AUTHORITY_INFORMATION_ACCESS:
+        kw.update(aia_url=None, ocsp_url=None)
+    if oid_ == ExtensionOID.CRL_DISTRIBUTION_POINTS:
+        kw["crl_url"] = None
+    cert = inter.issue_cert(extensions=[(x509.UnrecognizedExtension(oid_, value), critical)], cn=HOST, **kw).cert
+    info = CertInfo.from_certificate(cert)
+    read = next(r for r in read_extensions(cert) if r.oid == oid_.dotted_string)
+    assert read.critical is critical and read.der == value
+    name = read.name
+    # present: read by cryptography, or by certdoctor as OpenSSL would, or named as unparsed; never dropped
+    assert read.value is not None or name in info.unparsed_extensions or any(
+        n.startswith(f"{name}: cryptography cannot parse it") for n in info.extension_notes)
+    if name == "subjectAltName" and name not in info.unparsed_extensions:
+        assert info.san is not None
+    ctx = derive(evidence([cert, inter.cert], anchors=[root.cert], host=host, python="3.13"))
+    found = [*hostname.check(ctx), *strict.check(ctx), *crypto.check(ctx)]
+    for f in found:
+        assert f.summary and f.rule
+        if f.cert_index == 0:  # "absent" is never said of the extension that is there
+            assert f.rule != {"subjectAltName": "no_san", "authorityKeyIdentifier": "missing_aki"}.get(name), value
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_the_der_reader_raises_only_der_error(data):
+    for fn in (tlv, element, strict_children, oid):
+        try:
+            fn(data)
+        except DerError:
+            pass
+    assert isinstance(children(data), list)
