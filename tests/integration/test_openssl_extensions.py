@@ -5,13 +5,15 @@ real requests outcome (run here directly, besides certdoctor's own run).
 
     empty EKU (DER:30:00)        OpenSSL: 'unsuitable certificate purpose'   WRONG_EKU eku_empty
     malformed AIA                OpenSSL ignores it: connects                no finding at all
+    CA:FALSE written out         OpenSSL reads it: connects                  no finding at all
     DirName-only SAN             'Hostname mismatch' (requests)              NO_SAN san_without_dns
     IP network (8-byte) SAN      'IP address mismatch'                       HOSTNAME_MISMATCH ip_not_in_san
     malformed SAN                refused                                     NO_SAN san_unparsed
     otherName, RID, email, URI   beside the DNS name: connects               no finding at all
 
 None of them may get "no subjectAltName" or "Missing Authority Key Identifier", and none may
-crash certdoctor.
+crash certdoctor. An intermediate with a malformed AIA must not get Python 3.13's strict rules
+("Missing Subject Key Identifier", "CA cert does not include key usage extension", …) either.
 """
 
 from __future__ import annotations
@@ -98,6 +100,14 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 extendedKeyUsage = serverAuth
 subjectAltName = DER:30:03:02:01:05
+[bc_explicit_false]
+# CA:FALSE written out although it is the DEFAULT (not DER): cryptography refuses, OpenSSL reads it
+basicConstraints = DER:30:03:01:01:00
+keyUsage = critical,digitalSignature
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:{NAME},IP:127.0.0.1
 [other_forms]
 basicConstraints = CA:FALSE
 keyUsage = critical,digitalSignature
@@ -114,6 +124,7 @@ CASES = {
     "dirname": (NAME, [(Code.NO_SAN, "san_without_dns")]),
     "ip_network": ("127.0.0.1", [(Code.HOSTNAME_MISMATCH, "ip_not_in_san")]),
     "bad_san": (NAME, [(Code.NO_SAN, "san_unparsed")]),
+    "bc_explicit_false": (NAME, []),
     "other_forms": (NAME, []),
 }
 JUDGED = (Code.NO_SAN, Code.HOSTNAME_MISMATCH, Code.WRONG_EKU, Code.STRICT_X509)
@@ -139,16 +150,27 @@ def pki(tmp_path_factory):
     return d
 
 
+INTER_CNF = """\
+[v3_inter]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+authorityInfoAccess = DER:30:03:02:01:05
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _serve(pki: Path, section: str) -> tuple[subprocess.Popen, int]:
+def _serve(pki: Path, section: str, *, key: str = "leaf.key", chain: str | None = None) -> tuple[subprocess.Popen, int]:
     port = _free_port()
+    extra = ["-cert_chain", str(pki / chain)] if chain else []
     proc = subprocess.Popen([OPENSSL, "s_server", "-accept", f"127.0.0.1:{port}", "-cert", str(pki / f"{section}.pem"),
-                             "-key", str(pki / "leaf.key"), "-www", "-quiet"],
+                             "-key", str(pki / key), *extra, "-www", "-quiet"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -214,3 +236,29 @@ def test_dirname_san_is_only_a_warning_where_the_cn_still_counts(pki):
     assert f.rule == "san_without_dns" and f.severity.value == "warning"
     assert "DirName:O=Directory Org,CN=leaf.i9.test" in f.summary
     assert d.verifies is True and not d.errors
+
+
+def test_an_intermediate_with_a_malformed_aia_breaks_no_strict_rule(pki):
+    """root -> intermediate (RFC 5280 extensions, plus an AIA cryptography cannot parse) -> leaf,
+    judged as Python 3.13 (VERIFY_X509_STRICT): the real client connects, certdoctor agrees."""
+    (pki / "inter.cnf").write_text(CA_CNF.replace("I9 OpenSSL Root", "I9 OpenSSL Intermediate") + INTER_CNF)
+    _openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "inter.key",
+             "-out", "inter.csr", "-config", "inter.cnf", cwd=pki)
+    _openssl("x509", "-req", "-in", "inter.csr", "-CA", "root.pem", "-CAkey", "root.key", "-set_serial", "100",
+             "-days", "1000", "-extfile", "inter.cnf", "-extensions", "v3_inter", "-out", "inter.pem", cwd=pki)
+    _openssl("x509", "-req", "-in", "leaf.csr", "-CA", "inter.pem", "-CAkey", "inter.key", "-set_serial", "101",
+             "-days", "200", "-extfile", "leaf.cnf", "-extensions", "other_forms", "-out", "via_inter.pem", cwd=pki)
+    proc, port = _serve(pki, "via_inter", chain="inter.pem")
+    try:
+        url = f"https://{NAME}:{port}/"
+        with override({NAME: "127.0.0.1"}):
+            ok, error = _requests_outcome(url, pki / "root.pem")
+            d = diagnose(url, ca_file=str(pki / "root.pem"), python="3.13", aia=False, revocation=False, timeout=10)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert ok, error
+    assert d.chain is not None and d.chain.certs[1].unparsed_extensions == ("authorityInfoAccess",)
+    assert d.chain.certs[1].ski and d.chain.certs[1].key_usage == ("key_cert_sign", "crl_sign")
+    assert [f for f in d.findings if f.code is Code.STRICT_X509] == []
+    assert d.verifies is True and not d.errors, [(f.code, f.summary) for f in d.findings]
