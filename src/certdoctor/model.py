@@ -381,11 +381,11 @@ def _ip_entry(raw: bytes) -> tuple[str, str | None]:
         return f"IP Address:{addr}", addr
     if len(raw) in (8, 32):  # address + mask: a network (name constraints' form), not an address
         half = len(raw) // 2
-        try:
-            net = ipaddress.ip_network((raw[:half], ipaddress.ip_address(raw[half:]).exploded), strict=False)
-            return f"IP network:{net}", None
-        except ValueError:
-            pass
+        addr, mask, bits = ipaddress.ip_address(raw[:half]), int.from_bytes(raw[half:], "big"), half * 8
+        prefix = bin(mask).count("1")
+        if mask == ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1):
+            return f"IP network:{ipaddress.ip_network((addr, prefix), strict=False)}", None
+        return f"IP network:{addr}/{ipaddress.ip_address(raw[half:])}", None
     return f"IP Address:<invalid length={len(raw)}>", None
 
 

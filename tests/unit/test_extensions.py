@@ -189,13 +189,19 @@ def test_a_malformed_san_is_unparsed_never_absent(ca):
 def test_a_san_cryptography_refuses_but_openssl_reads_is_read():
     """An IA5String with a non-ASCII byte: cryptography refuses the whole SAN; OpenSSL reads it
     (the byte matches no host) and the DNS name beside it still counts."""
-    raw = encode(0x30, encode(0x82, b"caf\xe9.example.test") + encode(0x82, HOST.encode()))
+    v6_net = bytes.fromhex("20010db8" + "00" * 12 + "ffffffff" + "00" * 12)
+    raw = encode(0x30, encode(0x82, b"caf\xe9.example.test") + encode(0x82, HOST.encode())
+                 + encode(0x87, bytes([10, 0, 0, 0, 255, 0, 0, 0])) + encode(0x87, v6_net)
+                 + encode(0x87, b"\x01\x02\x03") + encode(0x87, bytes([127, 0, 0, 1])))
     root = TestCA("IA5 Root")
     cert = root.intermediate().issue_cert(eku=None, extensions=[(
         x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, raw), False)]).cert
     info = CertInfo.from_certificate(cert)
-    assert info.san == ("DNS:caf\\xe9.example.test", f"DNS:{HOST}") and info.san_dns == (HOST,)
-    assert info.unparsed_extensions == () and info.covers_host(HOST)
+    assert info.san == ("DNS:caf\\xe9.example.test", f"DNS:{HOST}", "IP network:10.0.0.0/8",
+                        "IP network:2001:db8::/32", "IP Address:<invalid length=3>", "IP Address:127.0.0.1")
+    assert info.san_dns == (HOST,) and info.san_ip == ("127.0.0.1",)
+    assert info.unparsed_extensions == () and info.covers_host(HOST) and info.covers_host("127.0.0.1")
+    assert not info.covers_host("10.0.0.1")
 
 
 def test_read_extensions_one_by_one_keeps_order_and_criticality(ca):
