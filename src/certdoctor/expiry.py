@@ -220,13 +220,13 @@ def _findings(certs: Sequence[CertExpiry], warn_days: int, crit_days: int, now: 
             out.append(Finding(Code.EXPIRED, Severity.ERROR, f"{c.name} expired {_days(ago)} ago",
                                evidence=(f"notAfter {c.not_after.isoformat()}",),
                                fix="Renew the certificate and install it on the server.",
-                               who=Actor.SERVER_OPERATOR, cert_index=c.index))
+                               who=Actor.SERVER_OPERATOR, cert_index=c.index, rule="expired"))
         elif c.not_yet_valid:
             out.append(Finding(Code.NOT_YET_VALID, Severity.ERROR,
                                f"{c.name} is not valid before {c.not_before.isoformat()}",
                                evidence=(f"notBefore {c.not_before.isoformat()}",),
                                fix="Check the clocks (this machine's and the issuing CA's) or wait.",
-                               who=Actor.SERVER_OPERATOR, cert_index=c.index))
+                               who=Actor.SERVER_OPERATOR, cert_index=c.index, rule="not_yet_valid"))
         elif c.state is not State.OK:
             limit = crit_days if c.state is State.CRITICAL else warn_days
             out.append(Finding(Code.EXPIRING_SOON,
@@ -234,7 +234,7 @@ def _findings(certs: Sequence[CertExpiry], warn_days: int, crit_days: int, now: 
                                f"{c.name} expires in {_days(c.days_left)} (threshold {limit})",
                                evidence=(f"notAfter {c.not_after.isoformat()}",),
                                fix="Renew the certificate before it expires.",
-                               who=Actor.SERVER_OPERATOR, cert_index=c.index))
+                               who=Actor.SERVER_OPERATOR, cert_index=c.index, rule="expiring_soon"))
     return out
 
 

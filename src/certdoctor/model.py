@@ -122,6 +122,10 @@ class Finding:
     ``cert_index`` is the position in the presented chain (the document's ``certificates``) the
     finding is about, or ``None`` when it is about the connection, the environment or the chain as
     a whole. ``location`` is set for findings about a place in a file (bundle blocks, code).
+    ``rule`` is the stable snake_case identifier of the rule that was broken, where one named rule
+    applies (``missing_aki``, ``san_mismatch``, ``sha1_signature``…; every one is listed in
+    docs/JSON.md), else ``None``: a program tells the rules of one ``code`` apart without reading
+    the English.
     """
 
     code: Code | enum.Enum
@@ -133,6 +137,7 @@ class Finding:
     who: Actor = Actor.NOBODY
     cert_index: int | None = None
     location: Location | None = None
+    rule: str | None = None
 
 
 # --------------------------------------------------------------------------- certificates
@@ -175,12 +180,385 @@ def _name(name: "x509.Name") -> str:
         return repr(name)
 
 
+# --------------------------------------------------------------------------- extensions
+
+#: OpenSSL's short names of the extensions certdoctor reads (dotted OID -> name)
+EXTENSION_NAMES = {
+    "2.5.29.14": "subjectKeyIdentifier",
+    "2.5.29.15": "keyUsage",
+    "2.5.29.17": "subjectAltName",
+    "2.5.29.19": "basicConstraints",
+    "2.5.29.30": "nameConstraints",
+    "2.5.29.31": "crlDistributionPoints",
+    "2.5.29.32": "certificatePolicies",
+    "2.5.29.35": "authorityKeyIdentifier",
+    "2.5.29.37": "extendedKeyUsage",
+    "1.3.6.1.5.5.7.1.1": "authorityInfoAccess",
+    "1.3.6.1.5.5.7.1.24": "tlsfeature",
+    "1.3.6.1.4.1.11129.2.4.2": "ct_precert_scts",
+}
+_ALL_EXTENSIONS = "(all extensions)"  # the name recorded when not even the list can be read
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionRead:
+    """One extension of a certificate as written, and what cryptography made of it.
+
+    ``oid`` is dotted, ``name`` OpenSSL's short name (or the OID), ``der`` the extension's own
+    DER (the extnValue's content). ``value`` is cryptography's ``ExtensionType``, or ``None`` when
+    cryptography cannot decode this extension: then ``error`` says why (OpenSSL is laxer and often
+    can: :class:`CertInfo` then reads the fields it needs from ``der`` itself)."""
+
+    oid: str
+    name: str
+    critical: bool
+    der: bytes = field(repr=False, default=b"")
+    value: Any = None
+    error: str | None = None
+
+
+def read_extensions(cert: "x509.Certificate") -> tuple[ExtensionRead, ...]:
+    """Every extension of ``cert``, each decoded on its own. Never raises.
+
+    cryptography decodes a certificate's extensions all at once: one it refuses (an empty
+    extendedKeyUsage, a malformed authorityInfoAccess, both of which OpenSSL reads or ignores)
+    makes every other one unreadable too, and "unreadable" must not become "absent". So the
+    extensions are taken from the TBSCertificate with certdoctor's DER reader (``_der``), and each
+    is handed to cryptography alone. An extension written twice is refused, as OpenSSL refuses
+    it. When not even the list can be read, one entry named ``(all extensions)`` says so.
+    """
+    from cryptography import x509
+
+    try:
+        raws = _raw_extensions(cert.tbs_certificate_bytes)
+    except Exception:
+        raws = None
+    try:
+        decoded = list(cert.extensions)
+        whole_error = None
+    except Exception as exc:
+        decoded, whole_error = None, _parse_error(exc)
+    if decoded is not None:
+        if raws is not None and [r[0] for r in raws] == [e.oid.dotted_string for e in decoded]:
+            return tuple(ExtensionRead(oid, _ext_name(oid), e.critical, der, e.value)
+                         for (oid, _crit, der, _elem), e in zip(raws, decoded))
+        return tuple(ExtensionRead(e.oid.dotted_string, _ext_name(e.oid.dotted_string), e.critical, b"", e.value)
+                     for e in decoded)
+    if raws is None:
+        return (ExtensionRead("", _ALL_EXTENSIONS, False, b"", None, whole_error),)
+    counts: dict[str, int] = {}
+    for oid, *_ in raws:
+        counts[oid] = counts.get(oid, 0) + 1
+    out: list[ExtensionRead] = []
+    for oid, critical, der, elem in raws:
+        name = _ext_name(oid)
+        if counts[oid] > 1:
+            out.append(ExtensionRead(oid, name, critical, der, None,
+                                     f"it appears {counts[oid]} times (OpenSSL then treats the certificate as invalid)"))
+            continue
+        try:
+            value = x509.load_der_x509_certificate(_carrier(elem)).extensions[0].value
+        except Exception as exc:
+            out.append(ExtensionRead(oid, name, critical, der, None, _parse_error(exc)))
+        else:
+            out.append(ExtensionRead(oid, name, critical, der, value))
+    return tuple(out)
+
+
+def _ext_name(oid: str) -> str:
+    return EXTENSION_NAMES.get(oid, oid)
+
+
+def _raw_extensions(tbs: bytes) -> list[tuple[str, bool, bytes, bytes]]:
+    """``(oid, critical, extnValue content, the Extension's DER)`` as the TBSCertificate writes
+    them; ``[]`` for a certificate without extensions. Raises ``DerError``."""
+    from certdoctor._der import DerError, element, encode, oid as read_oid, strict_children
+
+    tag, content = element(tbs)
+    if tag != 0x30:
+        raise DerError("the TBSCertificate is not a SEQUENCE")
+    wrapped = [c for t, c in strict_children(content) if t == 0xA3]
+    if not wrapped:
+        return []
+    tag, exts = element(wrapped[0])
+    if tag != 0x30:
+        raise DerError("extensions are not a SEQUENCE")
+    out = []
+    for t, ext in strict_children(exts):
+        parts = strict_children(ext)
+        if t != 0x30 or len(parts) not in (2, 3) or parts[0][0] != 0x06 or parts[-1][0] != 0x04:
+            raise DerError("an Extension is not SEQUENCE {OID, [BOOLEAN,] OCTET STRING}")
+        critical = len(parts) == 3 and parts[1][0] == 0x01 and any(parts[1][1])
+        out.append((read_oid(parts[0][1]), critical, parts[-1][1], encode(0x30, ext)))
+    return out
+
+
+# A certificate that holds only one extension, for cryptography to decode it alone: never signed,
+# never trusted, never leaves read_extensions (cryptography parses without checking signatures).
+_ECDSA_SHA256 = bytes.fromhex("300a06082a8648ce3d040302")
+_ED25519_SPKI = bytes.fromhex("302a300506032b6570032100") + bytes(32)
+_EPOCH = bytes.fromhex("170d3030303130313030303030305a")  # UTCTime 000101000000Z
+
+
+def _carrier(extension: bytes, subject: bytes = b"\x30\x00") -> bytes:
+    from certdoctor._der import encode
+
+    tbs = encode(0x30, encode(0xA0, b"\x02\x01\x02") + b"\x02\x01\x01" + _ECDSA_SHA256 + b"\x30\x00"
+                 + encode(0x30, _EPOCH + _EPOCH) + subject + _ED25519_SPKI
+                 + (encode(0xA3, encode(0x30, extension)) if extension else b""))
+    return encode(0x30, tbs + _ECDSA_SHA256 + b"\x03\x01\x00")
+
+
+def _parse_error(exc: BaseException) -> str:
+    """cryptography's parse error in words (it speaks Rust debug output)."""
+    text = str(exc)
+    if "InvalidSize" in text and "actual: 0" in text:
+        return "it is empty where RFC 5280 requires at least one entry"
+    if "UnexpectedTag" in text:
+        return "an element has the wrong ASN.1 type"
+    if "EncodedDefault" in text:
+        return "a DEFAULT value is written out (not DER)"
+    if "ShortData" in text or "InvalidLength" in text:
+        return "its DER is cut short"
+    if "ExtraData" in text:
+        return "bytes follow its DER"
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _key_usage_names(ku: Any) -> tuple[str, ...]:
+    names = [attr for attr in _KU_BITS[:7] if getattr(ku, attr)]
+    if ku.key_agreement:
+        names += [attr for attr in _KU_BITS[7:] if getattr(ku, attr)]
+    return tuple(names)
+
+
+def _aia_urls(aia: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    from cryptography import x509
+
+    ocsp, issuers = [], []
+    for desc in aia:
+        if isinstance(desc.access_location, x509.UniformResourceIdentifier):
+            if desc.access_method == x509.oid.AuthorityInformationAccessOID.OCSP:
+                ocsp.append(desc.access_location.value)
+            elif desc.access_method == x509.oid.AuthorityInformationAccessOID.CA_ISSUERS:
+                issuers.append(desc.access_location.value)
+    return tuple(ocsp), tuple(issuers)
+
+
+def _crl_urls(crl: Any) -> tuple[str, ...]:
+    from cryptography import x509
+
+    return tuple(gn.value for dp in crl for gn in dp.full_name or () if isinstance(gn, x509.UniformResourceIdentifier))
+
+
+# certdoctor's own reading of the extensions whose fields the checks need, for when cryptography
+# refuses one: each takes the extension's DER and raises DerError where OpenSSL would fail too.
+
+def _seq(der: bytes) -> list[tuple[int, bytes]]:
+    from certdoctor._der import DerError, element, strict_children
+
+    tag, content = element(der)
+    if tag != 0x30:
+        raise DerError("not a SEQUENCE")
+    return strict_children(content)
+
+
+def _oid_name(dotted: str) -> str:
+    from cryptography import x509
+
+    name = getattr(x509.ObjectIdentifier(dotted), "_name", "Unknown OID")
+    return dotted if name == "Unknown OID" else name
+
+
+def _ia5(content: bytes) -> str:
+    return content.decode("ascii", "backslashreplace")
+
+
+def _ip_entry(raw: bytes) -> tuple[str, str | None]:
+    """(text, address or None) of an iPAddress GeneralName's octets, as OpenSSL reads them."""
+    if len(raw) in (4, 16):
+        addr = str(ipaddress.ip_address(raw))
+        return f"IP Address:{addr}", addr
+    if len(raw) in (8, 32):  # address + mask: a network (name constraints' form), not an address
+        half = len(raw) // 2
+        addr, mask, bits = ipaddress.ip_address(raw[:half]), int.from_bytes(raw[half:], "big"), half * 8
+        prefix = bin(mask).count("1")
+        if mask == ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1):
+            return f"IP network:{ipaddress.ip_network((addr, prefix), strict=False)}", None
+        return f"IP network:{addr}/{ipaddress.ip_address(raw[half:])}", None
+    return f"IP Address:<invalid length={len(raw)}>", None
+
+
+def _general_name_text(tag: int, content: bytes) -> tuple[str, str | None, str | None]:
+    """(OpenSSL-style text, DNS name or None, IP address or None) of one GeneralName."""
+    from certdoctor._der import DerError, children, oid as read_oid
+
+    kind = tag & 0x1F
+    if tag & 0xC0 != 0x80 or bool(tag & 0x20) != (kind in (0, 3, 4, 5)):
+        raise DerError(f"a GeneralName has the tag {tag:#04x}, not a context-specific one")
+    if kind == 2:
+        name = _ia5(content)
+        return f"DNS:{name}", (name if content.isascii() else None), None
+    if kind == 7:
+        text, addr = _ip_entry(content)
+        return text, None, addr
+    if kind == 1:
+        return f"email:{_ia5(content)}", None, None
+    if kind == 6:
+        return f"URI:{_ia5(content)}", None, None
+    if kind == 8:
+        try:
+            return f"Registered ID:{read_oid(content)}", None, None
+        except DerError:
+            return "Registered ID:<invalid>", None, None
+    if kind == 4:
+        return f"DirName:{_dirname(content)}", None, None
+    if kind == 0:
+        inner = children(content)
+        try:
+            return f"othername:{read_oid(inner[0][1])}" if inner and inner[0][0] == 0x06 else "othername:<invalid>", \
+                None, None
+        except DerError:
+            return "othername:<invalid>", None, None
+    return {3: "X400Name:<unsupported>", 5: "EdiPartyName:<unsupported>"}.get(kind, f"<unknown name [{kind}]>"), \
+        None, None
+
+
+def _dirname(name_der: bytes) -> str:
+    """A directoryName (its Name's DER) in RFC 4514, read by cryptography as a carrier's subject."""
+    from cryptography import x509
+
+    try:
+        return _name(x509.load_der_x509_certificate(_carrier(b"", name_der)).subject)
+    except Exception:
+        return "<could not be parsed>"
+
+
+def general_name_text(gn: Any) -> tuple[str, str | None, str | None]:
+    """(text, DNS name or None, IP address or None) of a cryptography ``GeneralName``: the
+    text is OpenSSL's form (``DNS:…``, ``IP Address:…``, ``DirName:…``, ``othername:…``,
+    ``Registered ID:…``, ``email:…``, ``URI:…``) except that a network written as an iPAddress is
+    ``IP network:10.0.0.0/8`` (it matches no host) and a DirName is RFC 4514."""
+    from cryptography import x509
+
+    if isinstance(gn, x509.DNSName):
+        return f"DNS:{gn.value}", gn.value, None
+    if isinstance(gn, x509.IPAddress):
+        if isinstance(gn.value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            return f"IP network:{gn.value}", None, None
+        return f"IP Address:{gn.value}", None, str(gn.value)
+    if isinstance(gn, x509.DirectoryName):
+        return f"DirName:{_name(gn.value)}", None, None
+    if isinstance(gn, x509.RFC822Name):
+        return f"email:{gn.value}", None, None
+    if isinstance(gn, x509.UniformResourceIdentifier):
+        return f"URI:{gn.value}", None, None
+    if isinstance(gn, x509.RegisteredID):
+        return f"Registered ID:{gn.value.dotted_string}", None, None
+    if isinstance(gn, x509.OtherName):
+        return f"othername:{gn.type_id.dotted_string}", None, None
+    return f"<{type(gn).__name__}>", None, None  # pragma: no cover - every GeneralName is above
+
+
+def _san_der(der: bytes) -> list[tuple[str, str | None, str | None]]:
+    return [_general_name_text(tag, content) for tag, content in _seq(der)]
+
+
+def _eku_der(der: bytes) -> tuple[str, ...]:
+    from certdoctor._der import DerError, oid as read_oid
+
+    out = []
+    for tag, content in _seq(der):
+        if tag != 0x06:
+            raise DerError("an extendedKeyUsage entry is not an OID")
+        out.append(_oid_name(read_oid(content)))
+    return tuple(out)
+
+
+def _key_id_der(der: bytes, *, aki: bool) -> str | None:
+    from certdoctor._der import DerError, element
+
+    if aki:  # SEQUENCE { keyIdentifier [0], authorityCertIssuer [1], authorityCertSerialNumber [2] }
+        parts = _seq(der)
+        if any(t not in (0x80, 0xA1, 0x82) for t, _ in parts):
+            raise DerError("authorityKeyIdentifier holds something other than [0], [1], [2]")
+        ids = [c for t, c in parts if t == 0x80]
+        return ids[0].hex(":").upper() if ids else None
+    tag, content = element(der)
+    if tag != 0x04:
+        raise DerError("subjectKeyIdentifier is not an OCTET STRING")
+    return content.hex(":").upper()
+
+
+def _aia_der(der: bytes) -> tuple[list[str], list[str]]:
+    """(OCSP URLs, caIssuers URLs)."""
+    from certdoctor._der import DerError, oid as read_oid, strict_children
+
+    ocsp: list[str] = []
+    issuers: list[str] = []
+    for tag, content in _seq(der):
+        parts = strict_children(content) if tag == 0x30 else []
+        if tag != 0x30 or len(parts) != 2 or parts[0][0] != 0x06:
+            raise DerError("an AccessDescription is not SEQUENCE {OID, GeneralName}")
+        method, (gtag, gval) = read_oid(parts[0][1]), parts[1]
+        if gtag == 0x86 and method == "1.3.6.1.5.5.7.48.1":
+            ocsp.append(_ia5(gval))
+        elif gtag == 0x86 and method == "1.3.6.1.5.5.7.48.2":
+            issuers.append(_ia5(gval))
+    return ocsp, issuers
+
+
+def _bc_der(der: bytes) -> tuple[bool, int | None]:
+    from certdoctor._der import DerError
+
+    ca, path_length = False, None
+    for tag, content in _seq(der):
+        if tag == 0x01:
+            ca = any(content)
+        elif tag == 0x02 and content and not content[0] & 0x80:
+            path_length = int.from_bytes(content, "big")
+        else:
+            raise DerError("basicConstraints holds something other than BOOLEAN, INTEGER")
+    return ca, path_length
+
+
+_KU_BITS = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+            "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+
+
+def _ku_der(der: bytes) -> tuple[str, ...]:
+    from certdoctor._der import DerError, element
+
+    tag, content = element(der)
+    if tag != 0x03 or not content:
+        raise DerError("keyUsage is not a BIT STRING")
+    bits = int.from_bytes(content[1:], "big") if len(content) > 1 else 0
+    width = 8 * (len(content) - 1)
+    on = {name for i, name in enumerate(_KU_BITS) if i < width and bits >> (width - 1 - i) & 1}
+    names = [n for n in _KU_BITS[:7] if n in on]
+    if "key_agreement" in on:
+        names += [n for n in _KU_BITS[7:] if n in on]
+    return tuple(names)
+
+
 @dataclass(frozen=True, slots=True)
 class CertInfo:
     """Everything a person checks in one certificate. Built by :meth:`from_certificate`.
 
     ``key_size`` is ``None`` for keys without one (Ed25519). Extension fields are ``None``
     when the extension is absent, so that "absent" and "empty" stay different.
+
+    Extensions are read one by one (:func:`read_extensions`): one that cryptography refuses does
+    not hide the others, and for the fields the checks need (SAN, basicConstraints, keyUsage,
+    EKU, SKI, AKI, AIA) certdoctor reads the DER itself, as OpenSSL does. An extension nobody
+    could read is named in ``unparsed_extensions`` (OpenSSL's name: ``subjectAltName``…) and its
+    fields are ``None``/empty: present but unreadable, never "absent". ``extension_notes`` says,
+    per extension cryptography refused, why and what was done.
+
+    ``san`` is every subjectAltName entry in OpenSSL's text form (``DNS:…``, ``IP Address:…``,
+    ``DirName:…``, ``othername:…``, ``Registered ID:…``, ``email:…``, ``URI:…``; a network written
+    as an iPAddress is ``IP network:10.0.0.0/8``), ``None`` when there is no SAN; ``san_dns`` and
+    ``san_ip`` are the DNS names and IP addresses among them (what host names are matched against).
     """
 
     subject: str
@@ -188,6 +566,7 @@ class CertInfo:
     common_name: str | None
     san_dns: tuple[str, ...]
     san_ip: tuple[str, ...]
+    san: tuple[str, ...] | None
     serial: str
     not_before: _dt.datetime
     not_after: _dt.datetime
@@ -213,6 +592,8 @@ class CertInfo:
     fingerprint_sha256: str
     spki_pin: str
     version: int
+    unparsed_extensions: tuple[str, ...]
+    extension_notes: tuple[str, ...]
     der: bytes = field(repr=False, compare=False, default=b"")
 
     @classmethod
@@ -224,13 +605,32 @@ class CertInfo:
         now = _utc(now or _dt.datetime.now(_dt.timezone.utc))
         nb, na = cert.not_valid_before_utc, cert.not_valid_after_utc
 
-        def ext(cls_):
-            try:
-                return cert.extensions.get_extension_for_class(cls_)
-            except x509.ExtensionNotFound:
+        reads = read_extensions(cert)
+        by_oid = {r.oid: r for r in reads}
+        unparsed: list[str] = []
+        notes: list[str] = []
+
+        def ext(oid: str, from_value, from_der=None):
+            """The field from cryptography's value; else from certdoctor's reading of the DER;
+            else ``None`` with the extension named in ``unparsed`` (present, not absent)."""
+            r = by_oid.get(oid)
+            if r is None:
                 return None
-            except Exception:  # duplicate or malformed extensions: treated as absent
-                return None
+            if r.value is not None:
+                return from_value(r.value)
+            if from_der is not None and r.der and not (r.error or "").startswith("it appears"):
+                try:
+                    got = from_der(r.der)
+                except Exception:
+                    pass
+                else:
+                    notes.append(f"{r.name}: cryptography cannot parse it ({r.error}); read with certdoctor's "
+                                 "DER reader, as OpenSSL reads it")
+                    return got
+            if r.name not in unparsed:
+                unparsed.append(r.name)
+                notes.append(f"{r.name}: could not be parsed ({r.error})")
+            return None
 
         cn = None
         try:
@@ -239,12 +639,10 @@ class CertInfo:
         except Exception:
             cn = None
 
-        san_dns: tuple[str, ...] = ()
-        san_ip: tuple[str, ...] = ()
-        san = ext(x509.SubjectAlternativeName)
-        if san is not None:
-            san_dns = tuple(san.value.get_values_for_type(x509.DNSName))
-            san_ip = tuple(str(ip) for ip in san.value.get_values_for_type(x509.IPAddress))
+        san_entries = ext("2.5.29.17", lambda v: [general_name_text(g) for g in v], _san_der)
+        san = None if san_entries is None else tuple(text for text, _, _ in san_entries)
+        san_dns = tuple(d for _, d, _ in san_entries or () if d is not None)
+        san_ip = tuple(a for _, _, a in san_entries or () if a is not None)
 
         try:
             key = cert.public_key()
@@ -274,44 +672,19 @@ class CertInfo:
         except Exception:
             sig_hash = None
 
-        bc = ext(x509.BasicConstraints)
-        ku = ext(x509.KeyUsage)
-        key_usage = None
-        if ku is not None:
-            names = []
-            for attr in ("digital_signature", "content_commitment", "key_encipherment",
-                         "data_encipherment", "key_agreement", "key_cert_sign", "crl_sign"):
-                if getattr(ku.value, attr):
-                    names.append(attr)
-            if ku.value.key_agreement:
-                if ku.value.encipher_only:
-                    names.append("encipher_only")
-                if ku.value.decipher_only:
-                    names.append("decipher_only")
-            key_usage = tuple(names)
-        eku = ext(x509.ExtendedKeyUsage)
-        extended_key_usage = None
-        if eku is not None:
-            extended_key_usage = tuple(getattr(o, "_name", o.dotted_string) for o in eku.value)
-        ski = ext(x509.SubjectKeyIdentifier)
-        aki = ext(x509.AuthorityKeyIdentifier)
-        aia = ext(x509.AuthorityInformationAccess)
-        ocsp_urls: list[str] = []
-        ca_issuers: list[str] = []
-        if aia is not None:
-            for desc in aia.value:
-                if isinstance(desc.access_location, x509.UniformResourceIdentifier):
-                    if desc.access_method == x509.oid.AuthorityInformationAccessOID.OCSP:
-                        ocsp_urls.append(desc.access_location.value)
-                    elif desc.access_method == x509.oid.AuthorityInformationAccessOID.CA_ISSUERS:
-                        ca_issuers.append(desc.access_location.value)
-        crl = ext(x509.CRLDistributionPoints)
-        crl_urls: list[str] = []
-        if crl is not None:
-            for dp in crl.value:
-                for gn in dp.full_name or ():
-                    if isinstance(gn, x509.UniformResourceIdentifier):
-                        crl_urls.append(gn.value)
+        bc = ext("2.5.29.19", lambda v: (v.ca, v.path_length), _bc_der)
+        bc_read = by_oid.get("2.5.29.19")
+        key_usage = ext("2.5.29.15", _key_usage_names, _ku_der)
+        extended_key_usage = ext("2.5.29.37", lambda v: tuple(_oid_name(o.dotted_string) for o in v), _eku_der)
+        ski = ext("2.5.29.14", lambda v: v.digest.hex(":").upper(), lambda d: _key_id_der(d, aki=False))
+        aki = ext("2.5.29.35", lambda v: None if v.key_identifier is None else v.key_identifier.hex(":").upper(),
+                  lambda d: _key_id_der(d, aki=True))
+        ocsp_urls, ca_issuers = ext("1.3.6.1.5.5.7.1.1", _aia_urls, _aia_der) or ((), ())
+        crl_urls = ext("2.5.29.31", _crl_urls) or ()
+        for r in reads:  # the other extensions cryptography refused: named, never silently dropped
+            if r.value is None and r.name not in unparsed and not any(n.startswith(r.name + ":") for n in notes):
+                unparsed.append(r.name)
+                notes.append(f"{r.name}: could not be parsed ({r.error})")
 
         self_issued = cert.issuer == cert.subject
         self_signed = False
@@ -325,6 +698,7 @@ class CertInfo:
             common_name=cn,
             san_dns=san_dns,
             san_ip=san_ip,
+            san=san,
             serial=format(cert.serial_number, "X"),
             not_before=nb,
             not_after=na,
@@ -335,14 +709,13 @@ class CertInfo:
             key_size=key_size,
             signature_algorithm=sig_name,
             signature_hash=sig_hash,
-            is_ca=None if bc is None else bc.value.ca,
-            basic_constraints_critical=None if bc is None else bc.critical,
-            path_length=None if bc is None else bc.value.path_length,
+            is_ca=None if bc is None else bc[0],
+            basic_constraints_critical=None if bc is None or bc_read is None else bc_read.critical,
+            path_length=None if bc is None else bc[1],
             key_usage=key_usage,
             extended_key_usage=extended_key_usage,
-            ski=None if ski is None else ski.value.digest.hex(":").upper(),
-            aki=None if (aki is None or aki.value.key_identifier is None)
-            else aki.value.key_identifier.hex(":").upper(),
+            ski=ski,
+            aki=aki,
             ocsp_urls=tuple(ocsp_urls),
             ca_issuers_urls=tuple(ca_issuers),
             crl_urls=tuple(crl_urls),
@@ -351,6 +724,8 @@ class CertInfo:
             fingerprint_sha256=fingerprint_sha256(cert),
             spki_pin=spki_pin(cert) if key is not None else "",
             version=cert.version.value + 1,
+            unparsed_extensions=tuple(unparsed),
+            extension_notes=tuple(notes),
             der=der,
         )
 
@@ -370,23 +745,96 @@ class CertInfo:
 
 
 def host_matches(host: str, san_dns: tuple[str, ...], san_ip: tuple[str, ...]) -> bool:
-    """Does ``host`` match the SANs? IPs only match iPAddress entries; wildcards one label."""
-    host = host.rstrip(".").lower()
+    """Does ``host`` match the SANs, as Python's ``ssl`` has OpenSSL decide it (``X509_check_host``
+    with ``X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS``, no Common Name; ``X509_check_ip`` for an IP)?
+    Never raises, whatever the strings.
+
+    An IP address (IPv6 with or without brackets) matches only an equal ``san_ip`` entry; an entry
+    that is not an address (a network, garbage) matches nothing. A name (its trailing dots dropped,
+    as urllib3 does; IDNA-encoded, as ``ssl`` does) matches a DNS entry equal to it ignoring ASCII
+    case, or a wildcard ``*.rest`` where ``rest`` has at least two labels of letters, digits and
+    inner hyphens and the host's first label is non-empty letters, digits and hyphens (or ``*``).
+    Anything else in a DNS entry (a trailing dot, ``_``, a partial wildcard) is compared literally.
+    """
+    if not isinstance(host, str):
+        return False
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
-        ip = ipaddress.ip_address(host.strip("[]"))
+        ip = ipaddress.ip_address(bare)
     except ValueError:
         ip = None
     if ip is not None:
-        return any(ipaddress.ip_address(v) == ip for v in san_ip)
+        for v in san_ip:
+            try:
+                if ipaddress.ip_address(str(v)) == ip:
+                    return True
+            except ValueError:
+                continue
+        return False
+    try:
+        subject = host.rstrip(".").encode("idna")  # what ssl hands to OpenSSL
+    except (UnicodeError, ValueError):
+        return False
+    if not subject or subject.startswith(b".") or b"\0" in subject:
+        return False
     for pattern in san_dns:
-        p = pattern.rstrip(".").lower()
-        if p == host:
+        try:
+            raw = str(pattern).encode("ascii")
+        except UnicodeError:
+            continue
+        if raw and _openssl_host_match(raw, subject):
             return True
-        if p.startswith("*.") and "*" not in p[2:]:
-            head, _, rest = host.partition(".")
-            if head and rest == p[2:] and rest.count(".") >= 1:
-                return True
     return False
+
+
+def _alnum(c: int) -> bool:
+    return 0x30 <= c <= 0x39 or 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A
+
+
+def _equal_nocase(a: bytes, b: bytes) -> bool:
+    return len(a) == len(b) and 0 not in a and a.lower() == b.lower()  # bytes.lower folds ASCII only
+
+
+def _valid_star(p: bytes) -> int | None:
+    """OpenSSL's ``valid_star`` with ``NO_PARTIAL_WILDCARDS``: the index of the one ``*`` that makes
+    ``p`` a wildcard pattern, or ``None`` (then ``p`` is compared literally)."""
+    star, start, hyphen, idna, dots = None, True, False, False, 0
+    for i, c in enumerate(p):
+        if c == 0x2A:  # '*'
+            at_end = i == len(p) - 1 or p[i + 1] == 0x2E
+            if star is not None or idna or dots or not start or not at_end:
+                return None
+            star, start = i, False
+        elif _alnum(c):
+            if start and p[i:i + 4].lower() == b"xn--":
+                idna = True
+            start = hyphen = False
+        elif c == 0x2E:  # '.'
+            if hyphen or start:
+                return None
+            start, hyphen, idna = True, False, False
+            dots += 1
+        elif c == 0x2D:  # '-'
+            if start:
+                return None
+            hyphen = True
+        else:
+            return None
+    if start or hyphen or dots < 2:
+        return None
+    return star
+
+
+def _openssl_host_match(pattern: bytes, subject: bytes) -> bool:
+    """OpenSSL's ``equal_wildcard`` for one DNS SAN entry (the full-label wildcard case)."""
+    star = _valid_star(pattern)
+    if star is None:
+        return _equal_nocase(pattern, subject)
+    suffix = pattern[star + 1:]
+    if len(subject) <= len(suffix) or not _equal_nocase(suffix, subject[len(subject) - len(suffix):]):
+        return False
+    label = subject[:len(subject) - len(suffix)]
+    return label == b"*" or all(_alnum(c) or c == 0x2D for c in label)
 
 
 def issued_by(child: "x509.Certificate", parent: "x509.Certificate") -> bool:
@@ -515,6 +963,10 @@ __all__ = [
     "Finding",
     "Location",
     "CertInfo",
+    "ExtensionRead",
+    "EXTENSION_NAMES",
+    "read_extensions",
+    "general_name_text",
     "ChainInfo",
     "ChainLink",
     "spki_pin",

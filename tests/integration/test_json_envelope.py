@@ -108,6 +108,13 @@ def _sections() -> dict[str, str]:
     return out
 
 
+def _documented_rules() -> set[str]:
+    """The rule identifiers docs/JSON.md lists (its "Rule identifiers" table)."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "JSON.md").read_text(encoding="utf-8")
+    table = text.split("### Rule identifiers")[1].split("The location object")[0]
+    return set(re.findall(r"`([a-z0-9]+(?:_[a-z0-9]+)+|[a-z0-9]+)`", table))
+
+
 def _check_documented(doc: dict, command: str) -> None:
     """Every key a command writes is in its section of docs/JSON.md, the one place it is documented."""
     section = _sections()[command]
@@ -163,6 +170,7 @@ def _check_finding(f: dict, count: int) -> None:
     assert isinstance(f["explanation"], str) and isinstance(f["fix"], str)
     assert isinstance(f["evidence"], list) and all(isinstance(e, str) for e in f["evidence"])
     assert f["cert_index"] is None or 0 <= f["cert_index"] < count  # it points into this document
+    assert f["rule"] is None or f["rule"] in _documented_rules(), f["rule"]  # snake case, in docs/JSON.md
     loc = f["location"]
     if loc is not None:
         assert tuple(loc) == LOCATION_KEYS
@@ -178,7 +186,7 @@ def _check_command(case: str, doc: dict, d: Path) -> None:
     if case == "diagnose":
         assert "EXPIRED" in codes and doc["verdict"]["primary"] == "EXPIRED"
         expired = next(f for f in doc["findings"] if f["code"] == "EXPIRED")
-        assert expired["cert_index"] == 0 and certs[0]["expired"] is True
+        assert expired["cert_index"] == 0 and certs[0]["expired"] is True and expired["rule"] == "expired"
         assert doc["chain"]["certs"][0]["subject"] == certs[0]["subject"]  # schema 1's chain stays
     elif case == "fix":
         assert "CHAIN_INCOMPLETE" in codes and doc["proven"] is True  # finding objects, not code strings
@@ -212,7 +220,7 @@ def _check_command(case: str, doc: dict, d: Path) -> None:
     elif case in ("expiry", "expiry-file"):
         assert "EXPIRING_SOON" in codes and doc["state"] == "CRITICAL"
         soon = next(f for f in doc["findings"] if f["code"] == "EXPIRING_SOON")
-        assert certs[soon["cert_index"]]["days_left"] < 7
+        assert certs[soon["cert_index"]]["days_left"] < 7 and soon["rule"] == "expiring_soon"
         indices = [i for s in doc["sources"] for i in s["certificate_index"]]
         assert indices == list(range(len(certs)))  # every source's chain, one after the other
         if case == "expiry":

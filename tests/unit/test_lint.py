@@ -415,7 +415,7 @@ def test_cli_json(capsys):
     f = doc["findings"][0]
     # the one finding object of every command; the place is its location
     assert set(f) == {"code", "severity", "summary", "explanation", "evidence", "fix", "who",
-                      "cert_index", "location"}
+                      "cert_index", "location", "rule"}
     assert set(f["location"]) == {"path", "line", "column", "block", "snippet"}
     assert f["location"]["path"] and f["location"]["line"] >= 1 and f["location"]["column"] >= 1
     assert f["location"]["snippet"] and f["who"] == "client-user" and f["explanation"] and f["fix"]

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 from certdoctor.checks._text import role_of
-from certdoctor.model import Actor, CertInfo, Code, Finding, Severity
+from certdoctor.model import Actor, CertInfo, Code, Finding, Severity, read_extensions
 
 if TYPE_CHECKING:  # pragma: no cover
     from certdoctor.checks.context import Context
     from certdoctor.x509.path import PathResult
+
+BASIC_CONSTRAINTS = "2.5.29.19"
+KEY_USAGE = "2.5.29.15"
+SUBJECT_KEY_IDENTIFIER = "2.5.29.14"
+AUTHORITY_KEY_IDENTIFIER = "2.5.29.35"
+SUBJECT_ALT_NAME = "2.5.29.17"
 
 
 def check(ctx: "Context") -> list[Finding]:
@@ -21,52 +27,74 @@ def check(ctx: "Context") -> list[Finding]:
     return f
 
 
-def strict_violations(path: Sequence[CertInfo], certs: Sequence) -> list[tuple[int, str]]:
+#: the rules of VERIFY_X509_STRICT (``Finding.rule``) -> OpenSSL's message, as listed in docs/JSON.md
+RULES = {
+    "ca_without_basic_constraints": "invalid CA certificate",
+    "basic_constraints_not_critical": "Basic Constraints of CA cert not marked critical",
+    "ca_without_key_usage": "CA cert does not include key usage extension",
+    "path_length_without_key_cert_sign": "Path length given without key usage keyCertSign",
+    "missing_ski": "Missing Subject Key Identifier",
+    "missing_aki": "Missing Authority Key Identifier",
+    "aki_critical": "Authority Key Identifier marked critical",
+    "ski_critical": "Subject Key Identifier marked critical",
+    "empty_subject_san_not_critical": "Subject empty and Subject Alt Name extension not critical",
+}
+
+
+class StrictViolation(NamedTuple):
+    """One broken rule: ``index`` in the path, OpenSSL's ``message``, the stable ``rule`` id."""
+
+    index: int
+    message: str
+    rule: str
+
+
+def strict_violations(path: Sequence[CertInfo], certs: Sequence) -> list[StrictViolation]:
     """The rules OpenSSL's VERIFY_X509_STRICT applies (Python 3.13's default), per cert.
 
-    Returns ``(index in path, OpenSSL's message)``. Chains of one certificate are exempt.
+    Chains of one certificate are exempt. Extensions are read one by one
+    (:func:`certdoctor.model.read_extensions`): one that cryptography cannot parse is still
+    present (its criticality is known), so it is never reported missing; a rule that needs the
+    value of an extension nobody could parse is not judged.
     """
-    from cryptography import x509
-
-    out: list[tuple[int, str]] = []
+    out: list[StrictViolation] = []
     if len(path) < 2:
         return out
+
+    def broke(i: int, rule: str) -> None:
+        out.append(StrictViolation(i, RULES[rule], rule))
+
     for i, (info, cert) in enumerate(zip(path, certs)):
-        exts = {e.oid: e for e in cert.extensions} if _safe_exts(cert) else {}
+        exts = {e.oid: e for e in read_extensions(cert)}
+        if "" in exts:  # not even the list of extensions could be read: nothing to judge
+            continue
         is_ca_position = i > 0
-        bc = exts.get(x509.oid.ExtensionOID.BASIC_CONSTRAINTS)
+        bc = exts.get(BASIC_CONSTRAINTS)
         if is_ca_position:
             if bc is None:
-                out.append((i, "invalid CA certificate"))
+                broke(i, "ca_without_basic_constraints")
             elif not bc.critical:
-                out.append((i, "Basic Constraints of CA cert not marked critical"))
-            ku = exts.get(x509.oid.ExtensionOID.KEY_USAGE)
+                broke(i, "basic_constraints_not_critical")
+            ku = exts.get(KEY_USAGE)
             if ku is None:
-                out.append((i, "CA cert does not include key usage extension"))
-            elif bc is not None and bc.value.path_length is not None and not ku.value.key_cert_sign:
-                out.append((i, "Path length given without key usage keyCertSign"))
-            if x509.oid.ExtensionOID.SUBJECT_KEY_IDENTIFIER not in exts:
-                out.append((i, "Missing Subject Key Identifier"))
-        aki = exts.get(x509.oid.ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
+                broke(i, "ca_without_key_usage")
+            elif info.path_length is not None and info.key_usage is not None and \
+                    "key_cert_sign" not in info.key_usage:
+                broke(i, "path_length_without_key_cert_sign")
+            if SUBJECT_KEY_IDENTIFIER not in exts:
+                broke(i, "missing_ski")
+        aki = exts.get(AUTHORITY_KEY_IDENTIFIER)
         if aki is None and not info.self_signed:
-            out.append((i, "Missing Authority Key Identifier"))
+            broke(i, "missing_aki")
         elif aki is not None and aki.critical:
-            out.append((i, "Authority Key Identifier marked critical"))
-        ski = exts.get(x509.oid.ExtensionOID.SUBJECT_KEY_IDENTIFIER)
+            broke(i, "aki_critical")
+        ski = exts.get(SUBJECT_KEY_IDENTIFIER)
         if ski is not None and ski.critical:
-            out.append((i, "Subject Key Identifier marked critical"))
-        san = exts.get(x509.oid.ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+            broke(i, "ski_critical")
+        san = exts.get(SUBJECT_ALT_NAME)
         if not info.subject and san is not None and not san.critical:
-            out.append((i, "Subject empty and Subject Alt Name extension not critical"))
+            broke(i, "empty_subject_san_not_critical")
     return out
-
-
-def _safe_exts(cert) -> bool:
-    try:
-        list(cert.extensions)
-    except Exception:
-        return False
-    return True
 
 
 def _check_strict(path: "PathResult", python: str, client: str, f: list[Finding]) -> None:
@@ -75,7 +103,7 @@ def _check_strict(path: "PathResult", python: str, client: str, f: list[Finding]
     if not violations or client == "pip":
         return
     strict_now = python == "3.13"
-    for i, rule in violations:
+    for i, rule, rule_id in violations:
         info = path.path[i]
         role = role_of(i, len(path.path), info)
         f.append(Finding(
@@ -90,4 +118,4 @@ def _check_strict(path: "PathResult", python: str, client: str, f: list[Finding]
              "keyUsage=critical,keyCertSign,cRLSign; subjectKeyIdentifier; every non-root: authorityKeyIdentifier). "
              "Scoped stopgap for that one session: ctx.verify_flags &= ~ssl.VERIFY_X509_STRICT (chain and hostname "
              "checks stay on)."),
-            Actor.SERVER_OPERATOR, i))
+            Actor.SERVER_OPERATOR, i, rule=rule_id))

@@ -10,6 +10,13 @@ from certdoctor.model import Actor, Code, Finding, Severity
 if TYPE_CHECKING:  # pragma: no cover
     from certdoctor.checks.context import Context
 
+#: the rules of this module (``Finding.rule``), as listed in docs/JSON.md
+RULES = {
+    "expired": "now is after the certificate's notAfter",
+    "not_yet_valid": "now is before the certificate's notBefore",
+    "expiring_soon": "the certificate's notAfter is within the warning window (--warn-days)",
+}
+
 
 def check(ctx: "Context") -> list[Finding]:
     if ctx.path is None:
@@ -34,7 +41,7 @@ def _check_validity(path, now, warn_days, f: list[Finding]) -> None:
                 ("The server's operator must renew it: " + (
                     "issue a new leaf certificate (automate it, e.g. certbot/ACME)."
                     if i == 0 else "replace the expired CA certificate in the served chain file with the CA's current one.")),
-                Actor.SERVER_OPERATOR, i))
+                Actor.SERVER_OPERATOR, i, rule="expired"))
         elif info.not_yet_valid:
             f.append(Finding(
                 Code.NOT_YET_VALID, Severity.ERROR,
@@ -44,7 +51,7 @@ def _check_validity(path, now, warn_days, f: list[Finding]) -> None:
                 (f"notBefore = {info.not_before.isoformat()}", f"now = {now.isoformat()}"),
                 "Check this machine's clock (timedatectl set-ntp true). If the clock is right, the server's "
                 "operator must reissue the certificate with notBefore in the past (backdate a few minutes).",
-                Actor.SERVER_OPERATOR, i))
+                Actor.SERVER_OPERATOR, i, rule="not_yet_valid"))
         elif 0 <= info.days_left < warn_days:
             f.append(Finding(
                 Code.EXPIRING_SOON, Severity.WARNING,
@@ -52,4 +59,4 @@ def _check_validity(path, now, warn_days, f: list[Finding]) -> None:
                 f"{role.capitalize()} {who(info)} expires on {info.not_after:%Y-%m-%d}.",
                 (f"notAfter = {info.not_after.isoformat()}",),
                 "Renew it now and make renewal automatic (ACME/certbot); monitor with `certdoctor expiry`.",
-                Actor.SERVER_OPERATOR, i))
+                Actor.SERVER_OPERATOR, i, rule="expiring_soon"))

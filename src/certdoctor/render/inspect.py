@@ -174,8 +174,14 @@ def cert_table(info: CertInfo, *, role: str | None = None, issued_by: int | None
 
     row("Subject", info.subject or "(empty)")
     row("Issuer", info.issuer or "(empty)")
-    if info.san_dns or info.san_ip:
-        row("SANs", ", ".join([*info.san_dns, *info.san_ip]))
+    others = [e for e in info.san or () if not e.startswith(("DNS:", "IP Address:"))]
+    if "subjectAltName" in info.unparsed_extensions:
+        row("SANs", Text("present, but could not be parsed (hostname checks will fail)", style="yellow"))
+    elif info.san_dns or info.san_ip:
+        row("SANs", ", ".join([*info.san_dns, *info.san_ip, *others]))
+    elif others:
+        row("SANs", Text(", ".join(others) + " (no DNS name or IP address: hostname checks will fail)",
+                         style="yellow"))
     elif not info.is_ca:
         row("SANs", Text("none (hostname checks will fail)", style="yellow"))
     row("Serial", info.serial)
@@ -203,6 +209,9 @@ def cert_table(info: CertInfo, *, role: str | None = None, issued_by: int | None
     row("OCSP", ", ".join(info.ocsp_urls))
     row("CA issuers", ", ".join(info.ca_issuers_urls))
     row("CRL", ", ".join(info.crl_urls))
+    if info.unparsed_extensions:
+        row("Unparsed", Text(", ".join(info.unparsed_extensions) + " (present, but could not be parsed)",
+                             style="yellow"))
     if info.self_signed:
         row("Self-signed", "yes")
     elif info.self_issued:

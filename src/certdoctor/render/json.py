@@ -34,7 +34,8 @@ if TYPE_CHECKING:  # pragma: no cover
 ENVELOPE_KEYS = ("schema_version", "command", "target", "exit_code", "findings", "certificates")
 TARGET_KEYS = ("input", "kind", "path", "host", "port", "servername", "url")
 TARGET_KINDS = ("file", "directory", "stdin", "endpoint", "several")
-FINDING_KEYS = ("code", "severity", "summary", "explanation", "evidence", "fix", "who", "cert_index", "location")
+FINDING_KEYS = ("code", "severity", "summary", "explanation", "evidence", "fix", "who", "cert_index", "location",
+                "rule")
 LOCATION_KEYS = ("path", "line", "column", "block", "snippet")
 SEVERAL = "several"
 

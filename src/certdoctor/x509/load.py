@@ -32,6 +32,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from certdoctor import policy
+from certdoctor._der import DerError as _DerError  # the one DER reader; private names kept here
+from certdoctor._der import children as _children
+from certdoctor._der import tlv as _tlv
 from certdoctor.errors import InputError, PasswordError
 from certdoctor.x509.pem import CERT_LABELS, pem_blocks
 
@@ -366,60 +369,6 @@ def _pem_block(source: str, number: int, label: str, body: bytes, certs: list, n
 
 
 # --------------------------------------------------------------------------- DER
-
-class _DerError(Exception):
-    pass
-
-
-def _tlv(buf: bytes, pos: int = 0) -> tuple[int, int, int | None]:
-    """(tag byte, header length, content length or None for BER indefinite) at ``pos``."""
-    n = len(buf)
-    if pos >= n:
-        raise _DerError("no data")
-    tag = buf[pos]
-    i = pos + 1
-    if tag & 0x1F == 0x1F:  # high tag number form
-        while True:
-            if i >= n:
-                raise _DerError("truncated tag")
-            b = buf[i]
-            i += 1
-            if not b & 0x80:
-                break
-            if i - pos > 6:
-                raise _DerError("tag too long")
-    if i >= n:
-        raise _DerError("truncated length")
-    first = buf[i]
-    i += 1
-    if first < 0x80:
-        return tag, i - pos, first
-    if first == 0x80:
-        return tag, i - pos, None
-    count = first & 0x7F
-    if count > 8:
-        raise _DerError("length too long")
-    if i + count > n:
-        raise _DerError("truncated length")
-    length = int.from_bytes(buf[i:i + count], "big")
-    return tag, i + count - pos, length
-
-
-def _children(buf: bytes, limit: int = 64) -> list[tuple[int, bytes]]:
-    """The (tag, content) elements of a DER constructed value's content; [] if it does not parse."""
-    out: list[tuple[int, bytes]] = []
-    pos = 0
-    try:
-        while pos < len(buf) and len(out) < limit:
-            tag, hl, length = _tlv(buf, pos)
-            if length is None or pos + hl + length > len(buf):
-                return out
-            out.append((tag, buf[pos + hl:pos + hl + length]))
-            pos += hl + length
-    except _DerError:
-        pass
-    return out
-
 
 def _truncation(der: bytes, what: str) -> str | None:
     """A 'truncated DER' sentence when the outer SEQUENCE needs more bytes than there are."""
