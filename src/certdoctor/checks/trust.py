@@ -361,14 +361,9 @@ def _not_ca_lines(path: "PathResult") -> tuple[str, ...]:
 
 
 def _why_not_ca(c: CertInfo) -> str:
-    why = []
-    if c.is_ca is False:
-        why.append("basicConstraints CA:FALSE")
-    elif c.is_ca is None:
-        why.append("no basicConstraints")
-    if c.key_usage is not None and "key_cert_sign" not in c.key_usage:
-        why.append("keyUsage without keyCertSign")
-    return ", ".join(why) or "it may not sign certificates"
+    from certdoctor.x509.path import ca_status
+
+    return ca_status(c.certificate())[1]
 
 
 def _same_name_lines(cert: CertInfo, path: "PathResult", anchors: Sequence[tuple[str, str]]) -> tuple[str, ...]:

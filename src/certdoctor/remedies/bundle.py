@@ -43,6 +43,7 @@ from certdoctor import policy
 from certdoctor.errors import InputError, UsageError
 from certdoctor.model import Actor, Finding, Location, Severity
 from certdoctor.x509.pem import CERT_LABELS, LINES, PemBlock, der_prefix, pem_blocks
+from certdoctor.x509.path import ca_status  # the one "may it issue?" rule (also the path builder's)
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
@@ -253,27 +254,6 @@ def _ext(cert: "x509.Certificate", cls):
         return None
     except Exception:  # duplicate or malformed extensions: treated as absent
         return None
-
-
-def ca_status(cert: "x509.Certificate") -> tuple[bool, str]:
-    """Is ``cert`` a CA the way OpenSSL's ``check_ca`` decides it? Returns (is_ca, why).
-
-    keyUsage without keyCertSign: no. basicConstraints present: its CA flag. Absent: a v1
-    self-issued root counts as a CA, and so does a keyUsage with keyCertSign; otherwise no.
-    """
-    from cryptography import x509
-
-    ku = _ext(cert, x509.KeyUsage)
-    if ku is not None and not ku.key_cert_sign:
-        return False, "keyUsage without keyCertSign"
-    bc = _ext(cert, x509.BasicConstraints)
-    if bc is not None:
-        return (True, "basicConstraints CA:TRUE") if bc.ca else (False, "basicConstraints CA:FALSE")
-    if cert.version == x509.Version.v1 and cert.issuer == cert.subject:
-        return True, "v1 self-signed root"
-    if ku is not None:
-        return True, "keyUsage keyCertSign without basicConstraints"
-    return False, "no basicConstraints extension"
 
 
 # --------------------------------------------------------------------------- PEM blocks

@@ -113,34 +113,41 @@ def _fp(cert: "x509.Certificate") -> bytes:
     return cert.fingerprint(hashes.SHA256())
 
 
-def can_issue(cert: "x509.Certificate") -> bool:
-    """May ``cert`` issue certificates? OpenSSL's rule (``check_ca``, non-strict): a keyUsage, if
-    present, must allow keyCertSign; a basicConstraints, if present, must say CA:TRUE; without
-    basicConstraints only a v1 self-signed root or a keyUsage with keyCertSign is tolerated.
+def ca_status(cert: "x509.Certificate") -> tuple[bool, str]:
+    """May ``cert`` issue certificates, the way OpenSSL's ``check_ca`` decides it (non-strict)?
+    Returns (is_ca, why). The one rule: the path builder and the bundle audit both use it.
 
-    A certificate that breaks this is not an issuer: the path builder never puts it above
-    another certificate (an end-entity certificate cannot vouch for anything)."""
+    keyUsage without keyCertSign: no. basicConstraints present: its CA flag. Absent: a v1
+    self-issued root counts as a CA, and so does a keyUsage with keyCertSign; otherwise no.
+    (An extension cryptography cannot decode is treated as absent.)
+    """
     from cryptography import x509
 
-    try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        ku = None
-    except Exception:  # an extension cryptography cannot decode: OpenSSL would not use it either
-        return False
+    def ext(cls):
+        try:
+            return cert.extensions.get_extension_for_class(cls).value
+        except x509.ExtensionNotFound:
+            return None
+        except Exception:  # duplicate or malformed extensions: treated as absent
+            return None
+
+    ku = ext(x509.KeyUsage)
     if ku is not None and not ku.key_cert_sign:
-        return False
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        bc = None
-    except Exception:
-        return False
+        return False, "keyUsage without keyCertSign"
+    bc = ext(x509.BasicConstraints)
     if bc is not None:
-        return bool(bc.ca)
-    if cert.version is x509.Version.v1 and _self_signed(cert):
-        return True
-    return ku is not None
+        return (True, "basicConstraints CA:TRUE") if bc.ca else (False, "basicConstraints CA:FALSE")
+    if cert.version == x509.Version.v1 and cert.issuer == cert.subject:
+        return True, "v1 self-signed root"
+    if ku is not None:
+        return True, "keyUsage keyCertSign without basicConstraints"
+    return False, "no basicConstraints extension"
+
+
+def can_issue(cert: "x509.Certificate") -> bool:
+    """:func:`ca_status`'s verdict alone. A certificate that may not issue is never put above
+    another one on a path (an end-entity certificate cannot vouch for anything)."""
+    return ca_status(cert)[0]
 
 
 def _parse_all(ders: Iterable[bytes]) -> list["x509.Certificate"]:
