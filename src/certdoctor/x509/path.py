@@ -119,17 +119,18 @@ def ca_status(cert: "x509.Certificate") -> tuple[bool, str]:
 
     keyUsage without keyCertSign: no. basicConstraints present: its CA flag. Absent: a v1
     self-issued root counts as a CA, and so does a keyUsage with keyCertSign; otherwise no.
-    (An extension cryptography cannot decode is treated as absent.)
+    Each extension is read on its own (:func:`certdoctor.model.read_extensions`), so one that
+    cryptography refuses (a malformed AIA, an empty EKU) does not hide basicConstraints or
+    keyUsage; an extension that cannot be decoded even alone is treated as absent.
     """
     from cryptography import x509
 
+    from certdoctor.model import read_extensions
+
+    values = {type(e.value): e.value for e in read_extensions(cert) if e.value is not None}
+
     def ext(cls):
-        try:
-            return cert.extensions.get_extension_for_class(cls).value
-        except x509.ExtensionNotFound:
-            return None
-        except Exception:  # duplicate or malformed extensions: treated as absent
-            return None
+        return values.get(cls)
 
     ku = ext(x509.KeyUsage)
     if ku is not None and not ku.key_cert_sign:
