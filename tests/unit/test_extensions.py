@@ -367,3 +367,11 @@ def test_the_der_reader_raises_only_der_error(data):
         except DerError:
             pass
     assert isinstance(children(data), list)
+
+
+def test_inspect_never_calls_an_unparsed_basic_constraints_absent(ca):
+    bad_bc = x509.UnrecognizedExtension(ExtensionOID.BASIC_CONSTRAINTS, b"\x30\x03\x04\x01\x05")
+    info = CertInfo.from_certificate(leaf_with(ca, HOST, basic_constraints=False, extensions=[(bad_bc, True)]))
+    assert info.is_ca is None and info.unparsed_extensions == ("basicConstraints",)
+    text = _table_text(info)
+    assert "present, but could not be parsed" in text and "no basicConstraints" not in text

@@ -191,7 +191,9 @@ def cert_table(info: CertInfo, *, role: str | None = None, issued_by: int | None
     row("Valid until", until)
     row("Key", key_words(info))
     row("Signature", info.signature_algorithm)
-    if info.is_ca is None:
+    if info.is_ca is None and "basicConstraints" in info.unparsed_extensions:
+        ca = "present, but could not be parsed"
+    elif info.is_ca is None:
         ca = "no basicConstraints"
     else:
         ca = "CA" if info.is_ca else "not a CA"
