@@ -38,6 +38,8 @@ REVOCATION_TIMEOUT_SECONDS = 5.0
 REVOCATION_TOTAL_SECONDS = 20.0
 #: probing a second host through a proxy to prove interception.
 CANARY_TIMEOUT_SECONDS = 3.0
+#: The longest ``fix --client pip`` waits for the real pip (its own start-up included).
+PIP_PROOF_SECONDS = 120.0
 
 # --------------------------------------------------------------------------- downloads (AIA, CRL, OCSP)
 FETCH_MAX_BYTES = 1 << 20

@@ -25,7 +25,8 @@ from certdoctor.cli.options import connection_options, json_option
 @json_option
 def command(target, out_dir, trust, intermediates, timeout, proxy, servername, resolve, ca_file, client, python,
             as_json):
-    """Build the fix for TARGET under DIR and prove it with the real requests (and httpx).
+    """Build the fix for TARGET under DIR and prove it with the real requests (and httpx; with
+    --client pip, the real pip too). --servername is sent and checked by every proof.
 
     --ca-file is the bundle the client trusts today (like verify=FILE).
     """

@@ -2,6 +2,14 @@
 the trust certdoctor computed; its outcome is the verdict of a diagnosis.
 
 Verification stays fully on: the context is the client's own (``EffectiveTrust.ssl_context``).
+
+``servername`` (``--servername``, e.g. with an IP target) is honoured by every client the way
+that library itself allows it: the connection goes to the URL's host, the TLS handshake sends
+``servername`` as SNI (none for an IP) and the certificate is checked against it by OpenSSL
+(``check_hostname`` stays on): requests/pip through a transport adapter that gives urllib3's
+pools ``server_hostname``, httpx through its ``sni_hostname`` request extension, urllib through an
+``HTTPSConnection`` subclass. The ``Host`` header names ``servername`` too, as it would if the
+client connected by that name.
 """
 
 from __future__ import annotations
@@ -44,13 +52,17 @@ def run_client(
     python: str | None = None,
     proxy: str | None = None,
     timeout: float = policy.TIMEOUT_SECONDS,
+    servername: str | None = None,
 ) -> ClientOutcome:
     """Run the real client library against ``url`` with exactly the effective trust.
 
     Verification stays fully on: the context is the client's own (``trust.ssl_context``).
+    ``servername`` (when it differs from the URL's host) is sent as SNI and is the name the
+    certificate is checked against, while the connection still goes to the URL's host.
     The response body is not read beyond the headers.
     """
     from email.utils import parsedate_to_datetime
+    from urllib.parse import urlsplit
 
     from certdoctor.errors import CertdoctorError
 
@@ -61,18 +73,26 @@ def run_client(
         return ClientOutcome(client, False, exc.message, "OSError", None, None, time.monotonic() - start)
     status = None
     date_header = None
+    sni = _other_name(url, servername)
+    headers = {"Host": _host_header(sni, urlsplit(url).port)} if sni else {}
     try:
         if client in ("requests", "pip"):
             import requests
             from requests.adapters import HTTPAdapter
 
+            pool_kw: dict = {"ssl_context": ctx}
+            if sni:
+                # urllib3 sends it as SNI and hands it to ssl's wrap_socket, so OpenSSL checks the
+                # certificate against it (no assert_hostname: that would turn check_hostname off)
+                pool_kw["server_hostname"] = sni
+
             class _ContextAdapter(HTTPAdapter):
                 def init_poolmanager(self, *args, **kwargs):
-                    kwargs["ssl_context"] = ctx
+                    kwargs.update(pool_kw)
                     return super().init_poolmanager(*args, **kwargs)
 
                 def proxy_manager_for(self, *args, **kwargs):
-                    kwargs["ssl_context"] = ctx
+                    kwargs.update(pool_kw)
                     return super().proxy_manager_for(*args, **kwargs)
 
             with requests.Session() as s:
@@ -83,7 +103,7 @@ def run_client(
                 if verify is True and client == "requests":
                     verify = trust.certifi_path or True
                 proxies = {"https": proxy} if proxy else {}
-                with s.get(url, verify=verify, timeout=timeout, proxies=proxies,
+                with s.get(url, verify=verify, timeout=timeout, proxies=proxies, headers=headers,
                            stream=True, allow_redirects=False) as resp:
                     status = resp.status_code
                     date_header = resp.headers.get("Date")
@@ -91,16 +111,17 @@ def run_client(
             import httpx
 
             with httpx.Client(verify=ctx, trust_env=False, proxy=proxy, timeout=timeout) as c:
-                with c.stream("GET", url) as resp:
+                with c.stream("GET", url, headers=headers,
+                              extensions={"sni_hostname": sni} if sni else None) as resp:
                     status = resp.status_code
                     date_header = resp.headers.get("Date")
         elif client == "urllib":
             import urllib.request
 
-            handlers: list = [urllib.request.HTTPSHandler(context=ctx)]
+            handlers: list = [_urllib_handler(ctx, sni) if sni else urllib.request.HTTPSHandler(context=ctx)]
             handlers.append(urllib.request.ProxyHandler({"https": proxy} if proxy else {}))
             opener = urllib.request.build_opener(*handlers)
-            with opener.open(url, timeout=timeout) as resp:
+            with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as resp:
                 status = resp.status
                 date_header = resp.headers.get("Date")
         else:  # pragma: no cover - validated by the caller
@@ -123,6 +144,41 @@ def run_client(
         except (TypeError, ValueError):
             http_date = None
     return ClientOutcome(client, True, None, None, status, http_date, time.monotonic() - start)
+
+
+def _other_name(url: str, servername: str | None) -> str | None:
+    """``servername`` when it is not the URL's own host (then nothing needs changing)."""
+    from urllib.parse import urlsplit
+
+    if not servername:
+        return None
+    host = (urlsplit(url).hostname or "").lower()
+    name = servername.strip().rstrip(".").lower()
+    return None if not name or name == host or name.strip("[]") == host else name.strip("[]")
+
+
+def _host_header(name: str, port: int | None) -> str:
+    shown = f"[{name}]" if ":" in name else name
+    return shown if port in (None, 443) else f"{shown}:{port}"
+
+
+def _urllib_handler(ctx, servername: str):
+    """An ``HTTPSHandler`` whose connections send ``servername`` as SNI and check the
+    certificate against it (``ctx`` keeps ``check_hostname`` on); the socket still goes to the
+    URL's host (through the CONNECT tunnel when a proxy is set)."""
+    import http.client
+    import urllib.request
+
+    class _Connection(http.client.HTTPSConnection):
+        def connect(self):
+            http.client.HTTPConnection.connect(self)  # TCP, and the proxy tunnel if any
+            self.sock = self._context.wrap_socket(self.sock, server_hostname=servername)
+
+    class _Handler(urllib.request.HTTPSHandler):
+        def https_open(self, req):
+            return self.do_open(_Connection, req, context=ctx)
+
+    return _Handler(context=ctx)
 
 
 def _error_text(exc: BaseException) -> str:

@@ -15,13 +15,16 @@ For each fixable cause the right file, and nothing for the causes a client canno
 * expired, hostname mismatch, revoked, weak: no bundle, a plain statement of what the server's
   operator must do.
 
-Then the real ``requests`` (and ``httpx`` when installed) runs against the target with the new
-bundle. A fix that does not make the client succeed is never reported as one.
+Then the real ``requests`` (and ``httpx`` when installed; for ``--client pip`` the real pip as well,
+``pip download --cert BUNDLE`` against the target as an index) runs against the target with the
+new bundle, sending ``--servername`` as SNI and checking it. A fix that does not make the client
+succeed is never reported as one.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -108,37 +111,160 @@ def _bundle_bytes(trust, extra: Sequence[CertInfo], now) -> bytes:
     return b"".join(parts)
 
 
-def prove(url: str, bundle: str, *, proxy: str | None = None, timeout: float = policy.TIMEOUT_SECONDS) -> tuple[Proof, ...]:
-    """Run the real requests (and httpx, when installed) against ``url`` trusting ``bundle``."""
-    import requests
+def prove(url: str, bundle: str, *, proxy: str | None = None, timeout: float = policy.TIMEOUT_SECONDS,
+          servername: str | None = None, client: str = "requests") -> tuple[Proof, ...]:
+    """Run the real requests (and httpx, when installed) against ``url`` trusting ``bundle`` —
+    and, for ``client="pip"``, the real pip too (:func:`prove_pip`).
 
-    proofs = []
+    The runs are :func:`certdoctor.net.client.run_client`'s, with ``bundle`` as the only
+    bundle (``verify=bundle`` / ``cafile=bundle``) and no environment, so the proof never depends
+    on ``REQUESTS_CA_BUNDLE``; ``servername`` is sent as SNI and checked, as in the diagnosis."""
+    from certdoctor.net.client import run_client
+    from certdoctor.trust.effective import effective_trust
+
+    clients = ["requests"]
     try:
-        with requests.Session() as s:
-            s.trust_env = False  # the proof must not depend on REQUESTS_CA_BUNDLE
-            with s.get(url, verify=bundle, timeout=timeout, proxies={"https": proxy} if proxy else {},
-                       stream=True, allow_redirects=False) as r:
-                proofs.append(Proof("requests", True, None, r.status_code))
-    except Exception as exc:
-        proofs.append(Proof("requests", False, f"{type(exc).__name__}: {exc}"[:1500], None))
-    try:
-        import httpx
+        import httpx  # noqa: F401
     except ImportError:
-        return tuple(proofs)
-    import ssl
-
-    try:
-        ctx = ssl.create_default_context(cafile=bundle)
-        with httpx.Client(verify=ctx, trust_env=False, proxy=proxy, timeout=timeout) as c:
-            with c.stream("GET", url) as r:
-                proofs.append(Proof("httpx", True, None, r.status_code))
-    except Exception as exc:
-        proofs.append(Proof("httpx", False, f"{type(exc).__name__}: {exc}"[:1500], None))
+        pass
+    else:
+        clients.append("httpx")
+    proofs = []
+    for name in clients:
+        out = run_client(name, url, effective_trust(name, ca_file=bundle, environ={}), proxy=proxy,
+                         timeout=timeout, servername=servername)
+        error = None if out.ok else _short_error(out.error or "failed")
+        proofs.append(Proof(name, out.ok, error, out.status))
+    if client == "pip":
+        proofs.append(prove_pip(url, bundle, proxy=proxy, timeout=timeout, servername=servername))
     return tuple(proofs)
 
 
-def usage_lines(bundle: str, *, os_store_trusts: bool = False) -> tuple[str, ...]:
-    """How to use ``bundle`` with each client (the REQUESTS_CA_BUNDLE trap included)."""
+def _short_error(text: str) -> str:
+    # "requests.exceptions.SSLError: …" → "SSLError: …" (the class name says enough)
+    head, sep, rest = text.partition(": ")
+    return (f"{head.rsplit('.', 1)[-1]}{sep}{rest}" if sep else text)[:1500]
+
+
+#: pip's words for a TLS failure (its own message, the ssl module's, urllib3's)
+_PIP_TLS_FAILURE = ("CERTIFICATE_VERIFY_FAILED", "SSLError", "problem confirming the ssl certificate",
+                    "SSLCertVerificationError", "[SSL")
+#: pip's words for "the index answered" (a page of the wrong type, no matching version)
+_PIP_ANSWERED = ("Could not find a version that satisfies", "No matching distribution found", "Skipping page")
+#: urllib3's debug line for a response (pip -vvv): the handshake succeeded and the index answered
+_PIP_RESPONSE = re.compile(r'"GET /simple/\S* HTTP/[0-9.]+" ([1-5][0-9][0-9])\b')
+#: the package the proof asks the index for (nobody publishes it: any answer is an HTTP answer)
+PIP_PROBE_PACKAGE = "certdoctor-fix-proof-no-such-package"
+
+
+def prove_pip(url: str, bundle: str, *, proxy: str | None = None, timeout: float = policy.TIMEOUT_SECONDS,
+              servername: str | None = None, python: str | None = None) -> Proof:
+    """The real pip (``python -m pip download --cert BUNDLE``) against the target as an index.
+
+    pip runs in its own process, ``--isolated`` and without ``REQUESTS_CA_BUNDLE``,
+    ``CURL_CA_BUNDLE`` or ``PIP_*`` (they would override ``--cert``: the proof is of the
+    bundle). The index URL is ``https://HOST:PORT/simple/``; the target is no index, so pip
+    gets a 404 or a page it skips and reports "no matching distribution": that is a TLS success
+    (:func:`pip_outcome` reads the response's status from pip's ``-vvv`` log).
+    A TLS failure is one pip reports in its own words (``CERTIFICATE_VERIFY_FAILED``,
+    ``SSLError``, "problem confirming the ssl certificate"). Names that resolve only inside this
+    process (``--resolve``, the lab) and ``servername`` (connect to the URL's host, send and check
+    the servername) are passed on by resolving them for pip's process before pip starts."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or 443
+    name = (servername or host).strip("[]").rstrip(".").lower()
+    mapping = {}
+    address = _address_of(host)
+    if name != host.lower() or address != host:
+        mapping[name] = address
+    netloc = f"[{name}]" if ":" in name else name
+    index = f"https://{netloc}{'' if port == 443 else f':{port}'}/simple/"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PIP_") and k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    with tempfile.TemporaryDirectory(prefix="certdoctor-pip-proof-") as tmp:
+        args = ["download", "-vvv", "--isolated", "--no-deps", "--no-input", "--disable-pip-version-check",
+                "--retries", "0", "--timeout", f"{max(1, round(timeout))}", "--index-url", index,
+                "--cert", os.fspath(bundle), "-d", tmp, PIP_PROBE_PACKAGE]
+        if proxy:
+            args[1:1] = ["--proxy", proxy]
+        boot = (
+            "import runpy, socket, sys\n"
+            f"m = {json.dumps(mapping)}\n"
+            "if m:\n"
+            "    o = socket.getaddrinfo\n"
+            "    def g(h, *a, **k):\n"
+            "        n = h.decode() if isinstance(h, bytes) else h\n"
+            "        n = (n or '').rstrip('.').lower()\n"
+            "        return o(m.get(n, h), *a, **k)\n"
+            "    socket.getaddrinfo = g\n"
+            f"sys.argv = ['pip'] + {json.dumps(args)}\n"
+            "runpy.run_module('pip', run_name='__main__', alter_sys=True)\n")
+        try:
+            done = subprocess.run([python or sys.executable, "-c", boot], capture_output=True, text=True, env=env,
+                                  timeout=policy.PIP_PROOF_SECONDS, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return Proof("pip", False, f"pip did not finish within {policy.PIP_PROOF_SECONDS:g} s", None)
+        except OSError as exc:
+            return Proof("pip", False, f"pip could not be started: {exc}", None)
+    return pip_outcome(done.stdout + "\n" + done.stderr, done.returncode)
+
+
+def pip_outcome(output: str, returncode: int) -> Proof:
+    """Read what ``pip download -vvv`` printed: the index's answer (urllib3 logs the response's
+    status: any status, a 404 included, means the TLS handshake succeeded), a TLS failure in
+    pip's words, or another failure (refused, timed out, no pip)."""
+    answered = _PIP_RESPONSE.search(output)
+    if answered:
+        return Proof("pip", True, None, int(answered.group(1)))
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    tls = next((ln for ln in lines if any(m in ln for m in _PIP_TLS_FAILURE)), None)
+    if tls:
+        return Proof("pip", False, f"pip: {tls}"[:1500], None)
+    if "No module named pip" in output:
+        return Proof("pip", False, "pip is not installed in this interpreter", None)
+    fetch_failed = next((ln for ln in lines if ln.startswith("Could not fetch URL")), None)
+    if fetch_failed:
+        return Proof("pip", False, f"pip: {fetch_failed}"[:1500], None)
+    if returncode == 0 or any(m in output for m in _PIP_ANSWERED):
+        return Proof("pip", True, None, None)
+    return Proof("pip", False, ("pip: " + " | ".join(lines[-3:]))[:1500] if lines else
+                 f"pip exited with {returncode} and printed nothing", None)
+
+
+def _address_of(host: str) -> str:
+    """The address this process would connect to for ``host`` (``--resolve``, the lab, DNS)."""
+    import ipaddress
+    import socket
+
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        pass
+    try:
+        return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)[0][4][0]
+    except (OSError, IndexError):
+        return host
+
+
+def usage_lines(bundle: str, *, os_store_trusts: bool = False, environ=None) -> tuple[str, ...]:
+    """How to use ``bundle`` with each client (the REQUESTS_CA_BUNDLE trap included).
+
+    pip's line depends on ``environ`` (default ``os.environ``): while ``REQUESTS_CA_BUNDLE`` (or
+    ``CURL_CA_BUNDLE``) is set, pip's requests applies it before pip's own ``cert`` setting
+    (pypa/pip#10147), so ``pip config set global.cert``, ``PIP_CERT`` and ``--cert`` do nothing:
+    the line says so and how to clear it."""
+    import os
+
+    env = os.environ if environ is None else environ
     lines = [
         f"requests, per call:        requests.get(url, verify={bundle!r})",
         f"requests, session:         s = requests.Session(); s.verify = {bundle!r}   "
@@ -147,11 +273,31 @@ def usage_lines(bundle: str, *, os_store_trusts: bool = False) -> tuple[str, ...
         f"httpx:                     httpx.Client(verify=ssl.create_default_context(cafile={bundle!r}))",
         f"urllib/aiohttp:            ssl.create_default_context(cafile={bundle!r})  (context= / ssl=)",
         f"environment (all at once): export REQUESTS_CA_BUNDLE={bundle} SSL_CERT_FILE={bundle} PIP_CERT={bundle}",
-        f"pip:                       pip config set global.cert {bundle}",
     ]
+    overriding = [(n, env[n]) for n in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if env.get(n)]
+    if overriding and not all(_same_path(v, bundle) for _, v in overriding):
+        names = " and ".join(f"{n}={v}" for n, v in overriding)
+        unset = " ".join(n for n, _ in overriding)
+        lines.append(
+            f"pip:                       {names} is set here and beats pip's own cert (pypa/pip#10147): "
+            f"`pip config set global.cert`, PIP_CERT and --cert do nothing while it is. Clear it, then set pip's "
+            f"cert:  unset {unset}; pip config set global.cert {bundle}   — or for one command: "
+            f"env -u {' -u '.join(n for n, _ in overriding)} pip install --cert {bundle} PACKAGE   — or point it "
+            f"at the bundle (every requests program then uses it): export {overriding[0][0]}={bundle}")
+    else:
+        lines.append(f"pip:                       pip config set global.cert {bundle}")
     if os_store_trusts:
         lines.append("the OS store already trusts it: import truststore; truststore.inject_into_ssl()")
     return tuple(lines)
+
+
+def _same_path(a: str, b: str) -> bool:
+    import os
+
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
 
 
 SERVER_LINES = (
@@ -274,9 +420,10 @@ def fix(
         bundle_path = str(atomic_write(out / "ca-bundle.pem", data))
         written.append(("ca_bundle", bundle_path))
         used_proxy = proxy_for_host(d.target.host, d.target.port, proxy, environ)
-        proofs = prove(d.target.url, bundle_path, proxy=used_proxy, timeout=timeout)
+        proofs = prove(d.target.url, bundle_path, proxy=used_proxy, timeout=timeout, servername=d.target.servername,
+                       client=client)
         proven = bool(proofs) and all(p.ok for p in proofs)
-        usage = usage_lines(bundle_path, os_store_trusts=_os_store_has(extra))
+        usage = usage_lines(bundle_path, os_store_trusts=_os_store_has(extra), environ=environ)
         if not proven:
             failed = next((p for p in proofs if not p.ok), None)
             statements.append(
