@@ -76,3 +76,28 @@ def test_diagnose_cli_ip_target_with_servername(lab, capsys):
     doc = json.loads(out)
     assert code == 0, out[-2000:]
     assert "VERDICT_UNCONFIRMED" not in {f["code"] for f in doc["findings"]}
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_servername_through_a_connect_proxy(servers, tmp_path, client):
+    """Through a proxy the tunnel goes to the IP and the handshake still names the servername
+    (httpcore's tunnel ignores sni_hostname: certdoctor's httpx run must not)."""
+    from support.pki import TestCA
+    from support.servers import connect_proxy, server_context
+
+    ca = TestCA()
+    srv = servers.http({"/": b"ok"}, tls=server_context(ca.intermediate().issue_cert("named.example")))
+    proxy = servers.tcp(connect_proxy())
+    root = tmp_path / "root.pem"
+    root.write_bytes(ca.cert_pem())
+    url, via = f"https://127.0.0.1:{srv.port}/", f"http://127.0.0.1:{proxy.port}"
+    trust = effective_trust(client, ca_file=str(root), environ=NO_ENV)
+    ok = run_client(client, url, trust, proxy=via, timeout=5, servername="named.example")
+    assert ok.ok is True and ok.status == 200, ok.error
+    wrong = run_client(client, url, effective_trust(client, ca_file=str(root), environ=NO_ENV), proxy=via,
+                       timeout=5, servername="other.example")
+    assert wrong.ok is False and "Hostname mismatch" in (wrong.error or ""), wrong.error
+    assert f"127.0.0.1:{srv.port}" in proxy.records  # it did go through the proxy, to the address
+    d = diagnose(url, servername="named.example", client=client, ca_file=str(root), proxy=via, environ=NO_ENV,
+                 timeout=5, revocation=False)
+    assert d.verifies is True, d.findings

@@ -7,7 +7,8 @@ Verification stays fully on: the context is the client's own (``EffectiveTrust.s
 that library itself allows it: the connection goes to the URL's host, the TLS handshake sends
 ``servername`` as SNI (none for an IP) and the certificate is checked against it by OpenSSL
 (``check_hostname`` stays on): requests/pip through a transport adapter that gives urllib3's
-pools ``server_hostname``, httpx through its ``sni_hostname`` request extension, urllib through an
+pools ``server_hostname``, httpx through its ``sni_hostname`` request extension (through a proxy,
+where httpcore's tunnel ignores it, through the context's socket class), urllib through an
 ``HTTPSConnection`` subclass. The ``Host`` header names ``servername`` too, as it would if the
 client connected by that name.
 """
@@ -110,6 +111,8 @@ def run_client(
         elif client == "httpx":
             import httpx
 
+            if sni and proxy and hasattr(ctx, "sslsocket_class"):
+                ctx = _sni_context(ctx, sni)  # httpcore's CONNECT tunnel ignores sni_hostname
             with httpx.Client(verify=ctx, trust_env=False, proxy=proxy, timeout=timeout) as c:
                 with c.stream("GET", url, headers=headers,
                               extensions={"sni_hostname": sni} if sni else None) as resp:
@@ -160,6 +163,28 @@ def _other_name(url: str, servername: str | None) -> str | None:
 def _host_header(name: str, port: int | None) -> str:
     shown = f"[{name}]" if ":" in name else name
     return shown if port in (None, 443) else f"{shown}:{port}"
+
+
+def _sni_context(ctx, servername: str):
+    """``ctx``, whose TLS sockets and objects take ``servername`` whatever name the library hands
+    ``wrap_socket``/``wrap_bio``: httpcore's CONNECT tunnel passes the URL's host and ignores the
+    ``sni_hostname`` extension. ``check_hostname`` stays on, so OpenSSL checks ``servername``."""
+
+    class _Socket(ctx.sslsocket_class):
+        @classmethod
+        def _create(cls, *args, **kwargs):
+            kwargs["server_hostname"] = servername
+            return super()._create(*args, **kwargs)
+
+    class _Object(ctx.sslobject_class):
+        @classmethod
+        def _create(cls, *args, **kwargs):
+            kwargs["server_hostname"] = kwargs["context"]._encode_hostname(servername)
+            return super()._create(*args, **kwargs)
+
+    ctx.sslsocket_class = _Socket
+    ctx.sslobject_class = _Object
+    return ctx
 
 
 def _urllib_handler(ctx, servername: str):

@@ -169,7 +169,9 @@ def prove_pip(url: str, bundle: str, *, proxy: str | None = None, timeout: float
     A TLS failure is one pip reports in its own words (``CERTIFICATE_VERIFY_FAILED``,
     ``SSLError``, "problem confirming the ssl certificate"). Names that resolve only inside this
     process (``--resolve``, the lab) and ``servername`` (connect to the URL's host, send and check
-    the servername) are passed on by resolving them for pip's process before pip starts."""
+    the servername) are passed on by resolving them for pip's process before pip starts. Through a
+    proxy pip asks the proxy for the servername itself (pip has no way to send another name than
+    the one it connects to), as the user's pip will."""
     import json
     import os
     import subprocess
