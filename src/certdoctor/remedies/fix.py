@@ -230,15 +230,15 @@ def pip_outcome(output: str, returncode: int) -> Proof:
     lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
     tls = next((ln for ln in lines if any(m in ln for m in _PIP_TLS_FAILURE)), None)
     if tls:
-        return Proof("pip", False, f"pip: {tls}"[:1500], None)
+        return Proof("pip", False, tls[:1500], None)
     if "No module named pip" in output:
         return Proof("pip", False, "pip is not installed in this interpreter", None)
     fetch_failed = next((ln for ln in lines if ln.startswith("Could not fetch URL")), None)
     if fetch_failed:
-        return Proof("pip", False, f"pip: {fetch_failed}"[:1500], None)
+        return Proof("pip", False, fetch_failed[:1500], None)
     if returncode == 0 or any(m in output for m in _PIP_ANSWERED):
         return Proof("pip", True, None, None)
-    return Proof("pip", False, ("pip: " + " | ".join(lines[-3:]))[:1500] if lines else
+    return Proof("pip", False, " | ".join(lines[-3:])[:1500] if lines else
                  f"pip exited with {returncode} and printed nothing", None)
 
 
