@@ -118,3 +118,15 @@ def test_a_pip_proof_that_fails_is_not_a_fix(lab, tmp_path):
 
     proof = prove_pip(f"https://127.0.0.1:{closed_port()}/", str(lab.ca_file), timeout=2)
     assert proof.ok is False and proof.error
+
+
+def test_fix_client_pip_text_names_the_pip_proof(lab, tmp_path, capsys):
+    from certdoctor.cli.common import run
+    from certdoctor.cli.main import cli
+
+    ep = lab.endpoint("missing_intermediate")
+    rc = run(cli, ["fix", f"127.0.0.1:{ep.port}", "--servername", ep.hostname, "--client", "pip",
+                   "--ca-file", str(lab.ca_file), "--out", str(tmp_path), "--timeout", "5"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "Fix proven." in out, out[-3000:]
+    assert "real pip (pip download --cert BUNDLE" in out and "NOT make the client succeed" not in out

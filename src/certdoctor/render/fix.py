@@ -42,8 +42,10 @@ def render_fix(r: "FixResult", console: "Console") -> None:
         c.print(escape(s), soft_wrap=True)
     for p in r.proofs:
         mark = "[green]✓[/]" if p.ok else "[red]✗[/]"
-        c.print(f"  {mark} proof: real {p.client} against {escape(d.target.url)} with the bundle: "
-                + ("OK" if p.ok else escape(p.error or "failed")))
+        how = " (pip download --cert BUNDLE, the target as its index)" if p.client == "pip" else ""
+        answered = f" (TLS verified, the server answered HTTP {p.status})" if p.ok and p.status else ""
+        c.print(f"  {mark} proof: real {p.client}{how} against {escape(d.target.url)} with the bundle: "
+                + (f"OK{answered}" if p.ok else escape(p.error or "failed")))
     if r.bundle and r.proven:
         c.print("[bold green]Fix proven.[/] Use it like this:")
         for line in r.usage:
