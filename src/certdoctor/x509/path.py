@@ -189,7 +189,8 @@ def walk(
         parent = next((a for a in signers if can_issue(a)), None)
         if parent is not None:
             path.append(parent)
-            return Walk(tuple(path), parent, False, None)
+            # an anchor that is not a self-signed root (an intermediate in the store) is partial
+            return Walk(tuple(path), parent, not _self_signed(parent), None)
         if _self_signed(current):
             return Walk(tuple(path), None, False, None)  # a self-signed certificate the store does not hold
         pooled = [c for c in pool if _fp(c) not in visited and _issued_by(current, c)]
