@@ -238,3 +238,24 @@ def test_a_diagnosis_is_in_report_order():
     errors = [f for f in found if f.severity is Severity.ERROR]
     indexed = [f.cert_index for f in errors if f.cert_index is not None]
     assert indexed == sorted(indexed) and errors.index(next(f for f in errors if f.cert_index is None)) >= len(indexed)
+
+
+def test_the_leaf_in_the_store_next_to_its_root_is_not_partial():
+    """OpenSSL without PARTIAL_CHAIN goes on from a leaf (or intermediate) in the store to the root."""
+    p = build_path([LEAF.cert, INTER.cert], [LEAF.cert, ROOT.cert], verify_rfc5280=False)
+    assert p.trusted and not p.partial and p.anchor.subject == ROOT.cert.subject.rfc4514_string()
+    p = build_path([LEAF.cert], [INTER.cert, ROOT.cert], verify_rfc5280=False)
+    assert p.trusted and not p.partial and len(p.path) == 3
+    ev = evidence([LEAF.cert, INTER.cert], anchors=[LEAF.cert, ROOT.cert], outcome=client_ok())
+    assert not [f for f in run(ev) if f.severity is not Severity.INFO]
+
+
+def test_a_pkcs12_store_is_named(tmp_path):
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, NoEncryption
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    for name, enc in (("plain.p12", NoEncryption()), ("locked.pfx", BestAvailableEncryption(b"pw"))):
+        path = tmp_path / name
+        path.write_bytes(pkcs12.serialize_key_and_certificates(b"x", LEAF.key, LEAF.cert, [INTER.cert], enc))
+        (f,) = _store_findings(effective_trust("requests", ca_file=str(path), environ={}))
+        assert f.rule == "store_pkcs12" and "PKCS#12" in f.summary and "`certdoctor convert " in f.fix
