@@ -259,3 +259,35 @@ def test_a_pkcs12_store_is_named(tmp_path):
         path.write_bytes(pkcs12.serialize_key_and_certificates(b"x", LEAF.key, LEAF.cert, [INTER.cert], enc))
         (f,) = _store_findings(effective_trust("requests", ca_file=str(path), environ={}))
         assert f.rule == "store_pkcs12" and "PKCS#12" in f.summary and "`certdoctor convert " in f.fix
+
+
+def test_a_hashed_directory_holding_the_same_certificates_is_quiet(tmp_path):
+    """Debian: SSL_CERT_DIR=/etc/ssl/certs next to REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt."""
+    import subprocess
+
+    bundle = tmp_path / "ca-certificates.crt"
+    bundle.write_bytes(pem(ROOT.cert, INTER.cert))
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / "root.pem").write_bytes(pem(ROOT.cert))
+    h = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(certs / "root.pem")],
+                       capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+    (certs / f"{h}.0").symlink_to("root.pem")
+    env = {"REQUESTS_CA_BUNDLE": str(bundle), "SSL_CERT_FILE": str(bundle), "SSL_CERT_DIR": str(certs)}
+    t = effective_trust("requests", environ=env)
+    assert [f.summary.split()[0] for f in _store_findings(t)] == ["REQUESTS_CA_BUNDLE"], t.findings
+    # a directory holding a certificate the client does NOT trust is still said
+    (certs / "other.pem").write_bytes(pem(TestCA("Elsewhere Root").cert))
+    h2 = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(certs / "other.pem")],
+                        capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+    (certs / f"{h2}.0").symlink_to("other.pem")
+    t = effective_trust("requests", environ=env)
+    assert any(f.summary == "SSL_CERT_DIR is set but requests ignores it" for f in t.findings)
+
+
+def test_variables_a_given_store_overrides_are_not_warned_about(files):
+    env = {"SSL_CERT_FILE": files["der_named_pem"], "SSL_CERT_DIR": files["unhashed"]}
+    for client in ("requests", "httpx"):
+        t = effective_trust(client, ca_file=files["pem"], environ=env)
+        assert _store_findings(t) == [], (client, t.findings)
+        assert any("SSL_CERT_FILE is set and ignored" in r for r in t.reasons)

@@ -632,8 +632,25 @@ class _Build:
             del self.findings[n - 1]
 
     def _uses(self, path: str) -> bool:
-        """Is ``path`` a location this client already uses (the same file or directory)?"""
-        return any(_same_file(path, p) for p in (self.cafile, self.capath, self.ca_file))
+        """Does ``path`` name trust this client has anyway: the same file or directory, or one
+        whose every certificate is in what the client loads (Debian's ``SSL_CERT_DIR=/etc/ssl/certs``
+        next to ``REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt``)? Then ignoring it changes
+        nothing."""
+        if any(_same_file(path, p) for p in (self.cafile, self.capath, self.ca_file)):
+            return True
+        from cryptography.hazmat.primitives import serialization
+
+        def ders(kind: str, where: str) -> set[bytes]:
+            return {c.public_bytes(serialization.Encoding.DER) for c in _load_location(kind, where)}
+
+        theirs = ders("dir" if os.path.isdir(path) else "file", path)
+        if not theirs:
+            return False
+        ours: set[bytes] = set()
+        for p in (self.cafile, self.capath):
+            if p:
+                ours |= ders("dir" if os.path.isdir(p) else "file", p)
+        return theirs <= ours
 
     def _unusable_location(self, rule: str, summary: str, explanation: str, ev: tuple[str, ...], error: str,
                            fix: str) -> None:
@@ -689,9 +706,12 @@ class _Build:
         for name in names:
             if self.env.get(name):
                 self.reasons.append(f"{name} is set and ignored by {self.client} ({why})")
+                if self.ca_file:
+                    continue  # the client is given its store explicitly: the variable never comes into play
                 if self._uses(self.env[name]):
-                    # it names the store the client uses anyway: ignoring it changes nothing
-                    self.reasons.append(f"{name} names {self.env[name]}, which {self.client} uses anyway")
+                    # it names trust the client has anyway: ignoring it changes nothing
+                    self.reasons.append(f"{name} names {self.env[name]}, whose certificates {self.client} "
+                                        "trusts anyway")
                     continue
                 self.findings.append(_finding(
                     severity, f"{name} is set but {self.client} ignores it",
