@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from certdoctor.model import ChainInfo, Finding
+from certdoctor.model import ChainInfo, Code, Finding, Severity
 
 if TYPE_CHECKING:  # pragma: no cover
     from certdoctor.evidence import Evidence
@@ -54,6 +54,8 @@ def judge(evidence: "Evidence", now: _dt.datetime | None = None) -> Judgement:
             findings.extend(modules[name].check(ctx))
     verifies: bool | None = None
     outcome = evidence.outcome
+    if outcome is not None and outcome.ok:
+        findings = _quiet_variables(findings)
     if outcome is not None:
         verifies = outcome.ok
         # the client ran on the clock of the gathering: another clock may explain a disagreement
@@ -61,6 +63,7 @@ def judge(evidence: "Evidence", now: _dt.datetime | None = None) -> Judgement:
         findings = reconcile.reconcile(findings, outcome, ctx.now, pinned)
     elif evidence.probe.failure is not None:
         verifies = False  # nothing to hand to the client: the connection itself failed
+    findings = _after_unusable_store(findings)
     return Judgement(ctx.chain, ctx.path, tuple(findings), verifies, ctx.now)
 
 
@@ -69,8 +72,42 @@ def run(evidence: "Evidence", now: _dt.datetime | None = None) -> tuple[Finding,
     return tuple(dedupe(judge(evidence, now).findings))
 
 
+#: chain findings that only say "the path does not reach your store": after the store itself was
+#: found unusable (a DER file, a key, a missing path …) they repeat that finding, and are left out
+_STORE_DEPENDENT = (Code.UNTRUSTED_ROOT, Code.CERTIFI_OUTDATED)
+
+
+def _after_unusable_store(findings: list[Finding]) -> list[Finding]:
+    """A store that cannot load is reported once: no UNTRUSTED_ROOT after "your bundle is DER"."""
+    from certdoctor.trust.effective import STORE_UNUSABLE_RULES
+
+    store = next((f for f in findings if f.code is Code.CA_BUNDLE_ENV and f.severity is Severity.ERROR
+                  and f.rule in STORE_UNUSABLE_RULES), None)
+    if store is None:
+        return findings
+    dropped = [f for f in findings if f.code in _STORE_DEPENDENT]
+    # what the real client said (reconcile put it on the first error) goes with the store finding
+    said = tuple(e for f in dropped for e in f.evidence if " says: " in e and e not in store.evidence)
+    return [replace(f, evidence=f.evidence + said) if f is store else f
+            for f in findings if f.code not in _STORE_DEPENDENT]
+
+
+def _quiet_variables(findings: list[Finding]) -> list[Finding]:
+    """The client verified: a variable that changed its store did not break it here, so what was a
+    warning about it (it replaces certifi, it is ignored) is a note (INFO), said once."""
+    return [replace(f, severity=Severity.INFO) if f.code is Code.CA_BUNDLE_ENV and f.severity is Severity.WARNING
+            else f for f in findings]
+
+
+def order_key(f: Finding) -> tuple[int, int, int]:
+    """Report order: severity (errors first), then chain position (leaf first; ``None`` — the
+    connection, the environment, the chain as a whole — last)."""
+    return (-f.severity.rank, f.cert_index is None, f.cert_index or 0)
+
+
 def dedupe(findings) -> list[Finding]:
-    """Each (code, summary, certificate) once, first occurrence kept."""
+    """Each (code, summary, certificate) once, first occurrence kept, in report order
+    (:func:`order_key`; equal keys keep the order the checks produced them in)."""
     seen = set()
     out = []
     for f in findings:
@@ -79,7 +116,7 @@ def dedupe(findings) -> list[Finding]:
             continue
         seen.add(key)
         out.append(f)
-    return out
+    return sorted(out, key=order_key)
 
 
-__all__ = ["run", "judge", "Judgement", "dedupe", "ORDER"]
+__all__ = ["run", "judge", "Judgement", "dedupe", "order_key", "ORDER"]

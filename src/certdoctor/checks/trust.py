@@ -36,6 +36,14 @@ INTERCEPTOR_NAMES = (
     "portswigger", "burp", "proxyman", "globalprotect", "kaspersky", "avast", "eset ssl",
 )
 
+#: the rules of this module (``Finding.rule``), as listed in docs/JSON.md: what the store the user
+#: gave holds when it reaches the path but is not a root
+RULES = {
+    "store_leaf_only": "the store holds the server's own leaf (verify='server.pem'), not the CA that issued it",
+    "store_intermediate_only": "the store holds an intermediate of the path, not the root it chains to",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class RemovedRoot:
     """A root certifi removed: its name (for the words only), the certifi release without it, and
@@ -199,15 +207,7 @@ def _check_trust(
         if not_sent:
             f.append(_fetched_intermediate(not_sent, path, store, reaches_store=True))
         if path.partial and not (python == "3.13"):
-            f.append(Finding(
-                Code.UNTRUSTED_ROOT, Severity.ERROR,
-                "Your store holds an intermediate, not the root it chains to.",
-                ("Before Python 3.13, OpenSSL insists that the chain end at a self-signed root in the store: trusting "
-                 "only an intermediate (or the leaf) fails with 'unable to get issuer certificate'. Python 3.13 "
-                 "sets VERIFY_X509_PARTIAL_CHAIN and accepts it."),
-                (f"anchor found: {path.anchor.subject if path.anchor else '?'} (not self-signed)", f"store: {store}"),
-                "Add the root CA (not only the intermediate) to the bundle you pass as verify=.",
-                Actor.CLIENT_USER, None))
+            f.append(_partial_store(path, leaf, store))
         return
 
     top = path.top or leaf
@@ -307,6 +307,37 @@ def _check_trust(
          "`certdoctor fix URL --out DIR --trust FINGERPRINT` (your trust + that root, never that root alone), or "
          "install it in the OS store and use `truststore.inject_into_ssl()`."),
         Actor.CLIENT_USER, None))
+
+
+def _partial_store(path: "PathResult", leaf: CertInfo, store: str) -> Finding:
+    """UNTRUSTED_ROOT when the store holds a certificate of the path that is not a root: the
+    server's own leaf (``verify='server.pem'``), or only an intermediate."""
+    anchor = path.anchor
+    why = ("Before Python 3.13, OpenSSL insists that the chain end at a self-signed root in the store; "
+           "Python 3.13 sets VERIFY_X509_PARTIAL_CHAIN and accepts it. ")
+    fix_cmd = ("`certdoctor fix URL --out DIR --trust ROOT_FINGERPRINT` writes a bundle = your trust + that root "
+               "(and the intermediate), and proves it")
+    if anchor is not None and anchor.fingerprint_sha256 == leaf.fingerprint_sha256:
+        return Finding(
+            Code.UNTRUSTED_ROOT, Severity.ERROR,
+            "Your store holds the server's own certificate (the leaf), not the CA that issued it.",
+            ("The file given as the trust store is the server's certificate itself (verify='server.pem'). A "
+             "leaf is not a trust anchor: " + why + f"The client fails with 'unable to get local issuer "
+             f"certificate', and the store trusts nothing else (not even the CA {leaf.issuer!r} that issued it)."),
+            (f"your store holds: {leaf.subject} (SHA-256 {leaf.fingerprint_sha256}), the server's leaf",
+             f"its issuer: {leaf.issuer}", f"store: {store}"),
+            ("Trust the CA, not the server: get the root {0!r} chains to from its owner, check its fingerprint, then "
+             + fix_cmd + "; pass that bundle as verify=.").format(leaf.issuer),
+            Actor.CLIENT_USER, 0, rule="store_leaf_only")
+    return Finding(
+        Code.UNTRUSTED_ROOT, Severity.ERROR,
+        "Your store holds an intermediate, not the root it chains to.",
+        ("Trusting only an intermediate fails with 'unable to get issuer certificate'. " + why),
+        (f"anchor found: {anchor.subject if anchor else '?'} (not self-signed)",
+         f"its issuer: {anchor.issuer if anchor else '?'}", f"store: {store}"),
+        ("Add the root CA (not only the intermediate) to the bundle you pass as verify=: once you checked the "
+         "root's fingerprint with its owner, " + fix_cmd + "."),
+        Actor.CLIENT_USER, None, rule="store_intermediate_only")
 
 
 def _fetched_intermediate(not_sent: Sequence[CertInfo], path: "PathResult", store: str, *,

@@ -44,7 +44,7 @@ def command(target, timeout, proxy, servername, resolve, ca_file, client, python
     from certdoctor.diagnose import diagnose
     from certdoctor.net.fetch import FetchCache
 
-    check_ca_file(ca_file)
+    check_ca_file(ca_file, directory=True)
     install_resolve(resolve)
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                  timeout=timeout, revocation=not no_revocation, aia=not no_aia, pins=pins,

@@ -34,7 +34,7 @@ def command(target, out_dir, trust, intermediates, timeout, proxy, servername, r
     from certdoctor.trust.ca_file import check_ca_file
     from certdoctor.remedies.fix import check_out_dir, fix
 
-    check_ca_file(ca_file)
+    check_ca_file(ca_file, directory=True)
     check_out_dir(out_dir)
     install_resolve(resolve)
     r = fix(target, out_dir, trust_fingerprints=trust, intermediates=intermediates, client=client, ca_file=ca_file, python=python,

@@ -340,10 +340,68 @@ def _pip_vendored_urllib3_major() -> int | None:
     return None
 
 
+#: ``rule`` ids of the CA_BUNDLE_ENV findings that say the store a client is given cannot be used
+#: at all (the client fails before any handshake, or loads nothing from it): after one of these, a
+#: chain finding that only repeats "not in your store" is left out (:mod:`certdoctor.checks.runner`)
+#: (listed in docs/JSON.md, like every module's ``RULES``)
+STORE_UNUSABLE_RULES = {
+    "store_missing": "the file or directory does not exist (or the variable is empty where OpenSSL reads it)",
+    "store_is_directory": "a directory where the client needs a file",
+    "store_unhashed_directory": "a directory without <subject-hash>.N names (run `openssl rehash`)",
+    "store_der": "a DER (binary) file: OpenSSL reads only PEM from a CA file (`certdoctor convert`)",
+    "store_pkcs7": "a PKCS#7 file (.p7b/.p7c): not a PEM bundle (`certdoctor convert`)",
+    "store_pkcs12": "a PKCS#12 file (.p12/.pfx): not a PEM bundle (`certdoctor convert`)",
+    "store_private_key": "a private key, not a certificate",
+    "store_not_pem": "anything else that holds no PEM certificate (empty, text, damaged)",
+}
+
+
 def _finding(severity: Severity, summary: str, explanation: str, evidence: tuple[str, ...], fix: str,
-             who: Actor = Actor.CLIENT_USER) -> Finding:
+             who: Actor = Actor.CLIENT_USER, rule: str | None = None) -> Finding:
     return Finding(code=Code.CA_BUNDLE_ENV, severity=severity, summary=summary, explanation=explanation,
-                   evidence=tuple(e for e in evidence if e), fix=fix, who=who)
+                   evidence=tuple(e for e in evidence if e), fix=fix, who=who, rule=rule)
+
+
+def _what_is(path: str, origin: str) -> tuple[str, str, str]:
+    """What a file OpenSSL cannot load as a PEM bundle holds, told by its content
+    (:mod:`certdoctor.x509.load`): ``(rule, words, fix)``; ``fix`` names the command that
+    turns it into what the client needs (``certdoctor convert``)."""
+    import shlex
+
+    from certdoctor.x509.load import load_bundle_file
+
+    base, ext = os.path.splitext(path)
+    pem = shlex.quote(base + (".converted.pem" if ext.lower() == ".pem" else ".pem"))  # never onto itself
+    convert = f"`certdoctor convert {shlex.quote(path)} {pem}`"
+    from certdoctor.errors import PasswordError
+
+    try:
+        loaded = load_bundle_file(path)
+    except PasswordError:
+        return ("store_pkcs12", "a password-protected PKCS#12 (.p12/.pfx) file, which no Python client reads "
+                "as a trust store", f"Convert it to PEM: {convert} --password …, and point {origin} at the .pem.")
+    except InputError as exc:
+        text = exc.message
+        if "private key" in text.lower():
+            return ("store_private_key", "a private key, not a CA certificate",
+                    "A private key is never a trust store: give the CA certificate (the root your server's "
+                    "chain ends at), e.g. the bundle `certdoctor fix URL --out DIR` writes.")
+        return ("store_not_pem", f"no certificate OpenSSL can load ({text.split(': ', 1)[-1]})",
+                f"Point {origin} at a PEM bundle (-----BEGIN CERTIFICATE----- blocks), e.g. the one "
+                "`certdoctor fix URL --out DIR` writes, or unset it.")
+    n = len(loaded.certificates)
+    what = f"{n} certificate{'s' if n != 1 else ''}"
+    if loaded.format == "der":
+        return ("store_der", f"DER (binary), not PEM: {what} that OpenSSL does not read from a CA file",
+                f"Convert it to PEM: {convert}, and point {origin} at the .pem.")
+    if loaded.format.startswith("pkcs7"):
+        return ("store_pkcs7", f"PKCS#7 ({loaded.format.split('-')[1].upper()}), not a PEM bundle: {what} that "
+                "OpenSSL does not read from a CA file", f"Convert it to PEM: {convert}, and point {origin} at the .pem.")
+    if loaded.format == "pkcs12":
+        return ("store_pkcs12", f"a PKCS#12 (.p12/.pfx) file with {what}, which no Python client reads as a "
+                "trust store", f"Convert it to PEM: {convert}, and point {origin} at the .pem.")
+    return ("store_not_pem", f"{what} OpenSSL does not load",
+            f"Point {origin} at a PEM bundle (-----BEGIN CERTIFICATE----- blocks), or unset it.")
 
 
 def _try_load(path: str) -> BaseException | None:
@@ -520,7 +578,7 @@ class _Build:
                 error = f"httpx.ConnectError: {_VERIFY_FAILS}"
                 when = "at every HTTPS request (OpenSSL finds no certificate there)"
             self._unusable_location(
-                f"{origin} points at {path}, which does not exist",
+                "store_missing", f"{origin} points at {path}, which does not exist",
                 f"{self.client} fails {when} with: {error}. Typical causes: a moved virtualenv, a bundle "
                 "deleted by an image slimmer, a path from another machine (a Windows path in WSL).",
                 ev, error,
@@ -531,16 +589,19 @@ class _Build:
             if how == "httpx-file":
                 error = "IsADirectoryError: [Errno 21] Is a directory"
                 self._unusable_location(
-                    f"{origin} points at a directory, {path}",
+                    "store_is_directory", f"{origin} points at a directory, {path}",
                     f"httpx passes it as cafile= and fails when the client is created with: {error}.", ev, error,
                     f"Set SSL_CERT_DIR={path} instead (a c_rehash'ed directory), or point {origin} at a file.")
                 return
             if not _dir_has_hashed(path):
                 self._unusable_location(
+                    "store_unhashed_directory",
                     f"{origin} points at {path}, a directory with no hashed certificate names",
-                    "OpenSSL only finds certificates in a directory through <subject-hash>.N names, so "
-                    f"every verification fails with {_VERIFY_FAILS}.", ev, "no <hash>.N entries in the directory",
-                    f"Run `openssl rehash {path}` (or c_rehash), or point {origin} at a PEM bundle file.")
+                    "OpenSSL only finds certificates in a directory through <subject-hash>.N names (symbolic "
+                    "links `openssl rehash` makes), so it loads nothing from this one and every verification "
+                    f"fails with {_VERIFY_FAILS}.", ev, "no <hash>.N entries in the directory",
+                    f"Run `openssl rehash {path}` (or c_rehash), or point {origin} at a PEM bundle file "
+                    "(`certdoctor bundle --add CA.pem --out bundle.pem` makes one).")
             return
         exc = _try_load(path)
         if exc is None:
@@ -554,36 +615,76 @@ class _Build:
             mod = type(exc).__module__
             error = f"{'' if mod == 'builtins' else mod + '.'}{type(exc).__name__}: {exc}"
             when = "when the client is created"
+        rule, holds, fix = _what_is(path, origin)
         self._unusable_location(
-            f"{origin} points at {path}, which holds no usable certificate",
-            f"{self.client} fails {when} with: {error}. The file is empty, not PEM, or unreadable.", ev, error,
-            f"Point {origin} at a PEM bundle (-----BEGIN CERTIFICATE----- blocks), or unset it.")
+            rule, f"{origin} points at {path}, which holds no usable certificate: {holds}",
+            f"{self.client} fails {when} with: {error}. A CA file must hold PEM certificates "
+            "(-----BEGIN CERTIFICATE----- blocks); certdoctor read what this one holds instead.", ev, error,
+            fix)
 
-    def _unusable_location(self, summary: str, explanation: str, ev: tuple[str, ...], error: str,
+    def check_variable(self, path: str, origin: str, *, how: str) -> None:
+        """:meth:`check_location` for a variable whose finding (what it changes) was just added:
+        when the location itself is broken, that finding says it all, so the variable is
+        reported once (the broken location), not twice."""
+        n = len(self.findings)
+        self.check_location(path, origin, how=how)
+        if n and len(self.findings) > n and self.findings[n - 1].code is Code.CA_BUNDLE_ENV:
+            del self.findings[n - 1]
+
+    def _uses(self, path: str) -> bool:
+        """Does ``path`` name trust this client has anyway: the same file or directory, or one
+        whose every certificate is in what the client loads (Debian's ``SSL_CERT_DIR=/etc/ssl/certs``
+        next to ``REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt``)? Then ignoring it changes
+        nothing."""
+        if any(_same_file(path, p) for p in (self.cafile, self.capath, self.ca_file)):
+            return True
+        from cryptography.hazmat.primitives import serialization
+
+        def ders(kind: str, where: str) -> set[bytes]:
+            return {c.public_bytes(serialization.Encoding.DER) for c in _load_location(kind, where)}
+
+        theirs = ders("dir" if os.path.isdir(path) else "file", path)
+        if not theirs:
+            return False
+        ours: set[bytes] = set()
+        for p in (self.cafile, self.capath):
+            if p:
+                ours |= ders("dir" if os.path.isdir(p) else "file", p)
+        return theirs <= ours
+
+    def _unusable_location(self, rule: str, summary: str, explanation: str, ev: tuple[str, ...], error: str,
                            fix: str) -> None:
-        """The ERROR of a location the client cannot use: ``ev`` names it, ``error`` is what the
-        client fails with (the last line of the evidence)."""
-        self.findings.append(_finding(Severity.ERROR, summary, explanation, ev + (f"error: {error}",), fix))
+        """The ERROR of a location the client cannot use (``rule``: one of
+        :data:`STORE_UNUSABLE_RULES`): ``ev`` names it, ``error`` is what the client fails with
+        (the last line of the evidence)."""
+        self.findings.append(_finding(Severity.ERROR, summary, explanation, ev + (f"error: {error}",), fix,
+                                      rule=rule))
 
     def _check_openssl(self, path: str, origin: str, ev: tuple[str, ...]) -> None:
         """SSL_CERT_FILE/DIR as OpenSSL reads them: a broken one silently loads nothing."""
         is_dir = origin == "SSL_CERT_DIR"
         d = _openssl_defaults(self.env)
         other_ok = (d["capath_ok"] and _dir_has_hashed(d["capath"])) if not is_dir else d["cafile_ok"] and _try_load(d["cafile"]) is None
+        rule, fix = None, ""
         if is_dir:
             bad = None if not path else (None if os.path.isdir(path) and _dir_has_hashed(path) else
                                          ("does not exist" if not os.path.exists(path) else
                                           "has no <hash>.N certificate names"))
+            rule = None if bad is None else ("store_missing" if bad == "does not exist" else "store_unhashed_directory")
         else:
             if not path:
                 bad = "is empty (OpenSSL then loads no file at all)"
+                rule = "store_missing"
             elif not os.path.exists(path):
-                bad = "does not exist"
+                bad, rule = "does not exist", "store_missing"
             elif os.path.isdir(path):
-                bad = "is a directory"
+                bad, rule = "is a directory", "store_is_directory"
             else:
                 exc = _try_load(path)
-                bad = None if exc is None else f"holds no usable certificate ({exc})"
+                bad = None
+                if exc is not None:
+                    rule, holds, fix = _what_is(path, origin)
+                    bad = f"holds no usable certificate: {holds} ({exc})"
         if bad is None:
             return
         other = "SSL_CERT_DIR/the default directory" if not is_dir else "SSL_CERT_FILE/the default file"
@@ -596,14 +697,22 @@ class _Build:
             sev, f"{origin}={path!r} {bad}",
             f"{self.client} reads {origin} through OpenSSL: {consequence}.",
             ev + (f"effect: {'partial store' if other_ok else 'empty store'}",),
-            f"Point {origin} at a valid {'hashed directory' if is_dir else 'PEM bundle'}, or unset it "
-            "(the OS bundle is then used)."))
+            (fix + " Or: " if "certdoctor convert" in fix else "")
+            + f"Point {origin} at a valid {'hashed directory' if is_dir else 'PEM bundle'}, or unset it "
+            "(the OS bundle is then used).", rule=rule))
 
     def ignored(self, names: tuple[str, ...], why: str, severity: Severity = Severity.INFO,
                 fix: str = "") -> None:
         for name in names:
             if self.env.get(name):
                 self.reasons.append(f"{name} is set and ignored by {self.client} ({why})")
+                if self.ca_file:
+                    continue  # the client is given its store explicitly: the variable never comes into play
+                if self._uses(self.env[name]):
+                    # it names trust the client has anyway: ignoring it changes nothing
+                    self.reasons.append(f"{name} names {self.env[name]}, whose certificates {self.client} "
+                                        "trusts anyway")
+                    continue
                 self.findings.append(_finding(
                     severity, f"{name} is set but {self.client} ignores it",
                     f"{self.client} does not read {name}: {why}.",
@@ -621,6 +730,8 @@ class _Build:
             self.ca_file_argument(f"verify={self.ca_file!r} per request: requests uses it instead of certifi "
                                   "and the environment", origin="verify", how="requests")
             for name, val in (("REQUESTS_CA_BUNDLE", rcb), ("CURL_CA_BUNDLE", ccb)):
+                if val and _same_file(val, self.ca_file):
+                    break  # the variable names the verify= file itself: nothing changes
                 if val:
                     self.findings.append(_finding(
                         Severity.INFO, f"{name} is set; a per-request verify= wins, session.verify would not",
@@ -641,7 +752,8 @@ class _Build:
                 self.reasons.append(f"CURL_CA_BUNDLE={ccb} is shadowed: REQUESTS_CA_BUNDLE wins when both are set")
             same = _same_file(path, self.certifi_path)
             self.findings.append(_finding(
-                Severity.WARNING, f"{name} replaces certifi for requests, and beats session.verify",
+                Severity.INFO if same else Severity.WARNING,
+                f"{name} replaces certifi for requests, and beats session.verify",
                 f"requests uses {path} instead of certifi ({self.certifi_path}) for every request that doesn't "
                 "pass verify= itself. It is applied before session.verify, so `session.verify = 'ca.pem'` is "
                 "silently ignored, and `session.verify = False` still verifies (psf/requests#3829); pip's "
@@ -651,7 +763,7 @@ class _Build:
                 f"If intended, make sure {path} also holds the public roots you need. Otherwise unset "
                 f"{name}; in code, pass verify= per request or set session.trust_env = False (which also "
                 "drops proxy variables and .netrc)."))
-            self.check_location(path, name, how="requests")
+            self.check_variable(path, name, how="requests")
         else:
             self.source = "certifi"
             if self.certifi_path:
@@ -686,13 +798,13 @@ class _Build:
             if sdir:
                 self.reasons.append(f"SSL_CERT_DIR={sdir} is ignored by httpx: SSL_CERT_FILE wins")
             self._httpx_override("SSL_CERT_FILE", sfile)
-            self.check_location(sfile, "SSL_CERT_FILE", how="httpx-file")
+            self.check_variable(sfile, "SSL_CERT_FILE", how="httpx-file")
         elif sdir:
             self.source = "SSL_CERT_DIR"
             self.capath = sdir
             self.reasons.append(f"SSL_CERT_DIR={sdir}: httpx (trust_env=True) uses it instead of certifi")
             self._httpx_override("SSL_CERT_DIR", sdir)
-            self.check_location(sdir, "SSL_CERT_DIR", how="httpx-dir")
+            self.check_variable(sdir, "SSL_CERT_DIR", how="httpx-dir")
         else:
             self.source = "certifi"
             self.cafile = self.certifi_path
@@ -742,7 +854,7 @@ class _Build:
                         "trusted."),
                     (f"{name}={val}", f"default: {default}"),
                     f"If intended, nothing to do; otherwise unset {name}."))
-                self.check_location(val, name, how="openssl")
+                self.check_variable(val, name, how="openssl")
             if not (d["cafile_ok"] or (d["capath_ok"] and _dir_has_hashed(d["capath"]))) and not any(
                     f.severity is Severity.ERROR for f in self.findings):
                 self.findings.append(_finding(
@@ -800,7 +912,7 @@ class _Build:
                         "; it is loaded on top of the OS store and pip's certifi."),
                     (f"{env_name}={env_path}",),
                     f"If pip should not use it, unset {env_name}."))
-            self.check_location(env_path, env_name, how="requests")
+            self.check_variable(env_path, env_name, how="requests")
         elif cert:
             verify, source = cert[0], ("argument" if cert[1] == "--cert" else
                                        "PIP_CERT" if "PIP_CERT" in cert[1] else "pip.conf")
@@ -955,6 +1067,7 @@ def clear_cache() -> None:
 __all__ = [
     "CLIENTS",
     "CA_VARIABLES",
+    "STORE_UNUSABLE_RULES",
     "EffectiveTrust",
     "effective_trust",
     "clear_cache",

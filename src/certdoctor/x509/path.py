@@ -182,24 +182,42 @@ def walk(
     path = [presented[0]]
     visited = {_fp(presented[0])}
     current = presented[0]
+    # A store certificate that is not a self-signed root (the server's leaf, an intermediate) ends
+    # the path only for VERIFY_X509_PARTIAL_CHAIN: OpenSSL without it goes on looking for a root,
+    # so the walk goes on too, and falls back to that partial anchor when no root is reached.
+    partial: tuple | None = None
+
+    def end(walk: Walk) -> Walk:
+        return walk if partial is None or walk.anchor is not None else Walk(partial[0], partial[1], True, None)
+
     for _ in range(MAX_DEPTH):
         if _fp(current) in anchor_fps:
-            return Walk(tuple(path), current, not _self_signed(current), None)
+            if _self_signed(current):
+                return Walk(tuple(path), current, False, None)
+            if partial is None:
+                partial = (tuple(path), current)
         signers = [a for a in by_subject.get(current.issuer, []) if _issued_by(current, a)]
-        parent = next((a for a in signers if can_issue(a)), None)
+        parent = next((a for a in signers if can_issue(a) and _fp(a) not in visited), None)
         if parent is not None:
             path.append(parent)
-            return Walk(tuple(path), parent, False, None)
+            if _self_signed(parent):
+                return Walk(tuple(path), parent, False, None)
+            if partial is None:
+                partial = (tuple(path), parent)
+            visited.add(_fp(parent))
+            current = parent
+            continue
         if _self_signed(current):
-            return Walk(tuple(path), None, False, None)  # a self-signed certificate the store does not hold
+            return end(Walk(tuple(path), None, False, None))  # a self-signed certificate the store does not hold
         pooled = [c for c in pool if _fp(c) not in visited and _issued_by(current, c)]
         parent = next((c for c in pooled if can_issue(c)), None)
         if parent is None:
-            return Walk(tuple(path), None, False, current, tuple(c for c in signers + pooled if not can_issue(c)))
+            return end(Walk(tuple(path), None, False, current,
+                            tuple(c for c in signers + pooled if not can_issue(c))))
         visited.add(_fp(parent))
         path.append(parent)
         current = parent
-    return Walk(tuple(path), None, False, None)
+    return end(Walk(tuple(path), None, False, None))
 
 
 def _self_signed(cert: "x509.Certificate") -> bool:
