@@ -146,6 +146,17 @@ def self_signed_leaf():
     return _root(), self_signed(HOST, "127.0.0.1")
 
 
+def forged_signature():
+    root = _root()
+    return root, _leaf(root.intermediate("Forger"), sign_with=make_key("ec"))  # the issuer's name and AKI, another key
+
+
+def anchor_without_key_cert_sign():
+    root = TestCA("Root Without keyCertSign", aia_url=None, ocsp_url=None, crl_url=None, basic_constraints=False,
+                  key_usage=_ku(digital_signature=True, crl_sign=True))
+    return root, _leaf(root)
+
+
 #: (OpenSSL's reason, the case, the code, the rule or None) — the rows of docs/REFUSALS.md that are served here
 ROWS = [
     ("permitted subtree violation", nc_permitted_dns, Code.NAME_CONSTRAINTS, "name_constraint_permitted"),
@@ -167,6 +178,8 @@ ROWS = [
     ("unable to get local issuer certificate", missing_intermediate, Code.CHAIN_INCOMPLETE, None),
     ("self-signed certificate in certificate chain", root_sent_untrusted, Code.UNTRUSTED_ROOT, None),
     ("self-signed certificate", self_signed_leaf, Code.SELF_SIGNED, None),
+    ("certificate signature failure", forged_signature, Code.MALFORMED_CERT, "signature_does_not_verify"),
+    ("invalid CA certificate", anchor_without_key_cert_sign, Code.INVALID_CA, "ca_not_a_ca"),
 ]
 
 
@@ -197,7 +210,8 @@ def test_each_refusal_gets_its_code(tmp_path, reason, case, code, rule):
     assert hits, [(f.code.value, f.summary) for f in d.findings]
     if rule is not None:
         assert any(f.rule == rule for f in hits), [(f.rule, f.summary) for f in hits]
-        assert all(f.cert_index is not None for f in hits if f.rule == rule)  # the certificate is named
+        named = [f for f in hits if f.rule == rule]
+        assert all(f.cert_index is not None or any("SHA-256" in e for e in f.evidence) for f in named)
     assert not any(f.code is Code.VERDICT_UNCONFIRMED for f in d.findings)
     # the client's own words reach the findings
     assert any(reason in e for f in d.findings for e in f.evidence)
@@ -273,3 +287,27 @@ def test_rfc5280_stricter_than_the_client_is_a_warning(tmp_path):
     assert any("Authority" in e or "2.5.29.35" in e for e in warn[0].evidence), warn[0].evidence
     assert "Python 3.13" in warn[0].explanation and "Go" in warn[0].explanation
     assert not any(f.severity is Severity.ERROR for f in d.findings)
+
+
+@pytest.mark.parametrize("reasons, kw, code", [
+    (("tlsv13 alert certificate required", "EOF occurred in violation of protocol"), {"client_ca": "root"},
+     Code.CLIENT_CERT_REQUIRED),
+    (("tlsv1 alert protocol version",), {"max_version": "TLSv1_1"}, Code.TLS_VERSION),
+])
+def test_tls_alerts_get_their_code(tmp_path, reasons, kw, code):
+    """The server's alert races the client's read: a client may see the alert or only the EOF."""
+    import ssl
+
+    root = _root()
+    leaf = _leaf(root.intermediate("Alerts"))
+    ca = tmp_path / "root.pem"
+    ca.write_bytes(root.cert_pem())
+    ctx_kw = {k: (root.cert if v == "root" else getattr(ssl.TLSVersion, v)) for k, v in kw.items()}
+    with http_server({"/": b"ok"}, tls=server_context(leaf, **ctx_kw), timeout=5) as srv:
+        url = f"https://{HOST}:{srv.port}/"
+        real = _real(url, ca)
+        d = diagnose(url, ca_file=str(ca), timeout=5, revocation=False, aia=False)
+    assert real is not None and any(r in real for r in reasons), real
+    assert all(r in DOC.read_text(encoding="utf-8") for r in reasons)
+    assert any(f.code is code and f.severity is Severity.ERROR for f in d.findings), d.findings
+    assert not any(f.code is Code.VERDICT_UNCONFIRMED for f in d.findings)

@@ -176,3 +176,28 @@ def test_an_extension_cryptography_cannot_parse_is_named_not_called_strict(root)
     assert warn and warn[0].code is Code.MALFORMED_CERT and warn[0].severity is Severity.WARNING
     assert warn[0].cert_index == 0 and "authorityInfoAccess" in warn[0].summary
     assert not [f for f in found if f.code is Code.STRICT_X509]
+
+
+def test_a_signature_the_named_issuer_did_not_make(root):
+    inter = root.intermediate("Forged Under")
+    forged = inter.issue_cert(HOST, sign_with=make_key("ec"))  # the issuer's name and AKI, another key
+    (f,) = _codes(evidence(forged.chain[:-1], anchors=[root.cert]), Code.MALFORMED_CERT)
+    assert f.rule == "signature_does_not_verify" and f.cert_index == 0 and f.severity is Severity.ERROR
+    # a CA of the same name with another key (re-keyed) is not this rule
+    other = TestCA("Forged Under", parent=root)
+    leaf = inter.issue_cert(HOST)
+    assert not _codes(evidence([leaf.cert, other.cert], anchors=[root.cert]), Code.MALFORMED_CERT)
+
+
+def test_cert_index_points_into_the_presented_chain(root):
+    """A CA from the store is on the path but was not sent: no index; one sent out of order keeps its own."""
+    no_kcs_root = TestCA("Store Root No KCS", basic_constraints=False,
+                         key_usage=x509.KeyUsage(True, False, False, False, False, False, True, False, False))
+    leaf = no_kcs_root.issue_cert(HOST)
+    (f,) = _codes(evidence([leaf.cert], anchors=[no_kcs_root.cert]), Code.INVALID_CA)
+    assert f.cert_index is None and any("Store Root No KCS" in e and "SHA-256" in e for e in f.evidence)
+    top = root.intermediate("PL0 Again", path_length=0)
+    below = top.intermediate("Below Again")
+    chain = below.issue_cert(HOST).chain[:-1]
+    (f,) = _codes(evidence([chain[0], chain[2], chain[1]], anchors=[root.cert]), Code.PATH_LENGTH)
+    assert f.cert_index == 1  # the PL0 intermediate, sent second

@@ -42,6 +42,7 @@ RULES = {
     "intermediate_without_ca_basic_constraints": "an intermediate without basicConstraints CA:TRUE",
     "leaf_key_usage_not_for_tls": "the leaf's keyUsage allows none of digitalSignature, keyEncipherment, keyAgreement",
     "unparsable_public_key": "a certificate's public key cannot be decoded",
+    "signature_does_not_verify": "the issuer (by name and key identifier) is there, but its key did not sign the certificate",
     "unparsable_extension": "an extension OpenSSL tolerates cannot be parsed by an RFC 5280 verifier (warning)",
     "expired_at_not_after": "now is exactly the certificate's notAfter second (OpenSSL: expired)",
     "ca_as_leaf": "the leaf has basicConstraints CA:TRUE (RFC 5280 verifiers refuse a CA as end entity)",
@@ -77,6 +78,7 @@ def check(ctx: "Context") -> list[Finding]:
     infos = list(path.path) + list(path.not_ca[:1])  # what OpenSSL would build: a refused issuer included
     certs = [i.certificate() for i in infos]
     f: list[Finding] = []
+    _signature(ctx, infos, certs, f)
     _malformed(infos, certs, f)
     _critical(infos, certs, f)
     _ca_rules(path, infos, certs, f)
@@ -85,7 +87,53 @@ def check(ctx: "Context") -> list[Finding]:
     _leaf_key_usage(infos[0], f)
     _exact_not_after(infos, ctx.now, f)
     _stricter_than_client(ctx, infos, f)
-    return f
+    return _presented_indices(ctx, infos, f)
+
+
+def _presented_indices(ctx: "Context", infos: Sequence[CertInfo], f: list[Finding]) -> list[Finding]:
+    """``cert_index`` points into the chain as presented: a path position becomes the index of that
+    certificate in what the server sent, ``None`` for one from the store or an AIA download (its
+    subject is in the evidence)."""
+    from dataclasses import replace
+
+    from certdoctor.model import fingerprint_sha256
+
+    sent = {}
+    for n, c in enumerate(ctx.certs):
+        sent.setdefault(fingerprint_sha256(c), n)
+    return [x if x.cert_index is None else replace(x, cert_index=sent.get(infos[x.cert_index].fingerprint_sha256))
+            for x in f]
+
+
+def _signature(ctx: "Context", infos: Sequence[CertInfo], certs, f: list[Finding]) -> None:
+    """The issuer by name and key identifier is there, but its key did not make the signature."""
+    from certdoctor.model import issued_by
+
+    if ctx.path.trusted:
+        return
+    top, top_cert = infos[len(ctx.path.path) - 1], certs[len(ctx.path.path) - 1]
+    if top.self_signed:
+        return
+    for c in list(ctx.certs) + list(ctx.evidence.trust.anchors()):
+        if c.subject != top_cert.issuer or issued_by(top_cert, c):
+            continue
+        try:
+            issuer = CertInfo.from_certificate(c)
+        except Exception:  # a certificate that cannot be read names no key
+            continue
+        if top.aki and issuer.ski and top.aki != issuer.ski:
+            continue  # another key of the same name (a re-keyed CA): not this rule
+        i = len(ctx.path.path) - 1
+        role = role_of(i, len(infos), top)
+        f.append(_finding(
+            Code.MALFORMED_CERT, f"The signature of {role} does not verify with its issuer's key.",
+            (f"{issuer.display_name!r} has the issuer's name and key identifier, but its key did not make the signature "
+             "of " + role + ": the certificate was altered, or signed by another key. OpenSSL says "
+             "'certificate signature failure'."),
+            (f"{role}: {who(top)}", f"issuer: {who(issuer)}", "field: signatureValue"),
+            f"The CA must reissue {role}; the server must serve a certificate its CA really signed.", i,
+            "signature_does_not_verify"))
+        return
 
 
 def _finding(code: Code, summary: str, explanation: str, evidence: tuple[str, ...], fix: str, index: int | None,
