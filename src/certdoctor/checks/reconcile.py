@@ -19,8 +19,11 @@ if TYPE_CHECKING:  # pragma: no cover
 CLOCK_SKEW_LIMIT = policy.CLOCK_SKEW
 
 
-def reconcile(findings: list[Finding], outcome: "ClientOutcome", clock, pinned_clock: bool) -> list[Finding]:
-    """Make our verdict equal the client's: explain any disagreement, never hide it."""
+def reconcile(findings: list[Finding], outcome: "ClientOutcome", clock, pinned_clock: bool,
+              rfc5280_error: str | None = None) -> list[Finding]:
+    """Make our verdict equal the client's: explain any disagreement, never hide it. An
+    unexplained refusal quotes the client's exact reason and cryptography's verifier's
+    (``rfc5280_error``; see docs/REFUSALS.md for the reasons that have a code of their own)."""
     cert_errors = [f for f in findings if f.severity is Severity.ERROR and f.code not in (
         Code.REVOKED, Code.PIN_MISMATCH, Code.REVOCATION_UNKNOWN, Code.CA_BUNDLE_ENV)]
     out = list(findings)
@@ -49,8 +52,10 @@ def reconcile(findings: list[Finding], outcome: "ClientOutcome", clock, pinned_c
         out.append(Finding(
             Code.VERDICT_UNCONFIRMED, Severity.ERROR,
             f"{outcome.client} fails, and certdoctor's checks do not explain why.",
-            "The real client's error is below; certdoctor found no certificate problem that accounts for it.",
-            (outcome.error or "",),
+            ("The real client's exact error and cryptography's RFC 5280 verifier's reason are below; certdoctor "
+             "found no certificate problem that accounts for them (docs/REFUSALS.md lists the reasons it explains)."),
+            (f"{outcome.client} says: {outcome.error or '(no error text)'}",
+             f"cryptography's verifier: {rfc5280_error or 'accepts the chain (or could not run)'}"),
             "Please report this with `certdoctor diagnose --json` output.", Actor.NOBODY, None))
     if outcome.error:
         out = [replace(f, evidence=f.evidence + (f"{outcome.client} says: {outcome.error}",))

@@ -13,7 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from certdoctor.x509.path import PathResult
 
 #: the certificate checks, in the order their findings are reported
-ORDER = ("presentation", "validity", "hostname", "crypto", "trust", "strict", "pins", "revocation")
+ORDER = ("presentation", "validity", "hostname", "crypto", "trust", "strict", "x509rules", "pins", "revocation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +35,13 @@ class Judgement:
 def judge(evidence: "Evidence", now: _dt.datetime | None = None) -> Judgement:
     """Every check on ``evidence`` at ``now`` (default: the clock of the gathering)."""
     from certdoctor.checks import (
-        crypto, hostname, pins, presentation, reconcile, revocation, strict, trust, validity,
+        crypto, hostname, pins, presentation, reconcile, revocation, strict, trust, validity, x509rules,
     )
     from certdoctor.checks.context import derive
 
     modules = {"presentation": presentation, "validity": validity, "hostname": hostname, "crypto": crypto,
-               "trust": trust, "strict": strict, "pins": pins, "revocation": revocation}
+               "trust": trust, "strict": strict, "pins": pins, "revocation": revocation,
+               "x509rules": x509rules}
     ctx = derive(evidence, now)
     findings: list[Finding] = list(evidence.trust.description.findings)
     if evidence.probe.failure is not None:
@@ -60,7 +61,8 @@ def judge(evidence: "Evidence", now: _dt.datetime | None = None) -> Judgement:
         verifies = outcome.ok
         # the client ran on the clock of the gathering: another clock may explain a disagreement
         pinned = evidence.options.clock_pinned or ctx.now != evidence.now
-        findings = reconcile.reconcile(findings, outcome, ctx.now, pinned)
+        findings = reconcile.reconcile(findings, outcome, ctx.now, pinned,
+                                       ctx.path.rfc5280_error if ctx.path is not None else None)
     elif evidence.probe.failure is not None:
         verifies = False  # nothing to hand to the client: the connection itself failed
     findings = _after_unusable_store(findings)
