@@ -12,6 +12,9 @@ it, and certdoctor either reads it or names exactly the part it cannot handle:
     GeneralizedTime with a fraction      "… with fractional seconds …"; OpenSSL's verify refuses
                                          all three ("format error in certificate's notBefore field")
 
+The odd times are spliced into a v3 RSA leaf with a SAN, so that served by `openssl s_server`
+the real requests fails on the time alone; certdoctor's probe then names the same part.
+
 The DER files made here are also stored under tests/support/data/unusual/ for the unit tests
 (tests/unit/test_load_unusual.py); :func:`build` remakes them.
 """
@@ -112,12 +115,14 @@ def build(d: Path) -> dict[str, Path]:
     d.mkdir(parents=True, exist_ok=True)
     _ca_and_leaf(d, "ed25519", ["-algorithm", "ed25519"], "ed25519.i9.test")
     _ca_and_leaf(d, "ed448", ["-algorithm", "ed448"], "ed448.i9.test")
-    _ca_and_leaf(d, "rsa", ["-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:2048"], "v1.i9.test", v1_leaf=True)
+    rsa = ["-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:2048"]
+    _ca_and_leaf(d, "rsa", rsa, "v1.i9.test", v1_leaf=True)
+    _ca_and_leaf(d, "rsa3", rsa, "odd.i9.test")  # the base of the odd times: a SAN, so only the time fails
     ossl("genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt", "dsa_paramgen_bits:2048", "-out", "dsa.param",
          cwd=d)
     _ca_and_leaf(d, "dsa", ["-paramfile", "dsa.param"], "dsa.i9.test")
-    v1 = (d / "rsa-leaf.der").read_bytes()
-    ca_key = d / "rsa-ca.key"
+    base = (d / "rsa3-leaf.der").read_bytes()
+    ca_key = d / "rsa3-ca.key"
     cases = {
         "ed25519-leaf": d / "ed25519-leaf.der",
         "ed448-leaf": d / "ed448-leaf.der",
@@ -133,7 +138,7 @@ def build(d: Path) -> dict[str, Path]:
     }
     for name, validity in odd.items():
         cases[name] = d / f"{name}.der"
-        cases[name].write_bytes(resign(v1, ca_key, d, validity=validity))
+        cases[name].write_bytes(resign(base, ca_key, d, validity=validity))
     cases["dsa-leaf-inherited"] = d / "dsa-leaf-inherited.der"
     cases["dsa-leaf-inherited"].write_bytes(
         resign((d / "dsa-leaf.der").read_bytes(), d / "dsa-ca.key", d, drop_key_params=True))
@@ -161,7 +166,7 @@ def test_openssl_reads_every_case(cases, name):
     ("ed448-leaf", "Ed448", 3),
     ("v1-leaf", "RSA", 1),
     ("dsa-leaf-explicit", "DSA", 3),
-    ("generalized-before-2050", "RSA", 1),
+    ("generalized-before-2050", "RSA", 3),
 ])
 def test_certdoctor_reads_what_cryptography_can(cases, name, key_type, version):
     (cert,) = load_file(cases[name])
@@ -213,7 +218,7 @@ def test_an_odd_time_encoding_is_named_and_openssl_refuses_it_in_verification(ca
     field = "notAfter" if "not-after" in name else "notBefore"
     d = cases[name].parent
     ossl("x509", "-inform", "DER", "-in", cases[name].name, "-out", f"{name}.pem", cwd=d)
-    run = subprocess.run([OPENSSL, "verify", "-CAfile", "rsa-ca.pem", f"{name}.pem"], cwd=d,
+    run = subprocess.run([OPENSSL, "verify", "-CAfile", "rsa3-ca.pem", f"{name}.pem"], cwd=d,
                          capture_output=True, text=True, timeout=30)
     # what certdoctor's message claims OpenSSL (and so every Python client) does
     assert run.returncode != 0 and f"format error in certificate's {field} field" in run.stdout + run.stderr
@@ -226,3 +231,52 @@ def test_real_damage_is_still_called_damage(cases):
     assert unsupported_part(bytes(flipped)) is None
     assert unsupported_part(good[:-20]) is None
     assert unsupported_part(b"\x30\x03\x02\x01\x05") is None
+
+
+def _s_server(cert: Path, key: Path):
+    """`openssl s_server` on 127.0.0.1, port 0; (process, port)."""
+    proc = subprocess.Popen([OPENSSL, "s_server", "-accept", "127.0.0.1:0", "-cert", str(cert), "-key", str(key),
+                             "-www"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    assert proc.stdout is not None
+    for _ in range(20):
+        line = proc.stdout.readline()
+        if line.startswith("ACCEPT "):
+            return proc, int(line.rsplit(":", 1)[1])
+        if not line:
+            break
+    proc.kill()
+    proc.wait()
+    raise AssertionError("openssl s_server did not start")
+
+
+@pytest.mark.parametrize("name,words", [
+    ("utc-with-offset", "its notBefore is UTCTime '250101000000+0100', with a time-zone offset instead of Z"),
+    ("generalized-fraction", "with fractional seconds"),
+])
+def test_a_server_presenting_an_odd_time_is_told_what_part_not_malformed(cases, name, words, tmp_path):
+    import requests
+
+    from certdoctor.net.probe import probe
+
+    d = cases[name].parent
+    pem = tmp_path / f"{name}.pem"
+    pem.write_bytes(ossl("x509", "-inform", "DER", "-in", str(cases[name]), cwd=d))
+    proc, port = _s_server(pem, d / "rsa3-leaf.key")
+    try:
+        result = probe("127.0.0.1", port, timeout=10)
+        assert result.chain_der  # the handshake completes: OpenSSL serves the certificate it reads
+        with pytest.raises(InputError) as info:
+            result.certificates()
+        assert words in info.value.message and "cannot be parsed" not in info.value.message
+        assert f"127.0.0.1:{port} -showcerts" in info.value.hint
+        # and the claim the message makes: the real requests refuses it
+        from certdoctor.net.resolve import override
+
+        ca = d / "rsa3-ca.pem"  # its issuer, and the name its SAN holds: only the time can fail
+        with override({"odd.i9.test": "127.0.0.1"}), pytest.raises(
+                requests.exceptions.SSLError, match="format error in certificate's notBefore field"):
+            requests.get(f"https://odd.i9.test:{port}/", verify=str(ca), timeout=10)
+    finally:
+        proc.kill()
+        proc.wait()

@@ -35,7 +35,7 @@ def as_pem(data: bytes) -> bytes:
     ("ed448-leaf", "Ed448", None, 3),
     ("v1-leaf", "RSA", 2048, 1),
     ("dsa-leaf-explicit", "DSA", 2048, 3),
-    ("generalized-before-2050", "RSA", 2048, 1),
+    ("generalized-before-2050", "RSA", 2048, 3),
 ])
 @pytest.mark.parametrize("encode", [lambda b: b, as_pem], ids=["der", "pem"])
 def test_read_and_described(name, key_type, key_size, version, encode):

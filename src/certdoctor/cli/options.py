@@ -60,7 +60,7 @@ def password_option(f: Callable) -> Callable:
     """``--password`` (parameter ``password``; default ``$CERTDOCTOR_PASSWORD``): every command that
     reads a certificate file takes it, since any such file may be a password-protected PKCS#12."""
     return click.option("--password", "password", envvar=PASSWORD_ENV, default=None, metavar="PASSWORD",
-                        show_envvar=True, help=PASSWORD_HELP)(f)
+                        help=PASSWORD_HELP)(f)
 
 
 def json_option(f: Callable) -> Callable:
