@@ -259,10 +259,10 @@ def parse_endpoint(source: str) -> tuple[str, int, str]:
     return t.host, t.port, t.path
 
 
-def _load_file(path: str) -> tuple["x509.Certificate", ...]:
+def _load_file(path: str, password: str | None = None) -> tuple["x509.Certificate", ...]:
     from certdoctor.x509.load import load_file
 
-    return tuple(load_file(path))
+    return tuple(load_file(path, password=password))
 
 
 def _fetch(host: str, port: int, servername: str | None, timeout: float,
@@ -370,7 +370,7 @@ def _skew_words(skew: float) -> str:
 
 def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime, *, timeout: float,
                   servername: str | None, ca_file: str | None, check_clock: bool,
-                  proxy: str | None = None, environ=None) -> SourceExpiry:
+                  proxy: str | None = None, environ=None, password: str | None = None) -> SourceExpiry:
     from certdoctor.net.target import ENDPOINT, FILE, classify, looks_like_path
 
     kind = "file" if looks_like_path(source) else "endpoint"
@@ -380,7 +380,7 @@ def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime
         src = classify(source, servername=servername, kinds=(FILE, ENDPOINT))  # the one rule set
         kind = src.kind
         if src.target is None:
-            certs = _load_file(source)
+            certs = _load_file(source, password)
         else:
             target = src.target
             host, port, url_path = target.host, target.port, target.path
@@ -430,6 +430,7 @@ def check_expiry(
     concurrency: int = 16,
     proxy: str | None = None,
     environ=None,
+    password: str | None = None,
 ) -> ExpiryReport:
     """Expiry of every certificate of every source (files and endpoints), as one report.
 
@@ -442,7 +443,8 @@ def check_expiry(
     (and verified name) for every endpoint. ``ca_file`` is the trust used for the verified
     ``Date`` request; ``check_clock=False`` skips it. ``proxy`` is an ``http://`` CONNECT proxy
     for every endpoint; without it each endpoint follows ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY``
-    of ``environ`` (default ``os.environ``) as requests would. Bad thresholds raise :class:`UsageError`.
+    of ``environ`` (default ``os.environ``) as requests would. ``password`` opens every
+    password-protected PKCS#12 file among the sources. Bad thresholds raise :class:`UsageError`.
     """
     if warn_days < 0 or crit_days < 0:
         raise UsageError(f"thresholds must not be negative (warn {warn_days}, crit {crit_days})", None)
@@ -458,7 +460,8 @@ def check_expiry(
 
     def one(src: str) -> SourceExpiry:
         return _check_source(src, warn_days, crit_days, now, timeout=timeout, servername=servername,
-                             ca_file=ca, check_clock=check_clock, proxy=proxy, environ=environ)
+                             ca_file=ca, check_clock=check_clock, proxy=proxy, environ=environ,
+                             password=password)
 
     workers = max(1, min(int(concurrency), len(srcs)))
     if workers == 1:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import click
 
 from certdoctor.cli.common import Exit
-from certdoctor.cli.options import json_option
+from certdoctor.cli.options import json_option, password_option
 
 #: what --add and --check read
 KINDS = ("file", "stdin")
@@ -32,8 +32,9 @@ KINDS = ("file", "stdin")
 @click.option("--out", "out", metavar="FILE", help="Where to write the bundle (atomically, mode 0644).")
 @click.option("--allow-leaf", is_flag=True, help="Also accept certificates that are not CAs (a self-signed server).")
 @click.option("--check", "check", metavar="FILE", help="Audit this bundle (- for stdin) instead of building one.")
+@password_option
 @json_option
-def command(files, adds, base, out, allow_leaf, check, as_json):
+def command(files, adds, base, out, allow_leaf, check, password, as_json):
     """Build a CA bundle (certifi plus your CAs), or audit one with --check.
 
     A bundle given as verify= / REQUESTS_CA_BUNDLE / SSL_CERT_FILE replaces the default store,
@@ -53,10 +54,11 @@ def command(files, adds, base, out, allow_leaf, check, as_json):
     if not items and base == "certifi":
         raise UsageError("nothing to add: give --add FILE",
                          "certdoctor bundle --add corp-root.pem --out ca-bundle.pem")
-    return _build(items, base, out, allow_leaf, as_json)
+    return _build(items, base, out, allow_leaf, as_json, password)
 
 
-def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: bool) -> int:
+def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: bool,
+           password: str | None = None) -> int:
     from certdoctor.cli.common import classify
     from certdoctor.x509.load import read_bytes
     from certdoctor.errors import InputError, UsageError
@@ -66,7 +68,7 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
     if sum(s.kind == "stdin" for s in sources) > 1:
         raise UsageError("standard input (-) can be added once", "Give the other certificates as files.")
     result = build_bundle([read_bytes(s) if s.kind == "stdin" else s.input for s in sources],
-                          base=base, allow_leaf=allow_leaf)
+                          base=base, allow_leaf=allow_leaf, password=password)
     not_ca = [d for d in result.refused() if d.reason == "not-ca"]
     if not_ca:
         names = "; ".join(f"{d.subject} ({d.source})" for d in not_ca)

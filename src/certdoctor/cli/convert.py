@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from certdoctor.cli.options import json_option
+from certdoctor.cli.options import json_option, password_option
 
 FORMAT_CHOICES = ("pem", "der", "p7b", "p7b-pem")
 
@@ -24,7 +24,7 @@ FORMAT_CHOICES = ("pem", "der", "p7b", "p7b-pem")
 @click.option("--with-key", is_flag=True, help="Write the PKCS#12 private key too (unencrypted, mode 0600).")
 @click.option("--key-out", type=click.Path(dir_okay=False), metavar="PATH",
               help="Where --with-key writes the key (default: OUT with suffix .key).")
-@click.option("--password", envvar="CERTDOCTOR_PASSWORD", help="PKCS#12 password (or set CERTDOCTOR_PASSWORD).")
+@password_option
 @json_option
 def command(src, out, to, order, split_dir, with_key, key_out, password, as_json):
     """Convert the certificates of IN (PEM, DER, PKCS#7, PKCS#12; - for stdin) into OUT.

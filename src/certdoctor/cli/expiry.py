@@ -14,7 +14,7 @@ import click
 
 from certdoctor import policy
 from certdoctor.cli.common import Nagios
-from certdoctor.cli.options import connection_options, json_option
+from certdoctor.cli.options import connection_options, json_option, password_option
 
 
 def _usage_exit(message: str, as_json: bool) -> click.exceptions.Exit:
@@ -51,10 +51,11 @@ class NagiosCommand(click.Command):
 @connection_options
 @click.option("--no-clock", is_flag=True, help="Do not compare the local clock with the server's Date.")
 @click.option("--concurrency", type=int, default=16, show_default=True, help="Endpoints checked at once.")
+@password_option
 @json_option
 def command(sources: tuple[str, ...], warn_days: int, crit_days: int, timeout: float, proxy: str | None,
             servername: str | None, resolve: tuple[str, ...], ca_file: str | None, no_clock: bool,
-            concurrency: int, as_json: bool) -> int:
+            concurrency: int, password: str | None, as_json: bool) -> int:
     """Expiry of every certificate of every chain (Nagios exit codes).
 
     SOURCE is a certificate file, host[:port] or https:// URL. Prints a Nagios/Icinga line
@@ -78,7 +79,7 @@ def command(sources: tuple[str, ...], warn_days: int, crit_days: int, timeout: f
         install_resolve(resolve)
         report = check_expiry(sources, warn_days, crit_days, timeout=timeout, servername=servername,
                               ca_file=ca_file, check_clock=not no_clock, concurrency=concurrency,
-                              proxy=proxy)
+                              proxy=proxy, password=password)
     except CertdoctorError as exc:  # a usage error is UNKNOWN, exit 3; a bad source never gets here
         raise _usage_exit(exc.message, as_json) from None
     if as_json:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import click
 
-from certdoctor.cli.options import connection_options, json_option
+from certdoctor.cli.options import connection_options, json_option, password_option
 
 from certdoctor.inspect import KINDS  # noqa: F401  (what inspect reads; tests import it from here)
 
 
 @click.command("inspect")
 @click.argument("source")
-@click.option("--password", envvar="CERTDOCTOR_PASSWORD", help="PKCS#12 password (or set CERTDOCTOR_PASSWORD).")
+@password_option
 @connection_options
 @json_option
 def command(source, password, timeout, proxy, servername, resolve, ca_file, as_json):

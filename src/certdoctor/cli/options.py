@@ -2,7 +2,9 @@
 
 Every command that connects (diagnose, fix, inspect, pin, expiry, revocation) takes
 :func:`connection_options` (``--timeout``, ``--proxy``, ``--servername``, ``--resolve``,
-``--ca-file``) and every command takes :func:`json_option`. A command that needs a different
+``--ca-file``) and every command takes :func:`json_option`. Every command that reads a certificate file
+(inspect, convert, pin, expiry, revocation, bundle, fix --intermediate) takes
+:func:`password_option` (``--password``, ``CERTDOCTOR_PASSWORD``). A command that needs a different
 *behaviour* derives it from the one option (revocation's per-request timeout is a share of
 ``--timeout``), it does not declare its own.
 
@@ -25,6 +27,9 @@ RESOLVE_HELP = ("Resolve HOST (or *.suffix) to ADDR in this process, like curl -
                 "(repeatable; CERTDOCTOR_RESOLVE adds more).")
 CA_FILE_HELP = "A PEM bundle to trust instead of the default store (like verify=FILE)."
 JSON_HELP = "Print one JSON document (docs/JSON.md) instead of text."
+PASSWORD_HELP = "Password of a PKCS#12 (.p12/.pfx) file or an encrypted key (or set CERTDOCTOR_PASSWORD)."
+#: the environment variable behind ``--password`` (every command that reads a file)
+PASSWORD_ENV = "CERTDOCTOR_PASSWORD"
 
 
 def timeout_option(f: Callable) -> Callable:
@@ -51,6 +56,13 @@ def ca_file_option(f: Callable) -> Callable:
                         help=CA_FILE_HELP)(f)
 
 
+def password_option(f: Callable) -> Callable:
+    """``--password`` (parameter ``password``; default ``$CERTDOCTOR_PASSWORD``): every command that
+    reads a certificate file takes it, since any such file may be a password-protected PKCS#12."""
+    return click.option("--password", "password", envvar=PASSWORD_ENV, default=None, metavar="PASSWORD",
+                        help=PASSWORD_HELP)(f)
+
+
 def json_option(f: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help=JSON_HELP)(f)
 
@@ -66,6 +78,7 @@ def connection_options(f: Callable) -> Callable:
 __all__ = [
     "connection_options",
     "json_option",
+    "password_option",
     "timeout_option",
     "proxy_option",
     "servername_option",

@@ -17,13 +17,14 @@ from __future__ import annotations
 import click
 
 from certdoctor.cli.common import Exit
-from certdoctor.cli.options import connection_options, json_option
+from certdoctor.cli.options import connection_options, json_option, password_option
 
 #: what ``pin`` reads
 KINDS = ("file", "stdin", "endpoint")
 
 
-def _chain_of(source, servername: str | None, timeout: float, proxy: str | None = None):
+def _chain_of(source, servername: str | None, timeout: float, proxy: str | None = None,
+              password: str | None = None):
     """(certificates, source label, host) of a file, stdin or an endpoint.
 
     An endpoint is reached through ``proxy``, else the one ``HTTPS_PROXY``/``ALL_PROXY``/
@@ -32,7 +33,7 @@ def _chain_of(source, servername: str | None, timeout: float, proxy: str | None 
     from certdoctor.x509.load import read_source
 
     if not source.is_endpoint:
-        loaded = read_source(source)
+        loaded = read_source(source, password=password)
         return tuple(loaded.certificates), loaded.source, None
     from certdoctor.net.probe import fetch_chain
     from certdoctor.net.proxy import proxy_for_host
@@ -56,10 +57,11 @@ def _chain_of(source, servername: str | None, timeout: float, proxy: str | None 
 @click.option("--level", type=click.Choice(["leaf", "intermediate"]), default="leaf", show_default=True,
               help="Primary pin: the server's key, or the key of the intermediate that issued it.")
 @connection_options
+@password_option
 @json_option
 def command(target: str | None, new_key: str | None, rsa_bits: str | None, backup_files: tuple[str, ...],
             level: str, timeout: float, proxy: str | None, servername: str | None, resolve: tuple[str, ...],
-            ca_file: str | None, as_json: bool) -> int:
+            ca_file: str | None, password: str | None, as_json: bool) -> int:
     """Show SPKI pins of a chain and make a backup pin key.
 
     TARGET is a host[:port], an https:// URL or a certificate FILE. Prints every
@@ -78,11 +80,11 @@ def command(target: str | None, new_key: str | None, rsa_bits: str | None, backu
         raise UsageError("--rsa only applies with --new-backup-key", None)
     source = classify(target, KINDS, servername) if target is not None else None
     ca_certs = ca_file_certificates(ca_file)
-    backup_pins = [load_key_pin(f) for f in backup_files]
+    backup_pins = [load_key_pin(f, password=password) for f in backup_files]
     certs = label = host = None
     if source is not None:  # read the chain before writing any key: a bad target writes nothing
         install_resolve(resolve)
-        certs, label, host = _chain_of(source, servername, timeout, proxy)
+        certs, label, host = _chain_of(source, servername, timeout, proxy, password)
         # validate early too (an empty chain, bad level) so no key is written for nothing
         pin_report(certs, source=label, host=host, backup_pins=backup_pins, level=level)
     backup = None

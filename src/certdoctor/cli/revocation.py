@@ -22,7 +22,7 @@ import click
 
 from certdoctor import policy
 from certdoctor.cli.common import Exit
-from certdoctor.cli.options import connection_options, json_option
+from certdoctor.cli.options import connection_options, json_option, password_option
 
 #: what ``revocation`` reads
 KINDS = ("file", "stdin", "endpoint")
@@ -79,10 +79,11 @@ def _issuer_from_aia(cert, timeout: float):
               help="Sources to ask: CRLs first, then OCSP (all), or only one kind.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the on-disk CRL/OCSP cache.")
 @connection_options
+@password_option
 @json_option
 def command(target: str, issuer_file: str | None, policy_name: str, method: str, no_cache: bool, timeout: float,
             proxy: str | None, servername: str | None, resolve: tuple[str, ...], ca_file: str | None,
-            as_json: bool) -> int:
+            password: str | None, as_json: bool) -> int:
     """Check revocation of a certificate by CRL and OCSP, signatures verified.
 
     TARGET is a certificate/chain FILE (- for stdin), a host[:port] or an https:// URL. Exit 0
@@ -108,13 +109,13 @@ def command(target: str, issuer_file: str | None, policy_name: str, method: str,
         certs, stapled = _fetch_chain(t.host, t.port, timeout, want_staple=method != "crl", proxy=proxy,
                                       servername=servername)
     else:
-        certs = list(read_source(source).certificates)
+        certs = list(read_source(source, password=password).certificates)
     label = source.label
     if not certs:
         raise InputError(f"{label}: no certificate to check", None)
     cert = certs[0]
     if issuer_file:
-        candidates = list(read_source(classify(issuer_file, (FILE,))).certificates)
+        candidates = list(read_source(classify(issuer_file, (FILE,)), password=password).certificates)
         issuer = find_issuer(cert, candidates)
         if issuer is None:
             raise InputError(

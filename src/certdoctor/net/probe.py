@@ -143,6 +143,16 @@ class ProbeResult:
             try:
                 out.append(x509.load_der_x509_certificate(der))
             except Exception as exc:
+                from certdoctor.x509.load import unsupported_part
+
+                part = unsupported_part(der)
+                if part is not None:  # OpenSSL reads it: name the part, never "malformed"
+                    raise InputError(
+                        f"certificate #{i} presented by {self.host}:{self.port}: {part[0]}",
+                        "Its operator must have it reissued. `openssl s_client -connect "
+                        f"{self.host}:{self.port} -showcerts` shows the chain, and `openssl x509 -noout -text` "
+                        "the fields of each certificate.",
+                    ) from exc
                 raise InputError(
                     f"certificate #{i} presented by {self.host}:{self.port} cannot be parsed: {exc}",
                     "the server sends a malformed certificate; its operator must replace it",

@@ -121,14 +121,17 @@ def pin_of_der(cert_der: bytes) -> str:
     return pin_of_certificate(x509.load_der_x509_certificate(cert_der))
 
 
-def load_key_pin(path: str | os.PathLike[str], password: bytes | None = None) -> str:
+def load_key_pin(path: str | os.PathLike[str], password: bytes | str | None = None) -> str:
     """The pin of the key in ``path``: a private key, public key, CSR or certificate (PEM/DER).
 
-    Raises :class:`InputError` naming the file when it holds none of those.
+    ``password`` opens an encrypted private key. Raises :class:`InputError` naming the file when
+    it holds none of those.
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
+    if isinstance(password, str):
+        password = password.encode("utf-8")
     source = str(path)
     try:
         data = Path(path).read_bytes()

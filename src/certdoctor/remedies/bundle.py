@@ -414,7 +414,7 @@ def _base_certs(base: str | os.PathLike[str]) -> tuple[list, str, str | None, li
     return certs, f"base file {p.name}", str(p), problems
 
 
-def _load_added(item: AddItem) -> tuple[list, str]:
+def _load_added(item: AddItem, password: str | None = None) -> tuple[list, str]:
     """(certificates, source label) of one ``add`` item: a path, PEM/DER/P7 bytes or a certificate."""
     from cryptography import x509
 
@@ -422,26 +422,26 @@ def _load_added(item: AddItem) -> tuple[list, str]:
         return [item], "added (certificate object)"
     if isinstance(item, (bytes, bytearray, memoryview)):
         data = bytes(item)
-        certs = _load_bytes(data, "the added bytes")
+        certs = _load_bytes(data, "the added bytes", password)
         return certs, "added (PEM bytes)" if b"-----BEGIN" in data else "added (DER bytes)"
     if isinstance(item, (str, os.PathLike)):
         p = Path(item)
-        certs = _load_path(p)
+        certs = _load_path(p, password)
         return certs, f"added from {_clean(p.name)}"
     raise UsageError(f"cannot add {type(item).__name__!r} to a bundle",
                      "Give a path, PEM/DER bytes or a cryptography x509.Certificate.")
 
 
-def _load_bytes(data: bytes, source: str) -> list:
+def _load_bytes(data: bytes, source: str, password: str | None = None) -> list:
     from certdoctor.x509.load import load_certificates
 
-    return list(load_certificates(data, source=source))
+    return list(load_certificates(data, source=source, password=password))
 
 
-def _load_path(p: Path) -> list:
+def _load_path(p: Path, password: str | None = None) -> list:
     from certdoctor.x509.load import load_file
 
-    return list(load_file(p))
+    return list(load_file(p, password=password))
 
 
 # --------------------------------------------------------------------------- build
@@ -489,6 +489,8 @@ def build_bundle(
     base: str | os.PathLike[str] = "certifi",
     allow_leaf: bool = False,
     now: _dt.datetime | None = None,
+    *,
+    password: str | None = None,
 ) -> BundleResult:
     """A bundle: ``base``'s certificates then the ``add`` ones, one copy each, CAs only.
 
@@ -496,7 +498,8 @@ def build_bundle(
     ``"none"``, or a path. ``add`` items are paths, PEM/DER bytes or ``x509.Certificate``.
     Expired, not-yet-valid and (without ``allow_leaf``) non-CA certificates are dropped, each with
     a warning; duplicates (by SHA-256) are dropped silently (see ``dropped``). Raises
-    :class:`~certdoctor.errors.InputError` when an input cannot be read.
+    :class:`~certdoctor.errors.InputError` when an input cannot be read. ``password`` opens
+    password-protected PKCS#12 items.
 
         >>> r = build_bundle([Path("corp-root.pem").read_bytes()])           # doctest: +SKIP
         >>> r.entries[-1].source                                              # doctest: +SKIP
@@ -512,7 +515,7 @@ def build_bundle(
     warns = [f"{base_label}: {p} (skipped)" for p in problems]
     inputs.append((base_certs, base_label, False))
     for item in add:
-        certs, label = _load_added(item)
+        certs, label = _load_added(item, password)
         inputs.append((certs, label, True))
 
     entries: list[BundleEntry] = []

@@ -315,6 +315,7 @@ def fix(
     *,
     trust_fingerprints: Sequence[str] = (),
     intermediates: Sequence = (),
+    password: str | None = None,
     client: str = "requests",
     ca_file: str | None = None,
     python: str | None = None,
@@ -328,13 +329,13 @@ def fix(
 
     ``intermediates`` are certificates the user obtained (file paths, or parsed certificates),
     e.g. the intermediate a server leaves out when AIA is blocked or absent: those on the path
-    go into the bundle. ``trust_fingerprints`` are the roots (or self-signed certificates) the
+    go into the bundle (``password`` opens a PKCS#12 one). ``trust_fingerprints`` are the roots (or self-signed certificates) the
     user confirmed; nothing that cannot issue certificates is written unless it is one of them."""
     from certdoctor.diagnose import diagnose
     from certdoctor.net.proxy import proxy_for_host
     from certdoctor.fsutil import atomic_write
 
-    own = load_intermediates(intermediates)  # a file that cannot be read is bad usage, before any connection
+    own = load_intermediates(intermediates, password=password)  # a file that cannot be read is bad usage, before any connection
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                  timeout=timeout, environ=environ, now=now, revocation=True)
     out = Path(out_dir)
@@ -457,7 +458,7 @@ def _missing_statement(top: CertInfo, path, supplied: bool) -> str:
             "once you confirmed it with its owner.")
 
 
-def load_intermediates(sources: Sequence) -> list:
+def load_intermediates(sources: Sequence, *, password: str | None = None) -> list:
     """The certificates of ``--intermediate`` (paths or certificates already parsed)."""
     from cryptography import x509
 
@@ -468,7 +469,7 @@ def load_intermediates(sources: Sequence) -> list:
         if isinstance(src, x509.Certificate):
             out.append(src)
         else:
-            out.extend(load_file(src))
+            out.extend(load_file(src, password=password))
     return out
 
 

@@ -3,7 +3,9 @@
 The file name is never used to decide the format: a ``.crt`` is PEM as often as DER, and a
 ``.cer`` exported from Windows can be either. What does not hold a certificate is named in
 the error (a private key, a CSR, a CRL, an HTML page, a truncated DER file…) so that the user
-knows what they actually have.
+knows what they actually have. A certificate OpenSSL reads is never called damaged: where
+cryptography cannot load one (a DSA key with parameters inherited from the issuer, a validity
+time not in RFC 5280's DER form), :func:`unsupported_part` names that part and what still works.
 
     >>> from certdoctor.x509.load import load_file, load_bundle
     >>> certs = load_file("chain.pem")                               # doctest: +SKIP
@@ -403,6 +405,9 @@ def _cert_der(der: bytes, where: str, *, trailing_ok: bool = False) -> Any:
     try:
         return x509.load_der_x509_certificate(der)
     except Exception as exc:
+        part = unsupported_part(der)
+        if part is not None:  # OpenSSL reads it: say what certdoctor cannot handle, never "damaged"
+            raise InputError(f"{where}: {part[0]}", part[1]) from None
         raise InputError(f"{where} is not a valid X.509 certificate: {_friendly(exc)}",
                          "The certificate is damaged or not a certificate.") from None
 
@@ -461,6 +466,9 @@ def _load_der(data: bytes, pw: bytes | None, source: str) -> LoadedFile:
     try:
         cert = x509.load_der_x509_certificate(element)
     except Exception as exc:
+        part = unsupported_part(element)
+        if part is not None:  # OpenSSL reads it: say what certdoctor cannot handle, never "damaged"
+            raise InputError(f"{source}: {part[0]}", part[1]) from None
         what = _identify_der(element)
         if what:
             raise InputError(f"{source}: holds {what} (DER), not a certificate", _hint_for_what(what)) from None
@@ -673,6 +681,85 @@ def _hint_for_what(what: str) -> str:
     return _HINT_CERT
 
 
+# --------------------------------------------------------------------------- what OpenSSL reads and cryptography does not
+
+_OID_DSA = bytes.fromhex("2a8648ce380401")  # 1.2.840.10040.4.1
+_UTC_TIME = re.compile(rb"\d{12}Z")
+_GENERALIZED_TIME = re.compile(rb"\d{14}Z")
+
+
+def _time_defect(tag: int, value: bytes) -> str | None:
+    """How a validity time departs from RFC 5280 §4.1.2.5's one form, or None."""
+    if tag == 0x17:
+        if _UTC_TIME.fullmatch(value):
+            return None
+        form = "YYMMDDHHMMSSZ"
+        if re.fullmatch(rb"\d{10}Z", value):
+            how = "without seconds"
+        elif re.fullmatch(rb"\d{10}(\d\d)?[+-]\d{4}", value):
+            how = "with a time-zone offset instead of Z"
+        else:
+            how = "not in the form"
+        kind = "UTCTime"
+    elif tag == 0x18:
+        if _GENERALIZED_TIME.fullmatch(value):
+            return None
+        form = "YYYYMMDDHHMMSSZ"
+        if re.fullmatch(rb"\d{14}[.,]\d+Z", value):
+            how = "with fractional seconds"
+        elif re.fullmatch(rb"\d{12}Z", value):
+            how = "without seconds"
+        elif re.fullmatch(rb"\d{12}(\d\d)?([.,]\d+)?[+-]\d{4}", value):
+            how = "with a time-zone offset instead of Z"
+        else:
+            how = "not in the form"
+        kind = "GeneralizedTime"
+    else:
+        return f"encoded with ASN.1 tag 0x{tag:02x}, neither UTCTime nor GeneralizedTime"
+    shown = value[:40].decode("ascii", "replace")
+    return f"{kind} '{shown}', {how} (RFC 5280 requires {form})"
+
+
+def unsupported_part(der: bytes) -> tuple[str, str] | None:
+    """(the part, what can still be done) when a certificate that cryptography refuses is one
+    OpenSSL reads: a DSA key whose parameters are inherited from the issuer, or a validity time
+    not in RFC 5280's one DER form. ``None`` when the refusal is something else (damage)."""
+    try:
+        _tag, hl, length = _tlv(der)
+        if length is None:
+            return None
+        outer = _children(der[hl:hl + length], limit=4)
+        if len(outer) != 3 or outer[0][0] != 0x30:
+            return None
+        fields = _children(outer[0][1], limit=12)
+        i = 1 if fields and fields[0][0] == 0xA0 else 0  # [0] version (absent in v1)
+        if len(fields) < i + 6:
+            return None
+        validity, spki = fields[i + 3], fields[i + 5]
+        times = _children(validity[1], limit=3) if validity[0] == 0x30 else []
+        for name, (tag, value) in zip(("notBefore", "notAfter"), times):
+            defect = _time_defect(tag, value)
+            if defect:
+                return (f"its {name} is {defect}; certdoctor reads certificates with cryptography, which "
+                        f"refuses that encoding. OpenSSL reads the certificate but refuses it when verifying "
+                        f"(\"format error in certificate's {name} field\"), so every Python client rejects it",
+                        "Have the certificate reissued (any CA software writes the right form). Until then "
+                        "`openssl x509 -noout -text -in FILE` (with -inform DER for a DER file) shows its fields.")
+        alg = _children(spki[1], limit=2) if spki[0] == 0x30 else []
+        alg_parts = _children(alg[0][1], limit=3) if alg and alg[0][0] == 0x30 else []
+        if alg_parts and alg_parts[0] == (0x06, _OID_DSA) and len(alg_parts) == 1:
+            return ("its public key is DSA (parameters inherited, size unknown): the certificate carries no "
+                    "DSA parameters and takes them from its issuer (RFC 3279 §2.3.2). certdoctor reads "
+                    "certificates with cryptography, which cannot load such a certificate; OpenSSL reads it, "
+                    "but its key is usable only with the issuer's parameters, and clients at OpenSSL's "
+                    "default security level refuse DSA anyway",
+                    "Have it reissued with an RSA or EC key. Until then `openssl x509 -noout -text -in FILE` "
+                    "(with -inform DER for a DER file) shows its subject, issuer and dates.")
+    except _DerError:
+        return None
+    return None
+
+
 _PARSE_KIND = re.compile(r"kind: (\w+)")
 _PARSE_LOC = re.compile(r"location: \[([^\]]*)\]")
 
@@ -724,4 +811,5 @@ __all__ = [
     "load_bundle",
     "load_bundle_file",
     "read_input",
+    "unsupported_part",
 ]
