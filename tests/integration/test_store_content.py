@@ -125,3 +125,25 @@ def test_findings_come_in_report_order_in_json_and_text(lab):
     text = console.export_text()
     positions = [text.index(f.summary) for f in d.findings]
     assert positions == sorted(positions)
+
+
+def test_the_cli_takes_a_directory_as_ca_file_and_judges_it(lab, stores):
+    """`diagnose --ca-file DIR` is a capath, not bad input; its JSON carries the one store finding
+    first, with its rule, and the findings in report order."""
+    import json
+
+    from click.testing import CliRunner
+
+    from certdoctor.cli.main import cli
+
+    r = CliRunner().invoke(cli, ["diagnose", lab.endpoint("good").url, "--ca-file", stores["unhashed"],
+                                 "--no-revocation", "--json"], env={"REQUESTS_CA_BUNDLE": None, "SSL_CERT_FILE": None,
+                                                                    "SSL_CERT_DIR": None, "CURL_CA_BUNDLE": None})
+    doc = json.loads(r.output)
+    assert doc["exit_code"] == 1 and doc["verdict"]["client_verifies"] is False
+    first = doc["findings"][0]
+    assert (first["code"], first["severity"], first["rule"]) == ("CA_BUNDLE_ENV", "error", "store_unhashed_directory")
+    assert not any(f["code"] in ("UNTRUSTED_ROOT", "VERDICT_UNCONFIRMED") for f in doc["findings"])
+    rank = {"error": 0, "warning": 1, "info": 2}
+    keys = [(rank[f["severity"]], f["cert_index"] is None, f["cert_index"] or 0) for f in doc["findings"]]
+    assert keys == sorted(keys)

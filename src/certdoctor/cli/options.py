@@ -52,7 +52,7 @@ def resolve_option(f: Callable) -> Callable:
 
 
 def ca_file_option(f: Callable) -> Callable:
-    return click.option("--ca-file", "ca_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+    return click.option("--ca-file", "ca_file", type=click.Path(), default=None, metavar="FILE",
                         help=CA_FILE_HELP)(f)
 
 
