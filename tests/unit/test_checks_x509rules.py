@@ -201,3 +201,49 @@ def test_cert_index_points_into_the_presented_chain(root):
     chain = below.issue_cert(HOST).chain[:-1]
     (f,) = _codes(evidence([chain[0], chain[2], chain[1]], anchors=[root.cert]), Code.PATH_LENGTH)
     assert f.cert_index == 1  # the PL0 intermediate, sent second
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    size = bytes([n]) if n < 128 else bytes([0x80 | ((n.bit_length() + 7) // 8)]) + n.to_bytes((n.bit_length() + 7) // 8,
+                                                                                              "big")
+    return bytes([tag]) + size + body
+
+
+def _parts(der: bytes) -> list[bytes]:
+    """The TLVs inside a DER SEQUENCE (a certificate: tbs, signatureAlgorithm, signatureValue)."""
+    def head(buf, i):
+        n = buf[i + 1]
+        if n & 0x80:
+            k = n & 0x7F
+            return i + 2 + k, int.from_bytes(buf[i + 2:i + 2 + k], "big")
+        return i + 2, n
+    start, length = head(der, 0)
+    content, out, j = der[start:start + length], [], 0
+    while j < len(content):
+        body, n = head(content, j)
+        out.append(content[j:body + n])
+        j = body + n
+    return out
+
+
+def test_an_issuer_key_that_cannot_be_decoded(root):
+    """An intermediate whose EC point is not on the curve (the root really signed it): OpenSSL says
+    'unable to decode issuer public key'; certdoctor names that certificate and field."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    inter = root.intermediate("Bad Key Inter")
+    leaf = inter.issue_cert(HOST)
+    tbs, alg, _sig = _parts(inter.cert.public_bytes(serialization.Encoding.DER))
+    point = inter.cert.public_key().public_bytes(serialization.Encoding.X962,
+                                                 serialization.PublicFormat.UncompressedPoint)
+    bad_tbs = tbs.replace(point, b"\x04" + b"\x01" * 64)
+    sig = root.key.sign(bad_tbs, ec.ECDSA(hashes.SHA256()))
+    bad = x509.load_der_x509_certificate(_tlv(0x30, bad_tbs + alg + _tlv(0x03, b"\x00" + sig)))
+    with pytest.raises(Exception):
+        bad.public_key()
+    found = run(evidence([leaf.cert, bad], anchors=[root.cert]))
+    mal = [f for f in found if f.code is Code.MALFORMED_CERT]
+    assert [f.rule for f in mal] == ["unparsable_public_key"] and mal[0].cert_index == 1
+    assert any("subjectPublicKeyInfo" in e for e in mal[0].evidence)

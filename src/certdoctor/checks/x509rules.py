@@ -87,7 +87,36 @@ def check(ctx: "Context") -> list[Finding]:
     _leaf_key_usage(infos[0], f)
     _exact_not_after(infos, ctx.now, f)
     _stricter_than_client(ctx, infos, f)
-    return _presented_indices(ctx, infos, f)
+    return _presented_indices(ctx, infos, f) + _undecodable_issuer(ctx, infos, certs)
+
+
+def _undecodable_issuer(ctx: "Context", infos: Sequence[CertInfo], certs) -> list[Finding]:
+    """The path stops because the certificate named as the issuer has a key nobody can read: it
+    is not on the path (no signature could be checked with it), so it is found by name here.
+    ``cert_index`` is its place in the chain as presented (``None``: from the store)."""
+    if ctx.path.trusted:
+        return []
+    top_cert = certs[len(ctx.path.path) - 1]
+    sent = list(ctx.certs)
+    out = []
+    for c in sent + list(ctx.evidence.trust.anchors()):
+        if c.subject != top_cert.issuer:
+            continue
+        try:
+            c.public_key()
+            continue
+        except Exception as exc:
+            why = str(exc) or type(exc).__name__
+        info = CertInfo.from_certificate(c)
+        out.append(_finding(
+            Code.MALFORMED_CERT, f"The public key of the issuer {info.display_name!r} cannot be decoded.",
+            ("OpenSSL cannot check the signature below it with a key it cannot read: 'unable to decode issuer "
+             "public key'."),
+            (f"issuer: {who(info)}", f"field: subjectPublicKeyInfo ({why})"),
+            "The CA must reissue its certificate with a well-formed subjectPublicKeyInfo.",
+            sent.index(c) if c in sent else None, "unparsable_public_key"))
+        break
+    return out
 
 
 def _presented_indices(ctx: "Context", infos: Sequence[CertInfo], f: list[Finding]) -> list[Finding]:
@@ -118,6 +147,7 @@ def _signature(ctx: "Context", infos: Sequence[CertInfo], certs, f: list[Finding
         if c.subject != top_cert.issuer or issued_by(top_cert, c):
             continue
         try:
+            c.public_key()  # a key that cannot be read is _undecodable_issuer's, not a bad signature
             issuer = CertInfo.from_certificate(c)
         except Exception:  # a certificate that cannot be read names no key
             continue
