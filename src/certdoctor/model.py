@@ -767,7 +767,8 @@ def host_matches(host: str, san_dns: tuple[str, ...], san_ip: tuple[str, ...]) -
         return False
     bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
-        ip = ipaddress.ip_address(bare)
+        # urllib3 drops trailing dots before ssl sees the name, and ssl then takes "0.0.0.0" for an IP
+        ip = ipaddress.ip_address(bare.rstrip(".") if not host.startswith("[") else bare)
     except ValueError:
         ip = None
     if ip is not None:
