@@ -56,6 +56,15 @@ def no_server_left_behind():
     assert not threads, f"test server threads left behind: {threads}"
 
 
+@pytest.fixture
+def cache_dir(tmp_path):
+    """This test's on-disk AIA/CRL/OCSP and bundle cache (``clean_environ`` points
+    CERTDOCTOR_CACHE_DIR here); also a scratch folder for the files a test writes."""
+    d = tmp_path / "certdoctor-cache"
+    d.mkdir(exist_ok=True)
+    return d
+
+
 @pytest.fixture(scope="session")
 def pki_ec():
     """Root → intermediate → leaf, ECDSA (``support.pki.make_pki``): for test_load, test_convert, test_inspect."""

@@ -43,14 +43,6 @@ def pki(tmp_path_factory):
         yield {"root_file": root_file, "url": s_good.url, "wrong_url": s_wrong.url}
 
 
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path, monkeypatch):
-    """Never touch the real user cache."""
-    d = tmp_path / "cache"
-    monkeypatch.setenv("CERTDOCTOR_CACHE_DIR", str(d))
-    return d
-
-
 @pytest.fixture
 def proxy():
     """A CONNECT tunnel on 127.0.0.1 (``support.servers``); ``records``: the targets asked for."""

@@ -18,6 +18,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 from requests.adapters import HTTPAdapter
+from support.cli import run_cli as _run
 from support.pki import TestCA, pem
 from support.servers import connect_proxy, reply, serve, server_context, tls_server
 
@@ -373,13 +374,6 @@ def test_lab_httpx_pair(labx):
 
 
 # --------------------------------------------------------------------------- pin report, backup key, CLI
-
-
-def _run(argv):
-    from certdoctor.cli.common import run
-    from certdoctor.cli.main import cli
-
-    return run(cli, argv)
 
 
 def test_cli_pin_lab_endpoint_text(labx, capsys):

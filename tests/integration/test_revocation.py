@@ -25,6 +25,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.cli import run_cli_captured as _cli
 from support.pki import NO_URLS, TestCA, self_signed
 from support.servers import closed_port, http_server, tls_server
 
@@ -549,21 +550,6 @@ def test_responder_listens_on_loopback_only_and_stops(pki):
 
 
 # --------------------------------------------------------------------------- CLI
-
-def _cli(argv, capsys):
-    from certdoctor.cli.common import run
-    from certdoctor.cli.main import cli
-
-    code = run(cli, argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CERTDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path
-
 
 def test_cli_revoked_chain_file_json(pki, cache_dir, capsys):
     chain = cache_dir / "chain.pem"

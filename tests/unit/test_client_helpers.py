@@ -43,14 +43,6 @@ def pki(tmp_path_factory):
             "url": "https://127.0.0.1:8443/"}  # a URL for the settings only: nothing connects to it
 
 
-@pytest.fixture(autouse=True)
-def cache_dir(tmp_path, monkeypatch):
-    """Never touch the real user cache."""
-    d = tmp_path / "cache"
-    monkeypatch.setenv("CERTDOCTOR_CACHE_DIR", str(d))
-    return d
-
-
 # --------------------------------------------------------------------------- ca_bundle
 
 def test_ca_bundle_is_cached_by_content(pki, cache_dir):

@@ -18,6 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, strategies as st
+from support.cli import run_cli as _run
 from support.pki import TestCA, make_name, pem
 
 from certdoctor.errors import InputError, UsageError
@@ -44,13 +45,6 @@ def _session(adapter=None):
     if adapter is not None:
         s.mount("https://", adapter)
     return s
-
-
-def _run(argv):
-    from certdoctor.cli.common import run
-    from certdoctor.cli.main import cli
-
-    return run(cli, argv)
 
 
 # --------------------------------------------------------------------------- pin values

@@ -19,6 +19,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.cli import run_cli_captured as _cli
 from support.pki import NO_URLS, TestCA
 
 from certdoctor.model import Severity
@@ -86,21 +87,6 @@ def _crafted(pki, cert, *, this_update, next_update, status=ocsp.OCSPCertStatus.
     if nonce is not None:
         b = b.add_extension(x509.OCSPNonce(nonce), critical=False)
     return _der(b.sign(pki.signer_key, hashes.SHA256()))
-
-
-def _cli(argv, capsys):
-    from certdoctor.cli.common import run
-    from certdoctor.cli.main import cli
-
-    code = run(cli, argv)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("CERTDOCTOR_CACHE_DIR", str(tmp_path / "cache"))
-    return tmp_path
 
 
 # --------------------------------------------------------------------------- refused: OCSP
