@@ -684,38 +684,28 @@ def _hint_for_what(what: str) -> str:
 # --------------------------------------------------------------------------- what OpenSSL reads and cryptography does not
 
 _OID_DSA = bytes.fromhex("2a8648ce380401")  # 1.2.840.10040.4.1
-_UTC_TIME = re.compile(rb"\d{12}Z")
-_GENERALIZED_TIME = re.compile(rb"\d{14}Z")
+#: ASN.1 tag -> (type, RFC 5280's one form as a pattern and in words, the known departures)
+_TIME_FORMS = {
+    0x17: ("UTCTime", re.compile(rb"\d{12}Z"), "YYMMDDHHMMSSZ", (
+        (re.compile(rb"\d{10}Z"), "without seconds"),
+        (re.compile(rb"\d{10}(\d\d)?[+-]\d{4}"), "with a time-zone offset instead of Z"),
+    )),
+    0x18: ("GeneralizedTime", re.compile(rb"\d{14}Z"), "YYYYMMDDHHMMSSZ", (
+        (re.compile(rb"\d{14}[.,]\d+Z"), "with fractional seconds"),
+        (re.compile(rb"\d{12}Z"), "without seconds"),
+        (re.compile(rb"\d{12}(\d\d)?([.,]\d+)?[+-]\d{4}"), "with a time-zone offset instead of Z"),
+    )),
+}
 
 
 def _time_defect(tag: int, value: bytes) -> str | None:
     """How a validity time departs from RFC 5280 §4.1.2.5's one form, or None."""
-    if tag == 0x17:
-        if _UTC_TIME.fullmatch(value):
-            return None
-        form = "YYMMDDHHMMSSZ"
-        if re.fullmatch(rb"\d{10}Z", value):
-            how = "without seconds"
-        elif re.fullmatch(rb"\d{10}(\d\d)?[+-]\d{4}", value):
-            how = "with a time-zone offset instead of Z"
-        else:
-            how = "not in the form"
-        kind = "UTCTime"
-    elif tag == 0x18:
-        if _GENERALIZED_TIME.fullmatch(value):
-            return None
-        form = "YYYYMMDDHHMMSSZ"
-        if re.fullmatch(rb"\d{14}[.,]\d+Z", value):
-            how = "with fractional seconds"
-        elif re.fullmatch(rb"\d{12}Z", value):
-            how = "without seconds"
-        elif re.fullmatch(rb"\d{12}(\d\d)?([.,]\d+)?[+-]\d{4}", value):
-            how = "with a time-zone offset instead of Z"
-        else:
-            how = "not in the form"
-        kind = "GeneralizedTime"
-    else:
+    if tag not in _TIME_FORMS:
         return f"encoded with ASN.1 tag 0x{tag:02x}, neither UTCTime nor GeneralizedTime"
+    kind, right, form, departures = _TIME_FORMS[tag]
+    if right.fullmatch(value):
+        return None
+    how = next((words for pattern, words in departures if pattern.fullmatch(value)), "not in the form")
     shown = value[:40].decode("ascii", "replace")
     return f"{kind} '{shown}', {how} (RFC 5280 requires {form})"
 
