@@ -8,7 +8,6 @@ import datetime as dt
 import email.utils
 import json
 
-import pytest
 from cryptography.hazmat.primitives import serialization
 from support.pki import TestCA
 from support.servers import closed_port, http_server, server_context
@@ -102,18 +101,11 @@ def test_clock_skew_is_unknown_and_no_request_is_sent_when_the_chain_does_not_ve
     assert rep.state is State.OK and Code.CLOCK_SKEW not in [f.code for f in rep.sources[0].findings]
 
 
-@pytest.fixture
-def labx(request):
-    pytest.importorskip("certdoctor.lab", reason="certdoctor.lab is built in parallel")
-    pytest.importorskip("certdoctor.net.probe", reason="certdoctor.net.probe is built in parallel")
-    return request.getfixturevalue("lab")
-
-
-def test_lab_endpoints_through_the_cli(labx, capsys):
-    good = labx.endpoint("good").url
-    expired = labx.endpoint("expired_leaf").url
-    soon = labx.endpoint("expiring_soon").url
-    ca = str(labx.ca_file)
+def test_lab_endpoints_through_the_cli(lab, capsys):
+    good = lab.endpoint("good").url
+    expired = lab.endpoint("expired_leaf").url
+    soon = lab.endpoint("expiring_soon").url
+    ca = str(lab.ca_file)
 
     assert run(cli, ["expiry", good, "--ca-file", ca]) == 0
     out = capsys.readouterr().out
@@ -133,10 +125,10 @@ def test_lab_endpoints_through_the_cli(labx, capsys):
     capsys.readouterr()
 
 
-def test_lab_many_endpoints_in_one_run_json(labx, capsys):
+def test_lab_many_endpoints_in_one_run_json(lab, capsys):
     ids = ["good", "expired_leaf", "expiring_soon", "good_rsa", "not_yet_valid", "stall"]
-    urls = [labx.endpoint(i).url for i in ids]
-    assert run(cli, ["expiry", "--json", "--timeout", "2", "--ca-file", str(labx.ca_file), *urls]) == 2
+    urls = [lab.endpoint(i).url for i in ids]
+    assert run(cli, ["expiry", "--json", "--timeout", "2", "--ca-file", str(lab.ca_file), *urls]) == 2
     doc = json.loads(capsys.readouterr().out)
     states = {s["source"]: s["state"] for s in doc["sources"]}
     assert [states[u] for u in urls] == ["OK", "CRITICAL", "CRITICAL", "OK", "CRITICAL", "UNKNOWN"]
@@ -151,29 +143,29 @@ def _expiry_json(capsys, *argv: str) -> tuple[int, dict]:
     return rc, json.loads(capsys.readouterr().out)
 
 
-def test_lab_proxy_option_reads_the_interceptors_chain_and_date(labx, capsys):
-    good = labx.endpoint("good").url
-    rc, doc = _expiry_json(capsys, good, "--proxy", labx.proxy_url, "--ca-file", str(labx.proxy_ca_file))
+def test_lab_proxy_option_reads_the_interceptors_chain_and_date(lab, capsys):
+    good = lab.endpoint("good").url
+    rc, doc = _expiry_json(capsys, good, "--proxy", lab.proxy_url, "--ca-file", str(lab.proxy_ca_file))
     src = doc["sources"][0]
     assert rc == 0 and "Intercept" in src["certs"][-1]["subject"]
     # the HEAD for the Date went through the proxy too, verified against the interceptor's root
-    assert src["clock"]["skew_seconds"] is not None and str(labx.proxy_ca_file) in src["clock"]["note"]
+    assert src["clock"]["skew_seconds"] is not None and str(lab.proxy_ca_file) in src["clock"]["note"]
     # verification stays on through the proxy: the lab CA does not vouch for the interceptor
-    rc, doc = _expiry_json(capsys, good, "--proxy", labx.proxy_url, "--ca-file", str(labx.ca_file))
+    rc, doc = _expiry_json(capsys, good, "--proxy", lab.proxy_url, "--ca-file", str(lab.ca_file))
     assert doc["sources"][0]["clock"]["skew_seconds"] is None
     assert "does not verify" in doc["sources"][0]["clock"]["note"]
 
 
-def test_lab_https_proxy_env_and_no_proxy(labx, monkeypatch, capsys):
-    good = labx.endpoint("good").url
-    monkeypatch.setenv("HTTPS_PROXY", labx.proxy_url)
-    _, doc = _expiry_json(capsys, good, "--ca-file", str(labx.ca_file))
+def test_lab_https_proxy_env_and_no_proxy(lab, monkeypatch, capsys):
+    good = lab.endpoint("good").url
+    monkeypatch.setenv("HTTPS_PROXY", lab.proxy_url)
+    _, doc = _expiry_json(capsys, good, "--ca-file", str(lab.ca_file))
     assert "Intercept" in doc["sources"][0]["certs"][-1]["subject"]
     monkeypatch.setenv("NO_PROXY", ".lab.test")
-    rc, doc = _expiry_json(capsys, good, "--ca-file", str(labx.ca_file))
+    rc, doc = _expiry_json(capsys, good, "--ca-file", str(lab.ca_file))
     src = doc["sources"][0]
     assert rc == 0 and "Intercept" not in src["certs"][-1]["subject"]
     assert src["clock"]["skew_seconds"] is not None  # direct, verified against the lab CA
     # the library's proxy= wins over NO_PROXY, like --proxy
-    rep = check_expiry([good], timeout=5, ca_file=labx.ca_file, proxy=labx.proxy_url)
+    rep = check_expiry([good], timeout=5, ca_file=lab.ca_file, proxy=lab.proxy_url)
     assert "Intercept" in rep.sources[0].certs[-1].subject

@@ -308,12 +308,6 @@ def test_httpx_async_pair(pki):
 # --------------------------------------------------------------------------- the lab
 
 
-@pytest.fixture
-def labx(request):
-    pytest.importorskip("certdoctor.lab", reason="certdoctor.lab is built in parallel")
-    return request.getfixturevalue("lab")
-
-
 def _lab_pin(lab, scenario):
     """The leaf pin of a lab endpoint, read from the PEM the lab serves (no network needed)."""
     from certdoctor.x509.load import load_file
@@ -323,51 +317,51 @@ def _lab_pin(lab, scenario):
     return pin_of_certificate(load_file(chain_file)[0])
 
 
-def test_lab_fake_adapter_accepts_pin_other_key_ours_refuses(labx):
-    good = labx.endpoint("good")
-    other = labx.endpoint("pin_other_key")
+def test_lab_fake_adapter_accepts_pin_other_key_ours_refuses(lab):
+    good = lab.endpoint("good")
+    other = lab.endpoint("pin_other_key")
     url = f"https://{good.hostname}:{other.port}/"
-    good_pin = _lab_pin(labx, "good")
-    r = _session(FakePinningAdapter(str(labx.ca_file))).get(url, timeout=5)
+    good_pin = _lab_pin(lab, "good")
+    r = _session(FakePinningAdapter(str(lab.ca_file))).get(url, timeout=5)
     assert r.status_code < 500  # the trust-store swap talks to the other key
     with pytest.raises(PinMismatch) as exc:
-        _session(PinnedAdapter(pins=[good_pin])).get(url, verify=str(labx.ca_file), timeout=5)
+        _session(PinnedAdapter(pins=[good_pin])).get(url, verify=str(lab.ca_file), timeout=5)
     assert good.hostname in str(exc.value) and good_pin in str(exc.value)
     # the right pin passes on `good`, and so does the lab intermediate where supported
-    assert _session(PinnedAdapter(pins=[good_pin])).get(good.url, verify=str(labx.ca_file), timeout=5).ok
+    assert _session(PinnedAdapter(pins=[good_pin])).get(good.url, verify=str(lab.ca_file), timeout=5).ok
     if verified_chain_supported():
-        inter = pin_of_certificate(labx.pki.intermediate_cert)
-        assert _session(PinnedAdapter(pins=[inter])).get(url, verify=str(labx.ca_file), timeout=5).ok
+        inter = pin_of_certificate(lab.pki.intermediate_cert)
+        assert _session(PinnedAdapter(pins=[inter])).get(url, verify=str(lab.ca_file), timeout=5).ok
 
 
-def test_lab_intercepting_proxy_verifies_but_the_pin_refuses(labx, tmp_path):
-    good = labx.endpoint("good")
+def test_lab_intercepting_proxy_verifies_but_the_pin_refuses(lab, tmp_path):
+    good = lab.endpoint("good")
     bundle = tmp_path / "lab-and-proxy.pem"
-    bundle.write_bytes(Path(labx.ca_file).read_bytes() + Path(labx.proxy_ca_file).read_bytes())
-    proxies = {"https": labx.proxy_url}
+    bundle.write_bytes(Path(lab.ca_file).read_bytes() + Path(lab.proxy_ca_file).read_bytes())
+    proxies = {"https": lab.proxy_url}
     # with the proxy's root trusted the forged chain verifies: requests alone accepts it
     assert _session().get(good.url, verify=str(bundle), proxies=proxies, timeout=5).ok
     with pytest.raises(PinMismatch, match=good.hostname):
-        _session(PinnedAdapter(pins=[_lab_pin(labx, "good")])).get(good.url, verify=str(bundle),
+        _session(PinnedAdapter(pins=[_lab_pin(lab, "good")])).get(good.url, verify=str(bundle),
                                                                    proxies=proxies, timeout=5)
-    with httpx_client(pins=[_lab_pin(labx, "good")], verify=_client_ctx(str(bundle)),
-                      proxy=labx.proxy_url) as client:
+    with httpx_client(pins=[_lab_pin(lab, "good")], verify=_client_ctx(str(bundle)),
+                      proxy=lab.proxy_url) as client:
         with pytest.raises(PinMismatch):
             client.get(good.url)
 
 
 @pytest.mark.parametrize("sid", ["self_signed", "untrusted_root"])
-def test_lab_right_pin_fails_when_the_chain_does_not_verify(labx, sid):
-    ep = labx.endpoint(sid)
-    pin = _lab_pin(labx, sid)
+def test_lab_right_pin_fails_when_the_chain_does_not_verify(lab, sid):
+    ep = lab.endpoint(sid)
+    pin = _lab_pin(lab, sid)
     with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
-        _session(PinnedAdapter(pins=[pin])).get(ep.url, verify=str(labx.ca_file), timeout=5)
+        _session(PinnedAdapter(pins=[pin])).get(ep.url, verify=str(lab.ca_file), timeout=5)
 
 
-def test_lab_httpx_pair(labx):
-    good = labx.endpoint("good")
-    other = labx.endpoint("pin_other_key")
-    with httpx_client(pins=[_lab_pin(labx, "good")], verify=_client_ctx(str(labx.ca_file))) as client:
+def test_lab_httpx_pair(lab):
+    good = lab.endpoint("good")
+    other = lab.endpoint("pin_other_key")
+    with httpx_client(pins=[_lab_pin(lab, "good")], verify=_client_ctx(str(lab.ca_file))) as client:
         assert client.get(good.url).status_code < 500
         with pytest.raises(PinMismatch):
             client.get(f"https://{good.hostname}:{other.port}/")
@@ -376,11 +370,11 @@ def test_lab_httpx_pair(labx):
 # --------------------------------------------------------------------------- pin report, backup key, CLI
 
 
-def test_cli_pin_lab_endpoint_text(labx, capsys):
-    good = labx.endpoint("good")
+def test_cli_pin_lab_endpoint_text(lab, capsys):
+    good = lab.endpoint("good")
     assert _run(["pin", good.url]) == 0
     out = capsys.readouterr().out
-    assert _lab_pin(labx, "good") in out
+    assert _lab_pin(lab, "good") in out
     assert "PinnedAdapter(pins=PINS)" in out and "httpx_client" in out
     assert "Why a backup pin" in out and "sha256/<BACKUP-PIN>" in out
 
@@ -390,19 +384,19 @@ def _pin_json(capsys, *argv):
     return json.loads(capsys.readouterr().out)
 
 
-def test_cli_pin_lab_through_the_proxy_option(labx, capsys):
-    good = labx.endpoint("good")
-    doc = _pin_json(capsys, good.url, "--proxy", labx.proxy_url)
+def test_cli_pin_lab_through_the_proxy_option(lab, capsys):
+    good = lab.endpoint("good")
+    doc = _pin_json(capsys, good.url, "--proxy", lab.proxy_url)
     assert "Intercept" in doc["certs"][-1]["subject"]
-    assert doc["certs"][0]["pin"] != _lab_pin(labx, "good")  # the interceptor's minted leaf
+    assert doc["certs"][0]["pin"] != _lab_pin(lab, "good")  # the interceptor's minted leaf
     assert "Intercept" not in _pin_json(capsys, good.url)["certs"][-1]["subject"]
 
 
-def test_cli_pin_lab_follows_https_proxy_and_no_proxy(labx, monkeypatch, capsys):
-    good = labx.endpoint("good")
-    monkeypatch.setenv("HTTPS_PROXY", labx.proxy_url)
+def test_cli_pin_lab_follows_https_proxy_and_no_proxy(lab, monkeypatch, capsys):
+    good = lab.endpoint("good")
+    monkeypatch.setenv("HTTPS_PROXY", lab.proxy_url)
     assert "Intercept" in _pin_json(capsys, good.url)["certs"][-1]["subject"]
     monkeypatch.setenv("NO_PROXY", ".lab.test")
     doc = _pin_json(capsys, good.url)
     assert "Intercept" not in doc["certs"][-1]["subject"]
-    assert doc["certs"][0]["pin"] == _lab_pin(labx, "good")
+    assert doc["certs"][0]["pin"] == _lab_pin(lab, "good")

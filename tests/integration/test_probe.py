@@ -412,15 +412,6 @@ def test_ocsp_staple_is_captured(pki, tmp_path, serve):
 
 # --------------------------------------------------------------------------- the lab
 
-@pytest.fixture
-def lab_or_skip(request):
-    try:
-        import certdoctor.lab  # noqa: F401
-    except ImportError:
-        pytest.skip("certdoctor.lab is not written yet")
-    return request.getfixturevalue("lab")
-
-
 def _lab_probe(lab, scenario, **kw):
     ep = lab.endpoint(scenario)
     return ep, probe(ep.host, ep.port, servername=ep.hostname, timeout=5, **kw)
@@ -438,10 +429,9 @@ _CONNECTION_CODES = {Code.CLIENT_CERT_REQUIRED, Code.NOT_TLS, Code.TIMEOUT, Code
 
 
 @pytest.mark.parametrize("scenario", LAB_IDS)
-def test_lab_scenario_chain_equals_what_is_served(lab_or_skip, scenario):
+def test_lab_scenario_chain_equals_what_is_served(lab, scenario):
     """Every lab endpoint: the presented chain is the served PEM, order included, or the
     connection-level code the scenario expects."""
-    lab = lab_or_skip
     sc = _LAB_SCENARIOS[scenario]
     if sc.via_proxy:
         pytest.skip("seen through the proxy: test_lab_proxy_returns_the_interceptors_chain")
@@ -459,16 +449,15 @@ def test_lab_scenario_chain_equals_what_is_served(lab_or_skip, scenario):
     assert r.chain_der == tuple(der(c) for c in served)
 
 
-def test_lab_stall_is_bounded(lab_or_skip):
-    ep = lab_or_skip.endpoint("stall")
+def test_lab_stall_is_bounded(lab):
+    ep = lab.endpoint("stall")
     t0 = time.monotonic()
     r = probe(ep.host, ep.port, servername=ep.hostname, timeout=0.8)
     assert time.monotonic() - t0 < 2
     assert r.failure is not None and r.failure.code is Code.TIMEOUT
 
 
-def test_lab_proxy_returns_the_interceptors_chain(lab_or_skip):
-    lab = lab_or_skip
+def test_lab_proxy_returns_the_interceptors_chain(lab):
     ep = lab.endpoint("good")
     direct = probe(ep.host, ep.port, servername=ep.hostname, timeout=5)
     r = probe(ep.hostname, ep.port, proxy=lab.proxy_url, timeout=5)

@@ -584,10 +584,6 @@ def test_python_m_certdoctor_revocation(pki, cache_dir):
 
 
 def test_cli_target_over_tls(pki, cache_dir, capsys):
-    try:
-        from certdoctor.net.probe import fetch_chain  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"certdoctor.net.probe is not there yet: {exc}")
     with tls_server([pki.good, pki.inter], pki.good_key) as srv:
         code, out, err = _cli(["revocation", f"127.0.0.1:{srv.port}", "--json", "--timeout", "3"], capsys)
         doc = json.loads(out)
@@ -598,17 +594,11 @@ def test_cli_target_over_tls(pki, cache_dir, capsys):
 
 # --------------------------------------------------------------------------- the lab
 
-def test_lab_revoked_scenario_is_revoked_by_crl(request):
-    try:
-        import certdoctor.lab  # noqa: F401
-        from certdoctor.lab import Lab  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"certdoctor.lab is not available yet: {exc}")
+def test_lab_revoked_scenario_is_revoked_by_crl(lab):
     import ssl
 
     from certdoctor.revocation.check import find_issuer
 
-    lab = request.getfixturevalue("lab")
     ep = lab.endpoint("revoked")
     # the revoked leaf passes ordinary verification (that is the point of REVOKED_NOT_CHECKED)
     ctx = ssl.create_default_context(cafile=str(lab.ca_file))
@@ -628,11 +618,9 @@ def test_lab_revoked_scenario_is_revoked_by_crl(request):
 def test_lab_route_serves_openssl_ocsp_for_the_revoked_scenario(tmp_path):
     """The handler shape fits ``lab.add_route``: a private lab (so the session lab is untouched)
     answers OCSP at the URL its leaves name, from the real ``openssl ocsp``."""
-    try:
-        from certdoctor.lab import Lab
-    except ImportError as exc:
-        pytest.skip(f"certdoctor.lab is not available yet: {exc}")
     import ssl
+
+    from certdoctor.lab import Lab
 
     from certdoctor.lab.ocsp import make_handler
 
@@ -656,14 +644,6 @@ def test_lab_route_serves_openssl_ocsp_for_the_revoked_scenario(tmp_path):
         lab.stop()
 
 
-def _lab_or_skip(request):
-    try:
-        import certdoctor.lab  # noqa: F401
-    except ImportError as exc:
-        pytest.skip(f"certdoctor.lab is not available yet: {exc}")
-    return request.getfixturevalue("lab")
-
-
 def _checked_issuer(argv, capsys) -> str:
     """The issuer of the checked certificate, from the JSON evidence line naming it."""
     _, out, err = _cli(["revocation", "--json", "--timeout", "5", "--method", "crl", *argv], capsys)
@@ -672,15 +652,13 @@ def _checked_issuer(argv, capsys) -> str:
     return line.split(", issuer ", 1)[1]
 
 
-def test_cli_lab_through_the_proxy_option(request, cache_dir, capsys):
-    lab = _lab_or_skip(request)
+def test_cli_lab_through_the_proxy_option(lab, cache_dir, capsys):
     good = lab.endpoint("good")
     assert "Intercept" in _checked_issuer([good.url, "--proxy", lab.proxy_url], capsys)
     assert _checked_issuer([good.url], capsys) == lab.pki.intermediate_cert.subject.rfc4514_string()
 
 
-def test_cli_lab_follows_https_proxy_and_no_proxy(request, cache_dir, capsys, monkeypatch):
-    lab = _lab_or_skip(request)
+def test_cli_lab_follows_https_proxy_and_no_proxy(lab, cache_dir, capsys, monkeypatch):
     good = lab.endpoint("good")
     monkeypatch.setenv("HTTPS_PROXY", lab.proxy_url)
     assert "Intercept" in _checked_issuer([good.url], capsys)

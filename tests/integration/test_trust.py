@@ -103,25 +103,14 @@ def test_python_313_sets_the_strict_flags(pki, server):
 
 # --------------------------------------------------------------------------- the lab
 
-@pytest.fixture
-def lab_or_skip(request):
-    try:
-        import certdoctor.lab  # noqa: F401
-    except ImportError:
-        pytest.skip("certdoctor.lab is not written yet")
-    return request.getfixturevalue("lab")
-
-
-def test_lab_good_with_and_without_ca_file(lab_or_skip):
-    lab = lab_or_skip
+def test_lab_good_with_and_without_ca_file(lab):
     ep = lab.endpoint("good")
     handshake(effective_trust("requests", ca_file=str(lab.ca_file), environ={}).ssl_context(), ep.port, ep.hostname)
     with pytest.raises(ssl.SSLCertVerificationError):
         handshake(effective_trust("requests", environ={}).ssl_context(), ep.port, ep.hostname)
 
 
-def test_lab_strict_scenario_fails_only_with_313(lab_or_skip):
-    lab = lab_or_skip
+def test_lab_strict_scenario_fails_only_with_313(lab):
     from certdoctor.lab import SCENARIOS
 
     sc = SCENARIOS["strict_no_aki"] if "strict_no_aki" in SCENARIOS else None
