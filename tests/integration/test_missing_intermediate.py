@@ -6,24 +6,15 @@ the real client accepts."""
 
 from __future__ import annotations
 
-import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
+from support.clients import real_requests as _real_requests
+
 from certdoctor.diagnose import diagnose
 from certdoctor.model import Code, fingerprint_sha256
 from certdoctor.net.fetch import FetchCache
-
-
-def _real_requests(url: str, verify: str) -> tuple[bool, str | None]:
-    with requests.Session() as s:
-        s.trust_env = False
-        try:
-            s.get(url, verify=verify, timeout=5)
-        except requests.exceptions.SSLError as exc:
-            return False, str(exc)
-    return True, None
 
 
 def _aia(url: str):

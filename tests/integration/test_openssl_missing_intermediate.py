@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from certdoctor.diagnose import diagnose
 from certdoctor.model import Code
+from support.clients import real_requests as _real_requests
 from support.pki import OPENSSL, needs_openssl
 from support.servers import closed_port, http_server
 
@@ -119,16 +119,6 @@ def _stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
-
-
-def _real_requests(url: str, verify: str) -> tuple[bool, str | None]:
-    with requests.Session() as s:
-        s.trust_env = False
-        try:
-            s.get(url, verify=verify, timeout=5)
-        except requests.exceptions.SSLError as exc:
-            return False, str(exc)
-    return True, None
 
 
 @pytest.mark.parametrize("case", ["no_aia", "aia_404", "aia_refused"])
