@@ -116,7 +116,7 @@ def _no_usable_san(leaf: CertInfo, name: str, client: str, ip: bool, unparsed: b
         summary = (f"The certificate's subjectAltName holds no {kind} (only {holds}); "
                    + ("an IP address is matched against iPAddress entries only." if ip
                       else "its host name is only in the Common Name."))
-        explanation = ((f"OpenSSL matches an IP URL only against the SAN's iPAddress entries (an IP network is not "
+        explanation = (("OpenSSL matches an IP URL only against the SAN's iPAddress entries (an IP network is not "
                         "an address), never against the Common Name, so every client refuses it with 'IP address "
                         "mismatch'.") if ip else
                        ("OpenSSL matches a host name only against the SAN's DNS entries; DirName, otherName, "
