@@ -108,13 +108,17 @@ def diagnose(
     warn_days: int = policy.EXPIRING_SOON_DAYS,
     cache: "FetchCache | None" = None,
     run_real_client: bool = True,
+    canaries: "Sequence[str] | str | None" = None,
 ) -> Diagnosis:
-    """Diagnose ``target`` for ``client`` in this environment. Never raises for server problems."""
+    """Diagnose ``target`` for ``client`` in this environment. Never raises for server problems.
+
+    ``canaries`` are the ``HOST[:PORT]`` hosts probed to prove interception when the chain does not
+    verify (default: ``CERTDOCTOR_CANARIES``, else :data:`certdoctor.gather.CANARY_HOSTS`)."""
     from certdoctor.gather import gather
 
     evidence = gather(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                       timeout=timeout, now=now, environ=environ, aia=aia, revocation=revocation, pins=pins,
-                      warn_days=warn_days, cache=cache, run_real_client=run_real_client)
+                      warn_days=warn_days, cache=cache, run_real_client=run_real_client, canaries=canaries)
     return judge(evidence)
 
 

@@ -30,8 +30,11 @@ What is in it, and why in that form:
 * ``revocation``: the CRL/OCSP bytes as downloaded, with when, from where, the nonce sent and
   why a download failed (:class:`RevocationEvidence`); the parsing and verification happen
   when judging (:mod:`certdoctor.checks.revocation`).
-* ``canary``: the chains a second and third host presented through the same proxy
-  (:class:`CanaryProbe`), the proof that a proxy re-signs every site.
+* ``canary``: the interception probes (:class:`CanaryProbe`): the chains other hosts (the
+  canaries) presented through the same proxy, the proof that a proxy re-signs every site; the
+  chain the same target presented over a direct connection (``same_target``), the proof that
+  the proxy re-signs this one; without a proxy, the canaries reached directly (a transparent
+  interceptor signs them with the target's root).
 * ``outcome``: what the real client library did (:class:`~certdoctor.net.client.ClientOutcome`).
 * ``options``: how the diagnosis was asked for (:class:`Options`).
 
@@ -154,13 +157,23 @@ class RevocationEvidence:
 
 @dataclass(frozen=True, slots=True)
 class CanaryProbe:
-    """The chain another host presented through the same proxy (``options.proxy``); ``error``
-    says why there is none."""
+    """One handshake made to prove (or disprove) interception: the chain ``host:port`` presented;
+    ``error`` says why there is none (a direct connection a firewall refuses is evidence too,
+    and proves nothing).
+
+    ``via_proxy``: made through the same proxy as the diagnosis (``options.proxy``); ``False``:
+    made directly. ``same_target``: this is the diagnosed target itself, reached directly to
+    compare its chain with the one seen through the proxy; otherwise it is a canary, another
+    host (through the proxy, or directly when no proxy is configured, for a transparent one).
+    ``elapsed`` is how long the probe took (seconds)."""
 
     host: str
     port: int
     chain_der: tuple[bytes, ...] = ()
     error: str | None = None
+    via_proxy: bool = True
+    same_target: bool = False
+    elapsed: float = 0.0
 
     def certificates(self) -> "tuple[x509.Certificate, ...]":
         return _parse(self.chain_der)

@@ -8,8 +8,11 @@ In order:
    the stapled OCSP response (no data sent).
 3. :mod:`certdoctor.net.aia` — the AIA chase: while the top of the path has no issuer among the
    anchors and the certificates in hand, download its "CA Issuers" URL (within one time budget).
-4. The interception canary — only when a proxy is used and the path does not reach the store: the
-   chains two other hosts present through the same proxy.
+4. The interception probes — only when the path does not reach the store. Through a proxy: the
+   same target reached directly (no proxy, a short timeout), and the canary hosts through the same
+   proxy. Without a proxy, when the leaf looks minted on the fly (minutes old, short-lived): the
+   canary hosts reached directly (a transparent interceptor signs them too). All bounded by
+   :data:`policy.CANARY_BUDGET_SECONDS` (+ :data:`policy.DIRECT_PROBE_TIMEOUT_SECONDS`).
 5. :mod:`certdoctor.revocation.gather` — the CRL/OCSP answers about the leaf, as far as judging needs.
 6. :mod:`certdoctor.net.client` — the real client library against the URL with exactly that trust.
 
@@ -37,8 +40,70 @@ if TYPE_CHECKING:  # pragma: no cover
     from certdoctor.net.fetch import FetchCache
     from certdoctor.x509.path import PathResult
 
-#: hosts probed through the same proxy to prove it re-signs every site
+#: hosts probed through the same proxy to prove it re-signs every site (the default of
+#: ``--canary`` / ``CERTDOCTOR_CANARIES``)
 CANARY_HOSTS = ("pypi.org", "www.python.org")
+#: the environment variable naming the canary hosts (comma-separated ``HOST[:PORT]``; ``none``: no canary)
+CANARY_ENV = "CERTDOCTOR_CANARIES"
+
+
+def canary_hosts(canaries: "Sequence[str] | str | None" = None, environ=None) -> tuple[tuple[str, int], ...]:
+    """The canary hosts as ``(host, port)``: ``canaries`` when given (``HOST[:PORT]`` items, or one
+    comma-separated string), else ``CERTDOCTOR_CANARIES``, else :data:`CANARY_HOSTS`. ``none``
+    (alone) means no canary. A malformed item is bad usage.
+
+        >>> canary_hosts(["intranet.example:8443", "[::1]"], environ={})
+        (('intranet.example', 8443), ('::1', 443))
+    """
+    import os
+
+    env = os.environ if environ is None else environ
+    if canaries is None:
+        raw = (env.get(CANARY_ENV) or "").strip()
+        items = [x for x in raw.split(",")] if raw else list(CANARY_HOSTS)
+        source = CANARY_ENV if raw else None
+    else:
+        items = list(canaries.split(",")) if isinstance(canaries, str) else [x for c in canaries for x in c.split(",")]
+        source = "--canary"
+    items = [x.strip() for x in items if x.strip()]
+    if [x.lower() for x in items] == ["none"]:
+        return ()
+    out: list[tuple[str, int]] = []
+    for item in items:
+        pair = _host_port(item)
+        if pair is None:
+            raise UsageError(f"bad canary host {item!r}" + (f" (from {source})" if source else ""),
+                             "Give HOST or HOST:PORT, e.g. --canary pypi.org --canary intranet.example:8443 "
+                             f"(or {CANARY_ENV}=pypi.org,intranet.example:8443; 'none' for no canary).")
+        if pair not in out:
+            out.append(pair)
+    if len(out) > policy.MAX_CANARIES:
+        raise UsageError(f"{len(out)} canary hosts given, at most {policy.MAX_CANARIES} are probed",
+                         "Name fewer --canary hosts: one or two that the proxy surely intercepts are enough.")
+    return tuple(out)
+
+
+def _host_port(item: str) -> tuple[str, int] | None:
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` → ``(host, port)``; ``None`` if malformed."""
+    import re
+
+    if "://" in item or "/" in item or any(c.isspace() for c in item):
+        return None
+    m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?", item)
+    if m:
+        host, port = m.group(1), m.group(2)
+    elif item.count(":") == 1:
+        host, port = item.split(":")
+    elif ":" in item:
+        return None  # a bare IPv6 address needs brackets (its last group would read as a port)
+    else:
+        host, port = item, None
+    host = host.rstrip(".")
+    if not host or len(host) > 253 or not re.fullmatch(r"[A-Za-z0-9._:-]+", host):
+        return None
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        return None
+    return host.lower(), int(port) if port else 443
 
 
 def _der(cert: "x509.Certificate") -> bytes:
@@ -73,6 +138,7 @@ def gather(
     warn_days: int = policy.EXPIRING_SOON_DAYS,
     cache: "FetchCache | None" = None,
     run_real_client: bool = True,
+    canaries: "Sequence[str] | str | None" = None,
 ) -> Evidence:
     """Everything the network (and the environment) says about ``target`` for ``client``.
 
@@ -96,6 +162,7 @@ def gather(
         from certdoctor.pinning.pins import parse_pins
 
         pins = parse_pins(pins)  # a malformed pin is bad usage, before any connection
+    canary_list = canary_hosts(canaries, env)  # a malformed canary too
     strict_python = python if python == "3.13" else None
     trust = effective_trust(client, ca_file=ca_file, environ=env, python=strict_python)
     used_proxy = effective_proxy(tgt.url, proxy, env)
@@ -118,9 +185,9 @@ def gather(
         seen = list(certs) + fetched_pool(attempts)
         path = build_path(certs, store, host=tgt.servername, now=clock, aia_attempts=attempts,
                           verify_rfc5280=False)
-        if used_proxy and not path.trusted:
+        if not path.trusted:
             top = path.top or CertInfo.from_certificate(certs[0], clock)
-            canary = _canaries(top, used_proxy, timeout)
+            canary = _interception_probes(tgt, sni, certs, top, used_proxy, canary_list, timeout, clock)
         if revocation:
             rev = _revocation(path, clock, min(policy.REVOCATION_BUDGET_SECONDS, timeout), res.ocsp_staple, cache)
 
@@ -141,27 +208,70 @@ def _is_ip(name: str) -> bool:
     return is_ip(name)
 
 
-def _canaries(top: CertInfo, proxy: str, timeout: float) -> tuple[CanaryProbe, ...]:
-    """Probe other hosts through the same proxy until one is signed like ``top`` (it re-signs)."""
-    from certdoctor.checks.trust import signs_alike
-    from certdoctor.net.probe import probe
+def _interception_probes(tgt, sni: str | None, certs: "Sequence[x509.Certificate]", top: CertInfo,
+                         proxy: str | None, hosts: Sequence[tuple[str, int]], timeout: float,
+                         now: _dt.datetime) -> tuple[CanaryProbe, ...]:
+    """The handshakes that prove or disprove interception of an untrusted path (see the module
+    docstring): through a proxy, the target directly, then the canaries through the proxy;
+    without one, the canaries directly when the leaf looks minted on the fly."""
+    import time
+
+    from certdoctor.checks.trust import freshly_minted
 
     out: list[CanaryProbe] = []
-    for host in CANARY_HOSTS:
-        try:
-            res = probe(host, 443, proxy=proxy, timeout=min(timeout, policy.CANARY_TIMEOUT_SECONDS))
-        except Exception as exc:  # a canary that cannot fly proves nothing either way
-            out.append(CanaryProbe(host, 443, error=f"{type(exc).__name__}: {exc}"))
-            continue
-        if res.failure is not None or not res.chain_der:
-            why = res.failure.summary if res.failure is not None else "no certificate presented"
-            out.append(CanaryProbe(host, 443, tuple(res.chain_der), error=why))
-            continue
-        seen = CanaryProbe(host, 443, tuple(res.chain_der))
-        out.append(seen)
-        if signs_alike(top, seen.certificates()):
-            break
+    if proxy:
+        out.append(_probe_one(tgt.host, tgt.port, sni, None, min(timeout, policy.DIRECT_PROBE_TIMEOUT_SECONDS),
+                              same_target=True))
+    elif not freshly_minted(CertInfo.from_certificate(certs[0], now), now):
+        return ()
+    deadline = time.monotonic() + min(policy.CANARY_BUDGET_SECONDS, max(timeout, policy.CANARY_TIMEOUT_SECONDS))
+    out += _canaries(top, certs, proxy, hosts, timeout, deadline)
     return tuple(out)
+
+
+def _probe_one(host: str, port: int, servername: str | None, proxy: str | None, timeout: float, *,
+               same_target: bool = False) -> CanaryProbe:
+    """One interception probe as evidence: the chain, or why there is none."""
+    import time
+
+    from certdoctor.net.probe import probe
+
+    t0 = time.monotonic()
+    kind = dict(via_proxy=proxy is not None, same_target=same_target)
+    try:
+        res = probe(host, port, servername=servername, proxy=proxy, timeout=timeout)
+    except Exception as exc:  # a probe that cannot fly proves nothing either way
+        return CanaryProbe(host, port, error=f"{type(exc).__name__}: {exc}", elapsed=time.monotonic() - t0, **kind)
+    elapsed = round(time.monotonic() - t0, 3)
+    if res.failure is not None or not res.chain_der:
+        why = res.failure.summary if res.failure is not None else "no certificate presented"
+        return CanaryProbe(host, port, tuple(res.chain_der), error=why, elapsed=elapsed, **kind)
+    return CanaryProbe(host, port, tuple(res.chain_der), elapsed=elapsed, **kind)
+
+
+def _canaries(top: CertInfo, certs: "Sequence[x509.Certificate]", proxy: str | None,
+              hosts: Sequence[tuple[str, int]], timeout: float, deadline: float) -> list[CanaryProbe]:
+    """Probe the canary hosts (through ``proxy``, or directly) until one is signed like the target
+    (it re-signs), within ``deadline``; a host the budget left no time for is recorded as such."""
+    import time
+
+    from certdoctor.checks.trust import same_signer, signs_alike
+
+    out: list[CanaryProbe] = []
+    for host, port in hosts:
+        left = deadline - time.monotonic()
+        if left < policy.TIMEOUT_MIN_SECONDS:
+            out.append(CanaryProbe(host, port, error="not probed: the canary time budget ran out first",
+                                   via_proxy=proxy is not None))
+            continue
+        sni = None if _is_ip(host) else host
+        seen = _probe_one(host, port, sni, proxy, min(timeout, policy.CANARY_TIMEOUT_SECONDS, left))
+        out.append(seen)
+        if seen.error is None and seen.chain_der:
+            chain = seen.certificates()
+            if (signs_alike(top, chain) if proxy else same_signer(chain, certs)):
+                break
+    return out
 
 
 def _revocation(path: "PathResult", now: _dt.datetime, budget: float, stapled: bytes | None,
@@ -181,4 +291,4 @@ def _revocation(path: "PathResult", now: _dt.datetime, budget: float, stapled: b
         return RevocationEvidence(leaf.der, issuer.der, stapled=stapled, error=str(exc))
 
 
-__all__ = ["gather", "resolve_python", "CANARY_HOSTS"]
+__all__ = ["gather", "resolve_python", "canary_hosts", "CANARY_HOSTS", "CANARY_ENV"]

@@ -38,6 +38,21 @@ REVOCATION_TIMEOUT_SECONDS = 5.0
 REVOCATION_TOTAL_SECONDS = 20.0
 #: probing a second host through a proxy to prove interception.
 CANARY_TIMEOUT_SECONDS = 3.0
+#: the most all the canary probes of one diagnosis may take together (they stop at the first proof).
+CANARY_BUDGET_SECONDS = 5.0
+#: the direct connection (no proxy) to the same target, compared with the chain through the
+#: proxy: short, because a firewall that drops it is common and proves nothing.
+DIRECT_PROBE_TIMEOUT_SECONDS = 2.0
+#: hosts asked ``--canary``/``CERTDOCTOR_CANARIES`` may name at most (each one costs a probe).
+MAX_CANARIES = 8
+#: transparent interception (no proxy configured): a leaf whose notBefore is this close to now
+#: was minted during the run ...
+FRESH_LEAF_MINUTES = 60
+FRESH_LEAF = _dt.timedelta(minutes=FRESH_LEAF_MINUTES)
+#: ... and one valid (notBefore to notAfter) at most this long is short-lived, as the leaves an
+#: intercepting device mints on the fly are.
+SHORT_LIFETIME_DAYS = 7
+SHORT_LIFETIME = _dt.timedelta(days=SHORT_LIFETIME_DAYS)
 #: The longest ``fix --client pip`` waits for the real pip (its own start-up included).
 PIP_PROOF_SECONDS = 120.0
 

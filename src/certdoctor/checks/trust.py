@@ -21,6 +21,8 @@ from certdoctor.checks._text import trust_label
 from certdoctor.model import Actor, CertInfo, ChainInfo, Code, Finding, Severity
 
 if TYPE_CHECKING:  # pragma: no cover
+    import datetime as _dt
+
     from cryptography import x509
 
     from certdoctor.checks.context import Context
@@ -143,8 +145,8 @@ def check(ctx: "Context") -> list[Finding]:
     ev = ctx.evidence
     f: list[Finding] = []
     _check_trust(ctx.chain, ctx.path, ev.trust.description, ev.client, ev.python, ev.options.proxy, ev.canary, f,
-                 ev.options.aia, _anchor_names(ev.trust.anchors()))
-    return f
+                 ev.options.aia, _anchor_names(ev.trust.anchors()), now=ctx.now)
+    return _not_intercepted(f, ctx.chain, ev.options.proxy, ev.canary)
 
 
 def _anchor_names(anchors: "Iterable[x509.Certificate]") -> tuple[tuple[str, str], ...]:
@@ -175,9 +177,212 @@ def signs_alike(top: CertInfo, certs: "Iterable[x509.Certificate]") -> bool:
 def canary_host(top: CertInfo, canaries: Sequence["CanaryProbe"]) -> str | None:
     """The first host that, through the same proxy, is signed like ``top``: the proxy re-signs."""
     for probe in canaries:
-        if probe.error is None and probe.chain_der and signs_alike(top, probe.certificates()):
+        if (probe.via_proxy and not probe.same_target and probe.error is None and probe.chain_der
+                and signs_alike(top, probe.certificates())):
             return probe.host
     return None
+
+
+# --------------------------------------------------------------------------- interception, proven offline
+
+def _issuer_cert(leaf: "x509.Certificate", pool: "Iterable[x509.Certificate]") -> "x509.Certificate | None":
+    """The certificate of ``pool`` whose key signed ``leaf`` (names chain, signature verifies)."""
+    from certdoctor.model import issued_by
+
+    for c in pool:
+        if c is not leaf and issued_by(leaf, c):
+            return c
+    return None
+
+
+def _aki(cert: "x509.Certificate") -> bytes | None:
+    from cryptography import x509
+
+    try:
+        return cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
+    except Exception:  # absent, or unreadable: no identifier to compare
+        return None
+
+
+def same_signer(a: "Sequence[x509.Certificate]", b: "Sequence[x509.Certificate]") -> bool:
+    """Was the leaf of chain ``a`` signed by the key that signed the leaf of chain ``b``?
+
+    By signature when either chain carries the issuer of its leaf (what an interceptor cannot
+    fake: the real CA's key); else by the issuer's name and, when both leaves name one, the
+    authority key identifier. Two certificates of one CA (a load balancer's nodes, a renewal in
+    progress) have the same signer; a re-signing proxy's leaf has its own."""
+    if not a or not b:
+        return False
+    leaf_a, leaf_b = a[0], b[0]
+    pool = list(a[1:]) + list(b[1:])
+    issuer = _issuer_cert(leaf_a, pool)
+    if issuer is not None:
+        return _issuer_cert(leaf_b, [issuer]) is not None
+    issuer = _issuer_cert(leaf_b, pool)
+    if issuer is not None:
+        return False  # b's issuer is in hand and did not sign a
+    if leaf_a.issuer != leaf_b.issuer:
+        return False
+    aki_a, aki_b = _aki(leaf_a), _aki(leaf_b)
+    return aki_a is None or aki_b is None or aki_a == aki_b
+
+
+def _parsed(certs: "Iterable[x509.Certificate]") -> list[CertInfo]:
+    out = []
+    for c in certs:
+        try:
+            out.append(CertInfo.from_certificate(c))
+        except Exception:  # a certificate that breaks when read is no evidence
+            continue
+    return out
+
+
+def chain_lines(label: str, certs: "Sequence[x509.Certificate]") -> tuple[str, ...]:
+    """One evidence line per certificate: subject, issuer, SPKI SHA-256 (the key) and SHA-256."""
+    return tuple(f"{label} [{i}] {c.subject} — issued by {c.issuer} — SPKI sha256/{c.spki_pin} — "
+                 f"SHA-256 {c.fingerprint_sha256}" for i, c in enumerate(_parsed(certs)))
+
+
+def direct_probe(canaries: Sequence["CanaryProbe"]) -> "CanaryProbe | None":
+    """The direct connection to the target itself (made when a proxy was used), if there was one."""
+    return next((p for p in canaries if p.same_target and not p.via_proxy), None)
+
+
+def intercepted_by_proxy(presented: "Sequence[x509.Certificate]", direct: "CanaryProbe | None") -> bool | None:
+    """Does the direct connection prove the proxy re-signs the target? ``True``: directly, the
+    target's leaf is signed by another key than the one seen through the proxy; ``False``: the
+    same signer both ways (the proxy passes the site's own chain through: not interception);
+    ``None``: nothing to compare (no direct connection, or it failed: a firewall proves nothing)."""
+    if direct is None or direct.error is not None or not direct.chain_der or not presented:
+        return None
+    seen = direct.certificates()
+    if not seen:
+        return None
+    return not same_signer(presented, seen)
+
+
+def freshly_minted(leaf: CertInfo, now: "_dt.datetime | None") -> bool:
+    """A leaf minted minutes ago (notBefore within :data:`policy.FRESH_LEAF` of ``now``) with a
+    short lifetime (at most :data:`policy.SHORT_LIFETIME`): what an interceptor mints on the fly."""
+    from certdoctor import policy
+
+    if now is None:
+        return False
+    return (abs(now - leaf.not_before) <= policy.FRESH_LEAF
+            and leaf.not_after - leaf.not_before <= policy.SHORT_LIFETIME)
+
+
+def transparent_canary(presented: "Sequence[x509.Certificate]", canaries: Sequence["CanaryProbe"],
+                       ) -> "CanaryProbe | None":
+    """The first canary reached directly (no proxy) whose own, short-lived leaf — another
+    certificate than the target's — was signed by the key that signed the target's leaf."""
+    from certdoctor import policy
+
+    if not presented:
+        return None
+    own = _parsed(presented[:1])
+    for probe in canaries:
+        if probe.via_proxy or probe.same_target or probe.error is not None or not probe.chain_der:
+            continue
+        certs = probe.certificates()
+        info = _parsed(certs[:1])
+        if not certs or not info or (own and info[0].fingerprint_sha256 == own[0].fingerprint_sha256):
+            continue
+        if info[0].not_after - info[0].not_before > policy.SHORT_LIFETIME:
+            continue
+        if same_signer(certs, presented):
+            return probe
+    return None
+
+
+def _interception(chain: ChainInfo, path: "PathResult", store: str, proxy: str | None,
+                  canaries: Sequence["CanaryProbe"], now: "_dt.datetime | None") -> Finding | None:
+    """INTERCEPTING_PROXY when the untrusted path is proven re-signed: a product's name in it;
+    through a proxy, another host signed by the same root (canary) or the target's own chain,
+    reached directly, from another signer; without a proxy, a leaf minted minutes ago whose
+    signer also signs a canary host's fresh leaf (transparent interception)."""
+    leaf = chain.certs[0]
+    top = path.top or leaf
+    presented = [c.certificate() for c in chain.certs]
+    intercept_name = interceptor_hint(list(path.path))
+    canary = canary_host(top, canaries) if proxy else None
+    direct = direct_probe(canaries) if proxy else None
+    by_direct = intercepted_by_proxy(presented, direct) is True
+    fresh = not proxy and freshly_minted(leaf, now)
+    transparent = transparent_canary(presented, canaries) if fresh else None
+    if not (intercept_name or canary or by_direct or transparent):
+        return None
+    ev = [f"issuer = {top.issuer}", f"store: {store}"]
+    if intercept_name:
+        ev.append(f"the name {intercept_name!r} belongs to a TLS-inspecting product")
+    if proxy:
+        ev.append(f"connected through the proxy {proxy}")
+    if canary:
+        ev.append(f"through the same proxy, {canary} is signed by the same root: it re-signs every site")
+    if by_direct and direct is not None:
+        ev.append(f"directly (without the proxy), {direct.host}:{direct.port} presents a leaf signed by another "
+                  "key than the one through the proxy: the proxy re-signs this site")
+        ev += chain_lines("through the proxy:", presented)
+        ev += chain_lines("directly:", direct.certificates())
+    if transparent is not None:
+        ev.append(f"no proxy is configured, yet the leaf was minted {_age(leaf, now)} ago and is valid for "
+                  f"{_lifetime(leaf)}: minted on the fly")
+        ev.append(f"{transparent.host}:{transparent.port} (another host, reached directly) presents a leaf signed by "
+                  "the same key: a device on the network re-signs every site")
+        ev += chain_lines(f"{chain.certs[0].display_name}:", presented)
+        ev += chain_lines(f"{transparent.host}:{transparent.port}:", transparent.certificates())
+    root_fp = top.fingerprint_sha256 if top.self_signed else None
+    if transparent is not None and not (intercept_name or canary or by_direct):
+        summary = "A transparent TLS-intercepting device re-signs this site with its own root (no proxy is configured)."
+        where = ("minted on the fly by a device on the network path (a firewall or security product inspecting TLS "
+                 "transparently: no proxy is configured)")
+    else:
+        summary = "A TLS-intercepting proxy re-signs this site with its own root."
+        where = "minted on the fly by a network device (a corporate proxy or security product)"
+    return Finding(
+        Code.INTERCEPTING_PROXY, Severity.ERROR, summary,
+        (f"The certificate you receive was not issued by the site's CA but {where}, signed by its own root. "
+         f"That root is typically in the OS/browser store but not in {store}, so the client fails: "
+         "'self-signed certificate in certificate chain' when the device sends its root, 'unable to get local "
+         "issuer certificate' otherwise."),
+        tuple(ev + ([f"proxy root SHA-256 = {root_fp}"] if root_fp else [])),
+        ("Get the proxy's root from your IT/network team and check its fingerprint with them, then "
+         "`certdoctor fix URL --out DIR --trust FINGERPRINT` (bundle = your trust + that root, for this client "
+         "only), or use the OS store with `truststore.inject_into_ssl()`. Pointing verify= at the proxy root "
+         "ALONE breaks every site the proxy does not intercept."),
+        Actor.NETWORK_ADMIN, None)
+
+
+def _age(leaf: CertInfo, now: "_dt.datetime | None") -> str:
+    if now is None:
+        return "?"
+    return f"{max(0, int((now - leaf.not_before).total_seconds() // 60))} min"
+
+
+def _lifetime(leaf: CertInfo) -> str:
+    hours = (leaf.not_after - leaf.not_before).total_seconds() / 3600
+    return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.0f} h"
+
+
+def _not_intercepted(f: list[Finding], chain: ChainInfo, proxy: str | None,
+                     canaries: Sequence["CanaryProbe"]) -> list[Finding]:
+    """Say on an UNTRUSTED_ROOT what the direct connection showed: the same signer both ways
+    (the proxy is not the cause), or that it could not be made (nothing proven either way)."""
+    direct = direct_probe(canaries) if proxy else None
+    if direct is None:
+        return f
+    from dataclasses import replace
+
+    verdict = intercepted_by_proxy([c.certificate() for c in chain.certs], direct)
+    if verdict is False:
+        line = (f"directly (without the proxy), {direct.host}:{direct.port} presents a leaf from the same signer: "
+                "the proxy passes the site's own chain through, it does not re-sign it")
+    elif verdict is None:
+        line = (f"the direct connection to {direct.host}:{direct.port} (without the proxy) failed "
+                f"({direct.error or 'no certificate'}): it proves nothing either way")
+    else:
+        return f
+    return [replace(x, evidence=x.evidence + (line,)) if x.code is Code.UNTRUSTED_ROOT else x for x in f]
 
 
 def interceptor_hint(infos: Sequence[CertInfo]) -> str | None:
@@ -193,7 +398,7 @@ def interceptor_hint(infos: Sequence[CertInfo]) -> str | None:
 def _check_trust(
     chain: ChainInfo, path: "PathResult", trust: "EffectiveTrust", client: str, python: str,
     proxy: str | None, canaries: Sequence["CanaryProbe"], f: list[Finding], aia_used: bool = True,
-    anchors: Sequence[tuple[str, str]] = (),
+    anchors: Sequence[tuple[str, str]] = (), now: "_dt.datetime | None" = None,
 ) -> None:
     leaf = chain.certs[0]
     store = trust_label(trust)
@@ -212,31 +417,9 @@ def _check_trust(
 
     top = path.top or leaf
     infos = list(path.path)
-    intercept_name = interceptor_hint(infos)
-    via = proxy
-    canary = canary_host(top, canaries) if proxy else None
-    if intercept_name or canary:
-        ev = [f"issuer = {top.issuer}", f"store: {store}"]
-        if intercept_name:
-            ev.append(f"the name {intercept_name!r} belongs to a TLS-inspecting product")
-        if via:
-            ev.append(f"connected through the proxy {via}")
-        if canary:
-            ev.append(f"through the same proxy, {canary} is signed by the same root: it re-signs every site")
-        root_fp = top.fingerprint_sha256 if top.self_signed else None
-        f.append(Finding(
-            Code.INTERCEPTING_PROXY, Severity.ERROR,
-            "A TLS-intercepting proxy re-signs this site with its own root.",
-            ("The certificate you receive was not issued by the site's CA but minted on the fly by a network device "
-             "(a corporate proxy or security product), signed by its own root. That root is typically in the OS/browser "
-             f"store but not in {store}, so the client fails: 'self-signed certificate in certificate chain' when "
-             "the proxy sends its root, 'unable to get local issuer certificate' otherwise."),
-            tuple(ev + ([f"proxy root SHA-256 = {root_fp}"] if root_fp else [])),
-            ("Get the proxy's root from your IT/network team and check its fingerprint with them, then "
-             "`certdoctor fix URL --out DIR --trust FINGERPRINT` (bundle = your trust + that root), or use the OS "
-             "store with `truststore.inject_into_ssl()`. Pointing verify= at the proxy root ALONE breaks every "
-             "site the proxy does not intercept."),
-            Actor.NETWORK_ADMIN, None))
+    intercepted = _interception(chain, path, store, proxy, canaries, now)
+    if intercepted is not None:
+        f.append(intercepted)
         return
 
     if len(infos) == 1 and leaf.self_signed:

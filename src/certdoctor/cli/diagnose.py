@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from certdoctor.cli.options import connection_options, json_option
+from certdoctor.cli.options import canary_option, connection_options, json_option
 
 
 def client_options(f):
@@ -31,9 +31,10 @@ def client_options(f):
 @click.option("--no-aia", is_flag=True, help="Do not download missing intermediates.")
 @click.option("--pin", "pins", multiple=True, metavar="sha256/BASE64", help="Expected SPKI pin (repeatable).")
 @click.option("--no-cache", is_flag=True, help="Do not use the on-disk cache of AIA/CRL/OCSP downloads.")
+@canary_option
 @json_option
 def command(target, timeout, proxy, servername, resolve, ca_file, client, python, no_revocation, no_aia, pins,
-            no_cache, as_json):
+            no_cache, canaries, as_json):
     """Say exactly why CLIENT fails (or would fail) on TARGET, with evidence and the fix.
 
     TARGET is an https:// URL or host[:port]. --ca-file is the bundle the client trusts
@@ -48,7 +49,7 @@ def command(target, timeout, proxy, servername, resolve, ca_file, client, python
     install_resolve(resolve)
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                  timeout=timeout, revocation=not no_revocation, aia=not no_aia, pins=pins,
-                 cache=None if no_cache else FetchCache())
+                 cache=None if no_cache else FetchCache(), canaries=canaries or None)
     if as_json:
         from certdoctor.render.diagnose import diagnosis_json
         from certdoctor.render.json import emit

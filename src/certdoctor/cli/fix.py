@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from certdoctor.cli.diagnose import client_options
-from certdoctor.cli.options import connection_options, json_option, password_option
+from certdoctor.cli.options import canary_option, connection_options, json_option, password_option
 
 
 @click.command("fix")
@@ -23,9 +23,10 @@ from certdoctor.cli.options import connection_options, json_option, password_opt
 @connection_options
 @client_options
 @password_option
+@canary_option
 @json_option
 def command(target, out_dir, trust, intermediates, timeout, proxy, servername, resolve, ca_file, client, python,
-            password, as_json):
+            password, canaries, as_json):
     """Build the fix for TARGET under DIR and prove it with the real requests (and httpx; with
     --client pip, the real pip too). --servername is sent and checked by every proof.
 
@@ -39,7 +40,7 @@ def command(target, out_dir, trust, intermediates, timeout, proxy, servername, r
     check_out_dir(out_dir)
     install_resolve(resolve)
     r = fix(target, out_dir, trust_fingerprints=trust, intermediates=intermediates, password=password, client=client, ca_file=ca_file, python=python,
-            proxy=proxy, servername=servername, timeout=timeout)
+            proxy=proxy, servername=servername, timeout=timeout, canaries=canaries or None)
     if as_json:
         from certdoctor.render.fix import fix_json
         from certdoctor.render.json import emit

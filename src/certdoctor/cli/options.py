@@ -2,7 +2,7 @@
 
 Every command that connects (diagnose, fix, inspect, pin, expiry, revocation) takes
 :func:`connection_options` (``--timeout``, ``--proxy``, ``--servername``, ``--resolve``,
-``--ca-file``) and every command takes :func:`json_option`. Every command that reads a certificate file
+``--ca-file``) and every command takes :func:`json_option`. diagnose and fix take :func:`canary_option` (``--canary``). Every command that reads a certificate file
 (inspect, convert, pin, expiry, revocation, bundle, fix --intermediate) takes
 :func:`password_option` (``--password``, ``CERTDOCTOR_PASSWORD``). A command that needs a different
 *behaviour* derives it from the one option (revocation's per-request timeout is a share of
@@ -27,6 +27,9 @@ RESOLVE_HELP = ("Resolve HOST (or *.suffix) to ADDR in this process, like curl -
                 "(repeatable; CERTDOCTOR_RESOLVE adds more).")
 CA_FILE_HELP = "A PEM bundle to trust instead of the default store (like verify=FILE)."
 JSON_HELP = "Print one JSON document (docs/JSON.md) instead of text."
+CANARY_HELP = ("A host the network is expected to intercept too, probed to prove interception when the chain "
+               "does not verify (repeatable; default: $CERTDOCTOR_CANARIES, else pypi.org and www.python.org; "
+               "'none': no canary).")
 PASSWORD_HELP = "Password of a PKCS#12 (.p12/.pfx) file or an encrypted key (or set CERTDOCTOR_PASSWORD)."
 #: the environment variable behind ``--password`` (every command that reads a file)
 PASSWORD_ENV = "CERTDOCTOR_PASSWORD"
@@ -63,6 +66,12 @@ def password_option(f: Callable) -> Callable:
                         help=PASSWORD_HELP)(f)
 
 
+def canary_option(f: Callable) -> Callable:
+    """``--canary HOST[:PORT]`` (parameter ``canaries``, a tuple; empty: the environment or the
+    defaults decide, see :func:`certdoctor.gather.canary_hosts`): diagnose and fix."""
+    return click.option("--canary", "canaries", multiple=True, metavar="HOST[:PORT]", help=CANARY_HELP)(f)
+
+
 def json_option(f: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help=JSON_HELP)(f)
 
@@ -78,6 +87,7 @@ def connection_options(f: Callable) -> Callable:
 __all__ = [
     "connection_options",
     "json_option",
+    "canary_option",
     "password_option",
     "timeout_option",
     "proxy_option",

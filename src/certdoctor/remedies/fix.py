@@ -324,6 +324,7 @@ def fix(
     timeout: float = policy.TIMEOUT_SECONDS,
     environ=None,
     now: _dt.datetime | None = None,
+    canaries: "Sequence[str] | str | None" = None,
 ) -> FixResult:
     """Diagnose ``target``, write the fixing artefacts under ``out_dir``, prove them.
 
@@ -337,7 +338,7 @@ def fix(
 
     own = load_intermediates(intermediates, password=password)  # a file that cannot be read is bad usage, before any connection
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
-                 timeout=timeout, environ=environ, now=now, revocation=True)
+                 timeout=timeout, environ=environ, now=now, revocation=True, canaries=canaries)
     out = Path(out_dir)
     codes = {f.code for f in d.findings}
     wanted = {normalize_fingerprint(fp) for fp in trust_fingerprints}
