@@ -274,3 +274,177 @@ def test_a_store_root_of_the_issuers_name_with_another_key_is_named(pki):
     other = TestCA(inter.name)
     f = only(evidence([leaf.cert], anchors=[root.cert, other.cert], aia=[downloaded()]))
     assert f.code is Code.CHAIN_INCOMPLETE and any("another key" in e for e in f.evidence)
+
+
+# --------------------------------------------------------------------------- interception proven offline
+
+def _probe(host, chain=(), error=None, *, via_proxy=True, same_target=False, port=443):
+    from certdoctor.evidence import CanaryProbe
+    from support.pki import der
+
+    return CanaryProbe(host, port, tuple(der(c) for c in chain), error, via_proxy=via_proxy, same_target=same_target)
+
+
+def _direct(chain=(), error=None):
+    return _probe("www.example.test", chain, error, via_proxy=False, same_target=True)
+
+
+def _fresh(ca, name="www.example.test", *, minted=None, lifetime=None):
+    import datetime as dt
+
+    from support.pki import NOW
+
+    start = NOW - (minted if minted is not None else dt.timedelta(minutes=3))
+    return ca.issue_cert(name, not_before=start, not_after=start + (lifetime or dt.timedelta(days=1)))
+
+
+@pytest.fixture(scope="module")
+def corp():
+    """A re-signing proxy's root, the site's real PKI, and the site's leaf as each presents it."""
+    proxy_root = TestCA("Corp Inspection Root")
+    real_root = TestCA("Real Site Root")
+    real_inter = real_root.intermediate("Real Site CA")
+    site = real_inter.issue_cert("www.example.test")
+    resigned = proxy_root.issue_cert("www.example.test")
+    return proxy_root, real_root, real_inter, site, resigned
+
+
+def test_the_direct_connection_proves_the_proxy_re_signs(corp):
+    proxy_root, real_root, real_inter, site, resigned = corp
+    ev = evidence([resigned.cert, proxy_root.cert], anchors=[real_root.cert], proxy=PROXY,
+                  canaries=[_direct(site.chain[:-1]), _probe("pypi.org", error="502 Bad Gateway")])
+    f = only(ev)
+    assert f.code is Code.INTERCEPTING_PROXY and f.who is Actor.NETWORK_ADMIN and f.severity is Severity.ERROR
+    assert ("directly (without the proxy), www.example.test:443 presents a leaf signed by another key than the one "
+            "through the proxy: the proxy re-signs this site") in f.evidence
+    via = [e for e in f.evidence if e.startswith("through the proxy: [")]
+    direct = [e for e in f.evidence if e.startswith("directly: [")]
+    assert len(via) == 2 and len(direct) == 2
+    info = CertInfo.from_certificate(resigned.cert)
+    assert via[0] == (f"through the proxy: [0] {info.subject} — issued by {info.issuer} — SPKI sha256/{info.spki_pin}"
+                      f" — SHA-256 {info.fingerprint_sha256}")
+    assert "issued by CN=Real Site CA" in direct[0] and "issued by CN=Real Site Root" in direct[1]
+    assert f"proxy root SHA-256 = {CertInfo.from_certificate(proxy_root.cert).fingerprint_sha256}" in f.evidence
+    assert "--trust FINGERPRINT" in f.fix and "IT" in f.fix and "for this client only" in f.fix
+
+
+def test_the_same_chain_both_ways_is_not_interception(corp):
+    _, _, real_inter, site, _ = corp
+    private = TestCA("Private Root")
+    for seen_directly in (site.chain[:-1],  # byte for byte the same chain
+                          real_inter.issue_cert("www.example.test").chain[:-1],  # another key, same CA (a second node)
+                          [real_inter.issue_cert("www.example.test").cert]):  # same, and no intermediate sent
+        f = only(evidence(site.chain[:-1], anchors=[private.cert], proxy=PROXY, canaries=[_direct(seen_directly)]))
+        assert f.code is Code.UNTRUSTED_ROOT
+        assert f.evidence[-1] == ("directly (without the proxy), www.example.test:443 presents a leaf from the same "
+                                  "signer: the proxy passes the site's own chain through, it does not re-sign it")
+
+
+def test_a_direct_connection_that_fails_proves_nothing(corp):
+    proxy_root, real_root, _, _, resigned = corp
+    for direct in (_direct(error="connection refused"), _direct()):
+        f = only(evidence([resigned.cert, proxy_root.cert], anchors=[real_root.cert], proxy=PROXY, canaries=[direct]))
+        assert f.code is Code.UNTRUSTED_ROOT
+        assert "proves nothing either way" in f.evidence[-1]
+
+
+def test_a_name_alike_forgery_is_told_by_its_signature(corp):
+    """A proxy leaf under the real CA's *name* (and its key identifier), signed by the proxy's key:
+    the direct chain carries the real CA, whose key did not sign it."""
+    _, real_root, real_inter, site, _ = corp
+    forged = real_inter.issue_cert("www.example.test", sign_with=make_key())
+    f = only(evidence([forged.cert, real_inter.cert], anchors=[TestCA().cert], proxy=PROXY,
+                      canaries=[_direct(site.chain[:-1])]))
+    assert f.code is Code.INTERCEPTING_PROXY, f.evidence
+    assert trust.same_signer(site.chain[:-1], site.chain[:-1]) and not trust.same_signer([forged.cert],
+                                                                                         site.chain[:-1])
+
+
+def test_same_signer_without_issuers_compares_name_and_key_identifier():
+    a, b = TestCA("Twin CA"), TestCA("Twin CA")  # one name, two keys
+    assert trust.same_signer([a.issue_cert("x.test").cert], [a.issue_cert("y.test").cert])
+    assert not trust.same_signer([a.issue_cert("x.test").cert], [b.issue_cert("x.test").cert])
+    assert not trust.same_signer([a.issue_cert("x.test").cert], [TestCA("Other").issue_cert("x.test").cert])
+    assert not trust.same_signer([], [a.issue_cert("x.test").cert])
+
+
+def test_a_direct_probe_without_a_proxy_is_no_evidence(corp):
+    proxy_root, real_root, _, site, resigned = corp
+    f = only(evidence([resigned.cert, proxy_root.cert], anchors=[real_root.cert], canaries=[_direct(site.chain[:-1])]))
+    assert f.code is Code.UNTRUSTED_ROOT and not any("directly" in e for e in f.evidence)
+
+
+def test_transparent_interception_fresh_short_lived_and_signing_a_canary():
+    box = TestCA("Inspection Root")
+    leaf, other = _fresh(box), _fresh(box, "pypi.org")
+    ev = evidence([leaf.cert, box.cert], anchors=[TestCA().cert],
+                  canaries=[_probe("127.0.0.1", error="connection refused", via_proxy=False, port=9),
+                            _probe("pypi.org", [other.cert, box.cert], via_proxy=False)])
+    f = only(ev)
+    assert f.code is Code.INTERCEPTING_PROXY and f.who is Actor.NETWORK_ADMIN
+    assert "transparent" in f.summary and "no proxy is configured" in f.summary
+    assert ("no proxy is configured, yet the leaf was minted 3 min ago and is valid for 24 h: minted on the fly"
+            in f.evidence)
+    assert ("pypi.org:443 (another host, reached directly) presents a leaf signed by the same key: a device on the "
+            "network re-signs every site") in f.evidence
+    assert any(e.startswith("pypi.org:443: [0] CN=pypi.org") for e in f.evidence)
+    assert any(e.startswith("www.example.test: [0] CN=www.example.test") for e in f.evidence)
+    assert not any("connected through the proxy" in e for e in f.evidence)
+    assert "--trust FINGERPRINT" in f.fix
+
+
+def test_transparent_interception_needs_every_part():
+    import datetime as dt
+
+    from support.pki import NOW
+
+    box = TestCA("Inspection Root")
+    leaf, other = _fresh(box), _fresh(box, "pypi.org")
+    good = [_probe("pypi.org", [other.cert, box.cert], via_proxy=False)]
+    cases = {
+        "minted yesterday": ([_fresh(box, minted=dt.timedelta(days=1)).cert, box.cert], good),
+        "a long lifetime": ([_fresh(box, lifetime=dt.timedelta(days=90)).cert, box.cert], good),
+        "the canary is the same certificate": ([leaf.cert, box.cert],
+                                               [_probe("127.0.0.1", [leaf.cert, box.cert], via_proxy=False)]),
+        "the canary has a long-lived leaf": ([leaf.cert, box.cert], [_probe(
+            "pypi.org", [_fresh(box, "pypi.org", lifetime=dt.timedelta(days=365)).cert], via_proxy=False)]),
+        "another key signs the canary": ([leaf.cert, box.cert], [_probe(
+            "pypi.org", [_fresh(TestCA("Inspection Root"), "pypi.org").cert], via_proxy=False)]),
+        "the canary went through a proxy that is not configured": ([leaf.cert, box.cert], [_probe(
+            "pypi.org", [other.cert, box.cert])]),
+        "the canary failed": ([leaf.cert, box.cert], [_probe("pypi.org", error="timed out", via_proxy=False)]),
+        "no canary": ([leaf.cert, box.cert], []),
+    }
+    for why, (chain, canaries) in cases.items():
+        f = only(evidence(chain, anchors=[TestCA().cert], canaries=canaries))
+        assert f.code is Code.UNTRUSTED_ROOT, why
+    # judged again two days later, the leaf is no longer fresh: not proven (any more)
+    later = trust.check(derive(evidence([leaf.cert, box.cert], anchors=[TestCA().cert], canaries=good),
+                               NOW + dt.timedelta(days=2)))
+    assert Code.INTERCEPTING_PROXY not in {f.code for f in later}
+
+
+def test_a_chain_that_verifies_is_never_judged_intercepted(corp):
+    """Every proof at once, for a chain the store trusts: nothing is said (a public CA is no proxy)."""
+    box = TestCA("Inspection Root")
+    leaf, other = _fresh(box), _fresh(box, "pypi.org")
+    _, _, _, site, _ = corp
+    for proxy in (PROXY, None):
+        ev = evidence([leaf.cert, box.cert], anchors=[box.cert], proxy=proxy,
+                      canaries=[_direct(site.chain[:-1]), _probe("pypi.org", [other.cert, box.cert], via_proxy=False),
+                                _probe("pypi.org", [other.cert, box.cert])])
+        assert trust.check(derive(ev)) == []
+
+
+def test_interception_evidence_survives_pickling(corp):
+    import pickle
+
+    from certdoctor.checks import run
+
+    proxy_root, real_root, _, site, resigned = corp
+    ev = evidence([resigned.cert, proxy_root.cert], anchors=[real_root.cert], proxy=PROXY,
+                  canaries=[_direct(site.chain[:-1]), _probe("pypi.org", error="502")])
+    back = pickle.loads(pickle.dumps(ev))
+    assert back == ev and back.canary[0].same_target and not back.canary[0].via_proxy
+    assert [f.evidence for f in run(back)] == [f.evidence for f in run(ev)]
+    assert Code.INTERCEPTING_PROXY in {f.code for f in run(back)}
