@@ -141,7 +141,7 @@ class RevocationEvidence:
 
     ``method`` is what was asked for (``all``, ``crl``, ``ocsp``); ``crl_urls``/``ocsp_urls`` the
     locations that were to be asked, in order; ``fetches`` what was downloaded, in order (the
-    gathering stops at the first verified GOOD/REVOKED answer). ``error`` is set when the
+    gathering asks each kind until a verified REVOKED, each kind up to its first verified answer). ``error`` is set when the
     gathering itself failed (then the rest may be empty).
     """
 

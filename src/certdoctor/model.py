@@ -87,6 +87,9 @@ class Code(str, enum.Enum):
     # revocation and pinning
     REVOKED = "REVOKED"
     REVOCATION_UNKNOWN = "REVOCATION_UNKNOWN"
+    #: a CRL or OCSP answer that is not current (past nextUpdate, too old, dated in the future):
+    #: not believed as GOOD, the verdict comes from the other sources
+    REVOCATION_STALE = "REVOCATION_STALE"
     PIN_MISMATCH = "PIN_MISMATCH"
     # connection level
     CLIENT_CERT_REQUIRED = "CLIENT_CERT_REQUIRED"

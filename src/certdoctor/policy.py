@@ -69,3 +69,29 @@ MAX_INPUT_BYTES = 20 << 20
 MAX_PEM_BLOCKS = 10_000
 #: The most bytes read from a server during a probe.
 PROBE_MAX_BYTES = 1 << 20
+
+# --------------------------------------------------------------------------- revocation freshness
+# A revocation answer proves a status as of its thisUpdate. What certdoctor believes as GOOD
+# (checks/revocation.py; README "Revocation"; the choice and its sources in the module docstring):
+#   * thisUpdate more than CLOCK_SKEW in the future: not current (NOT_YET_VALID);
+#   * nextUpdate in the past: stale (no tolerance: nextUpdate is the CA's own deadline);
+#   * an OCSP response without nextUpdate ("newer information is available all the time",
+#     RFC 6960 4.2.2.1): believed for OCSP_MAX_AGE_DAYS after thisUpdate (NSS/Firefox: one day;
+#     OpenSSL's ``ocsp -status_age`` is the same check, off unless given);
+#   * an OCSP response that was not made for this request (no nonce echoed: stapled, cached,
+#     pre-signed, or replayed over plain HTTP): believed at most OCSP_MAX_LIFETIME_DAYS after
+#     thisUpdate whatever its nextUpdate (the CA/B Forum BR 4.9.10 cap on a subscriber response's
+#     validity, and Firefox's cap), OCSP_MAX_LIFETIME_CA_DAYS for a CA certificate (BR: CA status
+#     is updated at least every twelve months; Firefox: 365 days);
+#   * a CRL without nextUpdate (RFC 5280 requires one): believed CRL_MAX_AGE_DAYS after thisUpdate
+#     (BR 4.9.7: a subscriber CRL's nextUpdate is at most ten days after thisUpdate),
+#     CRL_MAX_AGE_CA_DAYS for a CA certificate (BR: twelve months).
+# A verified REVOKED is believed whatever its age: a revocation is never undone (certificateHold,
+# the one reversible reason, is the exception: a stale hold is stale).
+OCSP_MAX_AGE_DAYS = 1
+OCSP_MAX_LIFETIME_DAYS = 10
+OCSP_MAX_LIFETIME_CA_DAYS = 365
+CRL_MAX_AGE_DAYS = 10
+CRL_MAX_AGE_CA_DAYS = 365
+#: the tolerance for a thisUpdate in the future (the same skew as for certificates).
+REVOCATION_CLOCK_SKEW = CLOCK_SKEW

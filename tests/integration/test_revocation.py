@@ -358,11 +358,17 @@ def test_ocsp_nonce_mismatch_is_refused_and_missing_nonce_is_noted(pki):
     assert any("did not echo the nonce" in e for e in ok.evidence)
 
 
-def test_stapled_good_response_is_verified_and_needs_no_network(pki):
+def test_stapled_good_response_is_verified_but_the_ca_is_still_asked(pki):
+    """A GOOD staple is the server's choice of answer: the CA's own sources are still asked (a
+    REVOKED from them would win); the staple decides GOOD when nothing says REVOKED."""
     staple = pki.fronts["delegated"].respond(build_ocsp_request(pki.good, pki.inter))
     result = check_revocation(pki.good, pki.inter, stapled=staple, ocsp_urls=["http://127.0.0.1:1/never"])
     assert result.status is GOOD and result.method == "stapled"
-    assert [a.method for a in result.attempts] == ["stapled"]
+    assert [(a.method, a.status) for a in result.attempts] == [("stapled", GOOD), ("crl", GOOD), ("ocsp", ERROR)]
+    assert result.findings() == []
+    # with no other source to ask, the staple alone decides, without any network
+    alone = check_revocation(pki.good, pki.inter, stapled=staple, method="ocsp", ocsp_urls=[])
+    assert alone.status is GOOD and [a.method for a in alone.attempts] == ["stapled"]
 
 
 def test_unsuccessful_responder_status_is_an_error(pki):

@@ -35,9 +35,10 @@ def pki():
     return inter, good.cert, revoked.cert
 
 
-def crl(inter, *revoked, next_update=NOW + dt.timedelta(days=1), key=None) -> bytes:
+def crl(inter, *revoked, next_update=NOW + dt.timedelta(days=1), key=None,
+        last_update=NOW - dt.timedelta(hours=1)) -> bytes:
     b = (x509.CertificateRevocationListBuilder().issuer_name(inter.cert.subject)
-         .last_update(NOW - dt.timedelta(hours=1)).next_update(next_update))
+         .last_update(last_update).next_update(next_update))
     for cert in revoked:
         b = b.add_revoked_certificate(
             x509.RevokedCertificateBuilder().serial_number(cert.serial_number)
@@ -213,3 +214,307 @@ def test_the_check_says_unknown_when_gathering_failed_or_the_evidence_is_odd():
     (f,) = check_module.check(derive(_diagnosis_evidence(inter, leaf, down)))
     assert (f.code, f.severity) == (Code.REVOCATION_UNKNOWN, Severity.WARNING)
     assert check_module.check(derive(_diagnosis_evidence(inter, leaf, None))) == []
+
+
+# --------------------------------------------------------------------------- freshness (issue 10 item 4)
+#
+# Every answer here is genuinely signed by the test CA (or its delegated responder) with
+# cryptography's builders; only its times, nonce and status vary. What the real `openssl ocsp`
+# produces is judged in tests/integration/test_revocation_freshness.py.
+
+from certdoctor import policy  # noqa: E402
+from certdoctor.checks.revocation import crl_freshness, ocsp_freshness  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec  # noqa: E402
+
+G, R = ocsp.OCSPCertStatus.GOOD, ocsp.OCSPCertStatus.REVOKED
+ABSENT = object()
+
+
+def ocsp_at(inter, cert, *, this_update, next_update=ABSENT, status=G, nonce=None, reason=x509.ReasonFlags.key_compromise,
+            responder=None) -> bytes:
+    """An OCSP response for ``cert`` with exactly these times (``next_update=None``: no nextUpdate)."""
+    nu = NOW + dt.timedelta(hours=12) if next_update is ABSENT else next_update
+    b = ocsp.OCSPResponseBuilder().add_response(
+        cert=cert, issuer=inter.cert, algorithm=hashes.SHA1(), cert_status=status,
+        this_update=this_update, next_update=nu,
+        revocation_time=this_update - dt.timedelta(hours=1) if status is R else None,
+        revocation_reason=reason if status is R else None,
+    ).responder_id(ocsp.OCSPResponderEncoding.NAME if responder else ocsp.OCSPResponderEncoding.HASH,
+                   responder.cert if responder else inter.cert)
+    if nonce is not None:
+        b = b.add_extension(x509.OCSPNonce(nonce), critical=False)
+    return b.sign(responder.key if responder else inter.key, hashes.SHA256()).public_bytes(
+        serialization.Encoding.DER)
+
+
+def _tlvs(body: bytes) -> list[bytes]:
+    out, i = [], 0
+    while i < len(body):
+        start, n = i, body[i + 1]
+        i += 2
+        if n & 0x80:
+            width = n & 0x7F
+            n = int.from_bytes(body[i:i + width], "big")
+            i += width
+        i += n
+        out.append(body[start:i])
+    return out
+
+
+def _der_len(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def _seq(items) -> bytes:
+    body = b"".join(items)
+    return b"\x30" + _der_len(len(body)) + body
+
+
+def crl_without_next_update(ca, *revoked, this_update) -> bytes:
+    """A CRL with no nextUpdate (cryptography's builder refuses to make one): the nextUpdate of
+    a built CRL is cut out of its TBSCertList, which is signed again with the CA's (EC) key."""
+    built = x509.load_der_x509_crl(crl(ca, *revoked))  # its thisUpdate and nextUpdate are replaced
+    tbs = built.tbs_certlist_bytes
+    head = 2 + (tbs[1] & 0x7F if tbs[1] & 0x80 else 0)
+    items = _tlvs(tbs[head:])  # version, signature, issuer, thisUpdate, nextUpdate, revoked..., [0] exts
+    this = b"\x17\x0d" + this_update.strftime("%y%m%d%H%M%SZ").encode()
+    new_tbs = _seq([items[0], items[1], items[2], this] + items[5:])
+    sig = ca.key.sign(new_tbs, ec.ECDSA(hashes.SHA256()))
+    out = _seq([new_tbs, items[1], b"\x03" + _der_len(len(sig) + 1) + b"\x00" + sig])
+    parsed = x509.load_der_x509_crl(out)
+    assert parsed.next_update_utc is None and parsed.is_signature_valid(ca.cert.public_key())
+    return out
+
+
+def _fresh_crl(inter, *revoked) -> RevocationFetch:
+    return RevocationFetch("crl", CRL_URL, crl(inter, *revoked), NOW)
+
+
+def _codes(result) -> list[Code]:
+    return [f.code for f in result.findings()]
+
+
+def test_stale_stapled_good_without_next_update_loses_to_the_current_crls_revoked(pki):
+    """The issue's case: a genuine GOOD, thisUpdate 400 days ago, no nextUpdate, stapled; the CA's
+    current CRL says REVOKED. Main said GOOD (exit 0)."""
+    inter, _, revoked = pki
+    staple = ocsp_at(inter, revoked, this_update=NOW - dt.timedelta(days=400), next_update=None)
+    r = judge(evidence(inter, revoked, _fresh_crl(inter, revoked), stapled=staple), NOW)
+    assert r.status is RevocationStatus.REVOKED and r.method == "crl" and r.reason == "keyCompromise"
+    assert [(a.method, a.status, a.problem) for a in r.attempts] == [
+        ("stapled", RevocationStatus.ERROR, Problem.STALE), ("crl", RevocationStatus.REVOKED, None)]
+    assert "400 days old" in r.attempts[0].error and "no nextUpdate" in r.attempts[0].error
+    assert _codes(r) == [Code.REVOKED, Code.REVOCATION_STALE]
+    stale = r.findings()[1]
+    assert stale.severity is Severity.WARNING and stale.who.value == "server-operator"
+    assert "stapled OCSP response" in stale.summary and "REVOKED per its CRL" in stale.summary
+    assert "ssl_stapling" in stale.fix and any("thisUpdate" in e for e in stale.evidence)
+
+
+def test_a_fresh_good_staple_never_hides_a_revoked_from_the_crl(pki):
+    inter, _, revoked = pki
+    staple = ocsp_at(inter, revoked, this_update=NOW - dt.timedelta(minutes=5))
+    r = judge(evidence(inter, revoked, _fresh_crl(inter, revoked), stapled=staple), NOW)
+    assert r.status is RevocationStatus.REVOKED and r.method == "crl"
+    assert [a.status for a in r.attempts] == [RevocationStatus.GOOD, RevocationStatus.REVOKED]
+    assert _codes(r) == [Code.REVOKED]
+
+
+def test_a_current_good_crl_never_hides_a_revoked_from_ocsp(pki):
+    inter, good, _ = pki
+    sent = os.urandom(16)
+    answer = RevocationFetch("ocsp", OCSP_URL, ocsp_at(inter, good, this_update=NOW, status=R, nonce=sent), NOW,
+                             nonce=sent, notes=("POST",))
+    r = judge(evidence(inter, good, _fresh_crl(inter), answer), NOW)
+    assert r.status is RevocationStatus.REVOKED and r.method == "ocsp"
+    assert [a.status for a in r.attempts] == [RevocationStatus.GOOD, RevocationStatus.REVOKED]
+
+
+def test_revoked_staple_wins_over_a_good_crl(pki):
+    inter, good, _ = pki
+    staple = ocsp_at(inter, good, this_update=NOW - dt.timedelta(minutes=5), status=R)
+    r = judge(evidence(inter, good, _fresh_crl(inter), stapled=staple), NOW)
+    assert r.status is RevocationStatus.REVOKED and r.method == "stapled"
+    assert [a.method for a in r.attempts] == ["stapled"]  # a verified REVOKED settles it
+    # even when the GOOD CRL is in the evidence and judged first by hand: REVOKED beats GOOD
+    from certdoctor.checks.revocation import judge_stapled, result_of
+
+    both = [judge_crl(_fresh_crl(inter), good, inter.cert, NOW), judge_stapled(staple, good, inter.cert, NOW)]
+    assert result_of(good, inter.cert, both, "soft").status is RevocationStatus.REVOKED
+
+
+def test_an_unverified_revoked_never_wins(pki):
+    inter, good, _ = pki
+    # the intermediate's name, another key: the response names the issuer, its signature does not verify
+    forged = ocsp_at(inter, good, this_update=NOW, status=R, responder=TestCA(inter.cert.subject))
+    r = judge(evidence(inter, good, _fresh_crl(inter), stapled=forged), NOW)
+    assert r.status is RevocationStatus.GOOD and r.method == "crl"
+    assert r.attempts[0].problem is Problem.SIGNATURE
+
+
+def test_a_900_day_old_good_replayed_over_http_without_the_nonce_is_stale(pki):
+    """The issue's second case: the request sent a nonce, the answer (replayed) echoes none."""
+    inter, good, _ = pki
+    sent = os.urandom(16)
+    for next_update in (None, NOW + dt.timedelta(days=365)):  # no nextUpdate, or a far one
+        old = ocsp_at(inter, good, this_update=NOW - dt.timedelta(days=900), next_update=next_update)
+        a = judge_ocsp(RevocationFetch("ocsp", OCSP_URL, old, NOW, nonce=sent, notes=("GET (80 base64 bytes)",)),
+                       good, inter.cert, NOW)
+        assert (a.status, a.problem) == (RevocationStatus.ERROR, Problem.STALE), a.error
+        assert "900 days old" in a.error
+        r = judge(evidence(inter, good, RevocationFetch("ocsp", OCSP_URL, old, NOW, nonce=sent), crl_urls=()), NOW)
+        assert r.status is RevocationStatus.ERROR and not r.ok
+        assert _codes(r) == [Code.REVOCATION_UNKNOWN, Code.REVOCATION_STALE]
+
+
+def test_no_nonce_lifetime_cap_and_what_an_echoed_nonce_changes(pki):
+    """Not made for this request (no nonce echoed): believed at most OCSP_MAX_LIFETIME_DAYS after
+    thisUpdate whatever its nextUpdate; with our nonce echoed, its own nextUpdate is believed."""
+    inter, good, _ = pki
+    sent = os.urandom(16)
+    cap = dt.timedelta(days=policy.OCSP_MAX_LIFETIME_DAYS)
+    far = NOW + dt.timedelta(days=30)
+    inside = ocsp_at(inter, good, this_update=NOW - cap + dt.timedelta(hours=1), next_update=far)
+    outside = ocsp_at(inter, good, this_update=NOW - cap - dt.timedelta(hours=1), next_update=far)
+    echoed = ocsp_at(inter, good, this_update=NOW - cap - dt.timedelta(hours=1), next_update=far, nonce=sent)
+
+    def status(body, nonce=None, from_cache=False):
+        a = judge_ocsp(RevocationFetch("ocsp", OCSP_URL, body, NOW, nonce=nonce, from_cache=from_cache,
+                                       notes=("POST",)), good, inter.cert, NOW)
+        return a.status, a.problem
+
+    assert status(inside, sent) == (RevocationStatus.GOOD, None)
+    assert status(outside, sent) == (RevocationStatus.ERROR, Problem.STALE)
+    assert status(echoed, sent) == (RevocationStatus.GOOD, None)  # made for this request
+    # read back from the cache, the same answer is no longer "made for this request"
+    assert status(echoed, from_cache=True) == (RevocationStatus.ERROR, Problem.STALE)
+    # and a staple never is
+    r = judge(evidence(inter, good, stapled=echoed, crl_urls=(), ocsp_urls=()), NOW)
+    assert r.attempts[0].problem is Problem.STALE
+
+
+def test_ocsp_without_next_update_is_believed_within_the_max_age_only(pki):
+    inter, good, _ = pki
+    sent = os.urandom(16)
+    age = dt.timedelta(days=policy.OCSP_MAX_AGE_DAYS)
+    for this_update, want in ((NOW - dt.timedelta(hours=2), RevocationStatus.GOOD),
+                              (NOW - age + dt.timedelta(minutes=1), RevocationStatus.GOOD),
+                              (NOW - age - dt.timedelta(minutes=1), RevocationStatus.ERROR)):
+        # with the nonce echoed too: without nextUpdate, the age bound always applies
+        body = ocsp_at(inter, good, this_update=this_update, next_update=None, nonce=sent)
+        a = judge_ocsp(RevocationFetch("ocsp", OCSP_URL, body, NOW, nonce=sent, notes=("POST",)), good, inter.cert, NOW)
+        assert a.status is want, (this_update, a.error)
+        assert a.next_update is None
+        assert (a.problem is Problem.STALE) is (want is RevocationStatus.ERROR)
+
+
+def test_fresh_good_with_the_nonce_echoed_is_good(pki):
+    inter, good, _ = pki
+    sent = os.urandom(16)
+    body = ocsp_at(inter, good, this_update=NOW, next_update=NOW + dt.timedelta(hours=1), nonce=sent)
+    r = judge(evidence(inter, good, RevocationFetch("ocsp", OCSP_URL, body, NOW, nonce=sent, notes=("POST",)),
+                       crl_urls=()), NOW)
+    assert r.status is RevocationStatus.GOOD and r.method == "ocsp" and r.findings() == []
+    assert any("nonce echoed" in e for e in r.evidence)
+
+
+def test_this_update_in_the_future_beyond_the_skew_is_not_current(pki):
+    inter, good, _ = pki
+    skew = policy.REVOCATION_CLOCK_SKEW
+    near = ocsp_at(inter, good, this_update=NOW + skew - dt.timedelta(seconds=30))
+    ahead = ocsp_at(inter, good, this_update=NOW + skew + dt.timedelta(seconds=30))
+    assert judge(evidence(inter, good, stapled=near, crl_urls=(), ocsp_urls=()), NOW).status is RevocationStatus.GOOD
+    r = judge(evidence(inter, good, stapled=ahead, crl_urls=(), ocsp_urls=()), NOW)
+    assert r.attempts[0].problem is Problem.NOT_YET_VALID and r.status is RevocationStatus.ERROR
+    assert _codes(r) == [Code.REVOCATION_UNKNOWN, Code.REVOCATION_STALE]
+    assert "clock" in r.findings()[1].fix
+
+
+def test_a_revocation_is_never_undone_but_a_stale_hold_is_stale(pki):
+    inter, _, revoked = pki
+    long_ago = NOW - dt.timedelta(days=900)
+    old_revoked = ocsp_at(inter, revoked, this_update=long_ago, next_update=long_ago + dt.timedelta(days=7), status=R)
+    r = judge(evidence(inter, revoked, stapled=old_revoked, crl_urls=(), ocsp_urls=()), NOW)
+    assert r.status is RevocationStatus.REVOKED and r.reason == "keyCompromise" and r.findings()[0].code is Code.REVOKED
+    assert any("never undone" in e for e in r.evidence)
+    hold = ocsp_at(inter, revoked, this_update=long_ago, next_update=long_ago + dt.timedelta(days=7), status=R,
+                   reason=x509.ReasonFlags.certificate_hold)
+    r = judge(evidence(inter, revoked, stapled=hold, crl_urls=(), ocsp_urls=()), NOW)
+    assert r.status is RevocationStatus.ERROR and r.attempts[0].problem is Problem.STALE
+    # a current hold is a revocation
+    current_hold = ocsp_at(inter, revoked, this_update=NOW, status=R, reason=x509.ReasonFlags.certificate_hold)
+    assert judge(evidence(inter, revoked, stapled=current_hold, crl_urls=(), ocsp_urls=()), NOW).status is \
+        RevocationStatus.REVOKED
+    # a CRL past its nextUpdate that lists the serial: revoked all the same
+    stale_crl = RevocationFetch("crl", CRL_URL, crl(inter, revoked, next_update=NOW - dt.timedelta(days=2),
+                                                    last_update=NOW - dt.timedelta(days=9)), NOW)
+    r = judge(evidence(inter, revoked, stale_crl, ocsp_urls=()), NOW)
+    assert r.status is RevocationStatus.REVOKED and r.method == "crl"
+    # a REVOKED carrying another nonce than ours is still the CA's signed word
+    wrong = ocsp_at(inter, revoked, this_update=NOW, status=R, nonce=os.urandom(16))
+    a = judge_ocsp(RevocationFetch("ocsp", OCSP_URL, wrong, NOW, nonce=os.urandom(16), notes=("POST",)),
+                   revoked, inter.cert, NOW)
+    assert a.status is RevocationStatus.REVOKED and "never undone" in a.evidence[0]
+
+
+def test_crl_past_next_update_is_stale_and_other_sources_decide(pki):
+    inter, good, _ = pki
+    stale_crl = RevocationFetch("crl", CRL_URL, crl(inter, next_update=NOW - dt.timedelta(minutes=1)), NOW)
+    sent = os.urandom(16)
+    fresh = RevocationFetch("ocsp", OCSP_URL, ocsp_at(inter, good, this_update=NOW, nonce=sent), NOW, nonce=sent,
+                            notes=("POST",))
+    r = judge(evidence(inter, good, stale_crl, fresh), NOW)
+    assert [(a.method, a.problem) for a in r.attempts] == [("crl", Problem.STALE), ("ocsp", None)]
+    assert r.status is RevocationStatus.GOOD and r.method == "ocsp"
+    assert _codes(r) == [Code.REVOCATION_STALE]
+    assert "GOOD comes from its OCSP responder" in r.findings()[0].summary and CRL_URL in r.findings()[0].summary
+
+
+def test_crl_without_next_update_is_believed_within_the_max_age_ca_longer(pki):
+    inter, good, _ = pki
+    limit = policy.CRL_MAX_AGE_DAYS
+    for days, want in ((limit - 1, RevocationStatus.GOOD), (limit + 1, RevocationStatus.ERROR)):
+        body = crl_without_next_update(inter, this_update=NOW - dt.timedelta(days=days))
+        a = judge_crl(RevocationFetch("crl", CRL_URL, body, NOW), good, inter.cert, NOW)
+        assert a.status is want, a.error
+        assert a.next_update is None
+    old = crl_without_next_update(inter, this_update=NOW - dt.timedelta(days=limit + 1))
+    assert "no nextUpdate" in judge_crl(RevocationFetch("crl", CRL_URL, old, NOW), good, inter.cert, NOW).error
+    # the intermediate itself, judged against its root's CRL: a CA's status may be a year old
+    root = inter.parent
+    body = crl_without_next_update(root, this_update=NOW - dt.timedelta(days=limit + 1))
+    assert judge_crl(RevocationFetch("crl", CRL_URL, body, NOW), inter.cert, root.cert, NOW).status is \
+        RevocationStatus.GOOD
+    ancient = crl_without_next_update(root, this_update=NOW - dt.timedelta(days=policy.CRL_MAX_AGE_CA_DAYS + 1))
+    assert judge_crl(RevocationFetch("crl", CRL_URL, ancient, NOW), inter.cert, root.cert, NOW).problem is \
+        Problem.STALE
+
+
+def test_freshness_rules_directly():
+    t = NOW - dt.timedelta(days=3)
+    assert ocsp_freshness(t, NOW + dt.timedelta(days=1), NOW, nonce_echoed=True) is None
+    assert ocsp_freshness(t, None, NOW, nonce_echoed=True)[0] is Problem.STALE
+    assert ocsp_freshness(t, NOW + dt.timedelta(days=1), NOW) is None  # 3 days < the 10-day cap
+    assert ocsp_freshness(NOW - dt.timedelta(days=11), NOW + dt.timedelta(days=1), NOW)[0] is Problem.STALE
+    assert ocsp_freshness(NOW - dt.timedelta(days=11), NOW + dt.timedelta(days=1), NOW, ca=True) is None
+    assert ocsp_freshness(t, t - dt.timedelta(seconds=1), NOW)[0] is Problem.PARSE  # nextUpdate < thisUpdate
+    assert crl_freshness(t, None, NOW) is None and crl_freshness(t, NOW - dt.timedelta(seconds=1), NOW)[0] is \
+        Problem.STALE
+
+
+def test_the_diagnosis_check_reports_a_stale_staple_next_to_the_verdict():
+    from certdoctor.checks import revocation as check_module
+    from certdoctor.checks import run
+    from certdoctor.checks.context import derive
+
+    root = TestCA("Stale Staple Root")
+    inter = root.intermediate("Stale Staple Intermediate")
+    leaf = inter.issue_cert("www.example.test")
+    staple = ocsp_at(inter, leaf.cert, this_update=NOW - dt.timedelta(days=400), next_update=None)
+    rev = evidence(inter, leaf.cert, RevocationFetch("crl", CRL_URL, crl(inter), NOW), stapled=staple, ocsp_urls=())
+    found = check_module.check(derive(_diagnosis_evidence(inter, leaf, rev)))
+    assert [(f.code, f.severity, f.cert_index) for f in found] == [(Code.REVOCATION_STALE, Severity.WARNING, 0)]
+    assert Code.REVOCATION_STALE in {f.code for f in run(_diagnosis_evidence(inter, leaf, rev))}

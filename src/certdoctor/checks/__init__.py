@@ -12,7 +12,7 @@ module per theme, each with ``check(ctx) -> list[Finding]``:
 ``trust``           CHAIN_INCOMPLETE, UNTRUSTED_ROOT, INTERCEPTING_PROXY, SELF_SIGNED, CERTIFI_OUTDATED
 ``strict``          STRICT_X509
 ``pins``            PIN_MISMATCH
-``revocation``      REVOKED, REVOCATION_UNKNOWN (and the CRL/OCSP verification itself)
+``revocation``      REVOKED, REVOCATION_UNKNOWN, REVOCATION_STALE (and the CRL/OCSP verification)
 ``reconcile``       CLOCK_SKEW, VERDICT_UNCONFIRMED (our verdict against the real client's)
 ==================  =========================================================================
 

@@ -8,22 +8,47 @@ answers can be judged again later, at another time, without the network.
 
 Order of the sources (``method="all"``): a stapled response first (it is already in hand, no
 network), then the CRL distribution points (CRLs first: Let's Encrypt ended OCSP in 2025 and
-CRLs are what is left everywhere), then the OCSP responders of the AIA extension. The first
-source that gives a *verified* GOOD or REVOKED answer decides; every source tried is kept as a
-:class:`MethodAttempt`, so a download that failed is data, never an exception.
+CRLs are what is left everywhere), then the OCSP responders of the AIA extension. Every kind is
+asked until a *verified* REVOKED is in hand: a GOOD from one source never ends the asking, since
+a verified REVOKED from any source wins over a GOOD from another (the staple is the server's
+choice of answer; a CRL can lag behind OCSP). Within a kind, the first location with a verified
+answer is enough (the others are mirrors). Every source tried is kept as a
+:class:`MethodAttempt`, so a download that failed is data, never an exception. Unverified answers
+never win.
 
 What "verified" means:
 
 * CRL: DER or PEM, ``crl.issuer == issuer.subject``, signed by the issuer's key, the issuer may
   sign CRLs (keyUsage cRLSign when keyUsage is present), not a delta CRL, an issuing distribution
-  point that covers the certificate, ``thisUpdate <= now + skew`` and ``nextUpdate >= now``.
+  point that covers the certificate.
 * OCSP: response status successful; signed by the issuer itself, or by a delegated responder
   certificate included in the response that the issuer signed (:func:`certdoctor.model.issued_by`,
   with a SHA-256-or-better signature), that carries EKU id-kp-OCSPSigning and is valid now; the
   single response's CertID (serial, issuer name hash, issuer key hash) is the one asked about; the
-  nonce, when the responder echoes one, is the one sent (a missing nonce is accepted with a note:
-  RFC 5019 responders and pre-signed responses never echo it); ``thisUpdate <= now + skew`` and
-  ``nextUpdate >= now`` when present.
+  nonce, when the responder echoes one, is the one sent.
+
+What "current" means (:func:`ocsp_freshness`, :func:`crl_freshness`; the numbers live in
+:mod:`certdoctor.policy`). A verified GOOD is believed only when current; one that is not is
+refused with ``Problem.STALE`` (or ``NOT_YET_VALID``), reported as a ``REVOCATION_STALE``
+warning, and the verdict falls to the other sources:
+
+* ``thisUpdate`` at most ``REVOCATION_CLOCK_SKEW`` (5 min) in the future; ``nextUpdate``, when
+  present, not before ``thisUpdate`` and not in the past (no tolerance: it is the CA's deadline);
+* OCSP without ``nextUpdate`` (RFC 6960 4.2.2.1: "newer information is available all the
+  time"): ``thisUpdate`` at most ``OCSP_MAX_AGE_DAYS`` (1 day) old, as NSS and Firefox require.
+  OpenSSL's ``ocsp -status_age N`` is this check, off unless given;
+* OCSP not made for this request — no nonce echoed: a staple, a cached answer, an RFC 5019 /
+  pre-signed responder, an answer replayed over plain HTTP — whatever its ``nextUpdate``:
+  ``thisUpdate`` at most ``OCSP_MAX_LIFETIME_DAYS`` (10 days: the CA/B Forum Baseline
+  Requirements' longest validity of a subscriber response, 4.9.10, and Firefox's cap) old, or
+  ``OCSP_MAX_LIFETIME_CA_DAYS`` (365) when the certificate asked about is a CA. An echoed nonce
+  proves the answer was made now: its own ``nextUpdate`` is then believed;
+* a CRL without ``nextUpdate`` (RFC 5280 requires one; OpenSSL accepts it): ``thisUpdate`` at
+  most ``CRL_MAX_AGE_DAYS`` (10, BR 4.9.7) old, ``CRL_MAX_AGE_CA_DAYS`` (365) for a CA.
+
+A verified REVOKED is believed whatever its age or echoed nonce: a revocation signed by the CA is
+never undone (``certificateHold``, the one reversible reason, is the exception: a hold that is not
+current is stale, not REVOKED).
 
 Anything failing is ``ERROR`` with the exact reason, never ``GOOD``.
 
@@ -50,7 +75,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: tolerance for a ``thisUpdate`` slightly in the future (clocks differ): 5 minutes, as OpenSSL's
 #: ``OCSP_check_validity`` callers and most clients use.
-CLOCK_SKEW = policy.CLOCK_SKEW
+CLOCK_SKEW = policy.REVOCATION_CLOCK_SKEW
 
 METHODS = ("all", "crl", "ocsp")
 POLICIES = ("soft", "hard")
@@ -141,6 +166,18 @@ class RevocationResult:
     def ok(self) -> bool:
         return self.status is RevocationStatus.GOOD
 
+    @property
+    def stale(self) -> tuple[MethodAttempt, ...]:
+        """The attempts whose answer verified but was not current (past nextUpdate, too old,
+        dated in the future): not believed as GOOD."""
+        return tuple(a for a in self.attempts if a.problem in (Problem.STALE, Problem.NOT_YET_VALID))
+
+    def findings(self, policy: str | None = None) -> list[Finding]:
+        """The verdict's :meth:`finding` (if any) first, then one ``REVOCATION_STALE`` warning per
+        answer that was not current (also when another source decided)."""
+        verdict = self.finding(policy)
+        return ([verdict] if verdict is not None else []) + [_stale_finding(self, a) for a in self.stale]
+
     def finding(self, policy: str | None = None) -> Finding | None:
         """``None`` when GOOD; ``REVOKED`` (error); else ``REVOCATION_UNKNOWN``, a warning under
         ``policy="soft"`` and an error under ``"hard"`` (default: the policy checked with)."""
@@ -203,6 +240,49 @@ class RevocationResult:
             who=who,
             cert_index=self.cert_index,
         )
+
+
+def _stale_finding(result: "RevocationResult", attempt: MethodAttempt) -> Finding:
+    """``REVOCATION_STALE`` for one answer that verified but is not current."""
+    if attempt.method == "stapled":
+        what = "the server's stapled OCSP response"
+        fix = ("The server operator must staple a current response: let the server fetch it from the CA "
+               "(nginx: ssl_stapling on without a fixed ssl_stapling_file; Apache: SSLUseStapling on) or "
+               "refresh the stapled file well before its nextUpdate.")
+    else:
+        what = f"the {_method_label(attempt.method)} answer from {attempt.url}"
+        fix = ("The CA must publish current answers (a thisUpdate within the limits above, a nextUpdate "
+               "in the future); a cache or proxy serving an old copy must be purged or bypassed.")
+    if attempt.problem is Problem.NOT_YET_VALID:
+        fix += " A thisUpdate in the future usually means this machine's clock is behind: check it."
+    why = attempt.error.split(": ", 1)[1] if attempt.error and ": " in attempt.error else (attempt.error or "")
+    lines = [f"thisUpdate {_iso(attempt.this_update)}, nextUpdate {_iso(attempt.next_update)}"]
+    if attempt.signer:
+        lines.append(f"signed by {attempt.signer} (the signature verified)")
+    if result.status is RevocationStatus.REVOKED:
+        after = f"the certificate is REVOKED per its {_method_label(result.method)}"
+    elif result.status is RevocationStatus.GOOD:
+        after = f"the verdict GOOD comes from its {_method_label(result.method)}"
+    else:
+        after = "no other source gave a verified current answer"
+    return Finding(
+        code=Code.REVOCATION_STALE,
+        severity=Severity.WARNING,
+        summary=f"{what} about {result.subject} is not current ({why}); not believed, {after}",
+        explanation=(
+            "A revocation answer proves the status only as of its thisUpdate. certdoctor never takes as "
+            "GOOD an answer past its nextUpdate, dated in the future, or older than the maximum age "
+            f"(OCSP without nextUpdate: {policy.OCSP_MAX_AGE_DAYS} day; OCSP not made for this request, "
+            f"i.e. no nonce echoed: {policy.OCSP_MAX_LIFETIME_DAYS} days, {policy.OCSP_MAX_LIFETIME_CA_DAYS} "
+            f"for a CA certificate; a CRL without nextUpdate: {policy.CRL_MAX_AGE_DAYS} days, "
+            f"{policy.CRL_MAX_AGE_CA_DAYS} for a CA): a genuine but old GOOD, replayed over plain HTTP or "
+            "stapled, would otherwise hide a revocation made since. The other sources decide instead."
+        ),
+        evidence=tuple(lines) + tuple(attempt.evidence or ((attempt.error,) if attempt.error else ())),
+        fix=fix,
+        who=Actor.SERVER_OPERATOR,
+        cert_index=result.cert_index,
+    )
 
 
 class _Refused(Exception):
@@ -336,6 +416,97 @@ def find_issuer(cert: "x509.Certificate", candidates: Iterable["x509.Certificate
     return None
 
 
+# --------------------------------------------------------------------------- freshness
+
+#: the one revocation reason that can be taken back (RFC 5280 5.3.1): a stale hold proves nothing now
+_REVERSIBLE = ("certificateHold", "removeFromCRL")
+_NEVER_UNDONE = "believed although {}: a revocation signed by the CA is never undone"
+
+
+def _is_ca(cert: "x509.Certificate") -> bool:
+    from cryptography import x509
+
+    try:
+        bc = _ext(cert, x509.BasicConstraints)
+    except Exception:  # a malformed extension: judged as an end-entity certificate (the stricter bound)
+        return False
+    return bool(bc and bc.ca)
+
+
+def _max_age_days(kind: str, ca: bool) -> int:
+    """How long an answer without nextUpdate is believed (days after its thisUpdate)."""
+    if kind == "ocsp":
+        return policy.OCSP_MAX_AGE_DAYS
+    return policy.CRL_MAX_AGE_CA_DAYS if ca else policy.CRL_MAX_AGE_DAYS
+
+
+def _max_lifetime_days(ca: bool) -> int:
+    """How long an OCSP answer not made for this request (no nonce echoed) is believed."""
+    return policy.OCSP_MAX_LIFETIME_CA_DAYS if ca else policy.OCSP_MAX_LIFETIME_DAYS
+
+
+def _age(now: _dt.datetime, then: _dt.datetime) -> str:
+    delta = now - then
+    days = delta.days
+    if days >= 2:
+        return f"{days} days"
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours} hours" if hours >= 1 else f"{int(delta.total_seconds() // 60)} minutes"
+
+
+def _common_freshness(this_update, next_update, now) -> tuple[Problem, str] | None:
+    if this_update > now + policy.REVOCATION_CLOCK_SKEW:
+        return Problem.NOT_YET_VALID, (f"dated in the future: thisUpdate {_iso(this_update)} is after now "
+                                       f"({_iso(now)}) by more than the clock skew allowed "
+                                       f"({int(policy.REVOCATION_CLOCK_SKEW.total_seconds())} s)")
+    if next_update is not None and next_update < this_update:
+        return Problem.PARSE, f"malformed: nextUpdate {_iso(next_update)} is before thisUpdate {_iso(this_update)}"
+    if next_update is not None and next_update < now:
+        return Problem.STALE, f"stale: nextUpdate {_iso(next_update)} is before now ({_iso(now)})"
+    return None
+
+
+def ocsp_freshness(this_update: _dt.datetime, next_update: _dt.datetime | None, now: _dt.datetime, *,
+                   ca: bool = False, nonce_echoed: bool = False) -> tuple[Problem, str] | None:
+    """Why an OCSP answer is not current at ``now`` (``(problem, text)``), or ``None`` when it is.
+
+    Not current: thisUpdate beyond the clock skew in the future; nextUpdate in the past; no
+    nextUpdate and thisUpdate older than :data:`~certdoctor.policy.OCSP_MAX_AGE_DAYS`; not made
+    for this request (``nonce_echoed`` false: stapled, cached, pre-signed, replayed) and
+    thisUpdate older than :data:`~certdoctor.policy.OCSP_MAX_LIFETIME_DAYS`
+    (``OCSP_MAX_LIFETIME_CA_DAYS`` when the certificate asked about is a CA) whatever nextUpdate says.
+    """
+    common = _common_freshness(this_update, next_update, now)
+    if common is not None:
+        return common
+    age = now - this_update
+    if next_update is None and age > _dt.timedelta(days=policy.OCSP_MAX_AGE_DAYS):
+        return Problem.STALE, (f"stale: it has no nextUpdate (newer status is available at any time) and its "
+                               f"thisUpdate {_iso(this_update)} is {_age(now, this_update)} old, more than the "
+                               f"{policy.OCSP_MAX_AGE_DAYS} day(s) such an answer is believed")
+    limit = _max_lifetime_days(ca)
+    if not nonce_echoed and age > _dt.timedelta(days=limit):
+        return Problem.STALE, (f"stale: it was not made for this request (no nonce echoed) and its thisUpdate "
+                               f"{_iso(this_update)} is {_age(now, this_update)} old, more than the {limit} days "
+                               "such an answer is believed (replayed or long-lived)")
+    return None
+
+
+def crl_freshness(this_update: _dt.datetime, next_update: _dt.datetime | None, now: _dt.datetime, *,
+                  ca: bool = False) -> tuple[Problem, str] | None:
+    """Why a CRL is not current at ``now`` (``(problem, text)``), or ``None`` when it is: thisUpdate
+    in the future beyond the skew, nextUpdate in the past, or no nextUpdate and thisUpdate older
+    than :data:`~certdoctor.policy.CRL_MAX_AGE_DAYS` (``CRL_MAX_AGE_CA_DAYS`` for a CA certificate)."""
+    common = _common_freshness(this_update, next_update, now)
+    if common is not None:
+        return common
+    limit = _max_age_days("crl", ca)
+    if next_update is None and now - this_update > _dt.timedelta(days=limit):
+        return Problem.STALE, (f"stale: it has no nextUpdate and its thisUpdate {_iso(this_update)} is "
+                               f"{_age(now, this_update)} old, more than the {limit} days such a CRL is believed")
+    return None
+
+
 # --------------------------------------------------------------------------- CRL
 
 def _load_crl(data: bytes) -> "x509.CertificateRevocationList":
@@ -390,16 +561,12 @@ def _verify_crl_fields(
     this_update = crl.last_update_utc
     next_update = crl.next_update_utc
     base = {"this_update": this_update, "next_update": next_update, "signer": _name(issuer.subject)}
-    if this_update > now + CLOCK_SKEW:
-        raise _Refused(Problem.NOT_YET_VALID, f"the CRL's thisUpdate {_iso(this_update)} is in the future (now {_iso(now)})")
-    if next_update is None:
-        ev.append("the CRL has no nextUpdate (RFC 5280 requires one); accepted, as OpenSSL does")
-    elif next_update < now:
-        raise _Refused(
-            Problem.STALE,
-            f"the CRL is stale: nextUpdate {_iso(next_update)} is before now ({_iso(now)})",
-            extra=base,
-        )
+    stale = crl_freshness(this_update, next_update, now, ca=_is_ca(cert))
+    if stale is not None and stale[0] is Problem.PARSE:
+        raise _Refused(Problem.PARSE, f"the CRL is {stale[1]}", extra=base)
+    if next_update is None and stale is None:
+        ev.append(f"the CRL has no nextUpdate (RFC 5280 requires one); believed for "
+                  f"{_max_age_days('crl', _is_ca(cert))} days after its thisUpdate")
     ev.append(f"thisUpdate {_iso(this_update)}, nextUpdate {_iso(next_update)}")
     try:
         if _ext(crl, x509.DeltaCRLIndicator) is not None:
@@ -431,14 +598,19 @@ def _verify_crl_fields(
             reason = r.reason.value if r is not None else None
         except Exception:
             reason = None
-        if reason != "removeFromCRL":
+        if reason != "removeFromCRL" and (stale is None or reason != "certificateHold"):
             ev.append(f"serial {_serial_hex(cert)} listed: revoked {_iso(entry.revocation_date_utc)}"
                       + (f", reason {reason}" if reason else ", no reason given"))
+            if stale is not None:
+                ev.append(_NEVER_UNDONE.format("it is " + stale[1]))
             return {**base, "status": RevocationStatus.REVOKED, "reason": reason,
                     "revocation_date": entry.revocation_date_utc, "evidence": ev}
-        ev.append(f"serial {_serial_hex(cert)} listed with removeFromCRL: not revoked")
+        if reason == "removeFromCRL":
+            ev.append(f"serial {_serial_hex(cert)} listed with removeFromCRL: not revoked")
     else:
         ev.append(f"serial {_serial_hex(cert)} not listed")
+    if stale is not None:
+        raise _Refused(stale[0], f"the CRL is {stale[1]}", extra=base)
     return {**base, "status": RevocationStatus.GOOD, "reason": None, "revocation_date": None, "evidence": ev}
 
 
@@ -601,13 +773,6 @@ def _verify_ocsp_fields(
         pass
     this_update, next_update = single.this_update_utc, single.next_update_utc
     base = {"this_update": this_update, "next_update": next_update, "signer": _name(signer.subject)}
-    if this_update > now + CLOCK_SKEW:
-        raise _Refused(Problem.NOT_YET_VALID,
-                       f"the response's thisUpdate {_iso(this_update)} is in the future (now {_iso(now)})")
-    if next_update is not None and next_update < now:
-        raise _Refused(Problem.STALE,
-                       f"the response is stale: nextUpdate {_iso(next_update)} is before now ({_iso(now)})",
-                       extra=base)
     ev.append(f"thisUpdate {_iso(this_update)}, nextUpdate {_iso(next_update) if next_update else 'absent'}")
     echoed = None
     try:
@@ -615,19 +780,39 @@ def _verify_ocsp_fields(
         echoed = n.nonce if n is not None else None
     except Exception:
         echoed = None
+    mismatch = nonce is not None and echoed is not None and echoed != nonce
+    made_for_us = nonce is not None and echoed == nonce
+    ca = _is_ca(cert)
     if nonce is not None:
         if echoed is None:
-            ev.append("the responder did not echo the nonce (RFC 5019 / pre-signed responses); "
-                      "freshness rests on thisUpdate/nextUpdate")
-        elif echoed != nonce:
-            raise _Refused(Problem.NONCE, "the response carries another nonce than the one sent (replayed or mixed up)")
-        else:
+            ev.append("the responder did not echo the nonce (RFC 5019 / pre-signed responses); believed only "
+                      f"within {_max_lifetime_days(ca)} days of its thisUpdate")
+        elif made_for_us:
             ev.append("nonce echoed")
+    stale = ocsp_freshness(this_update, next_update, now, ca=ca, nonce_echoed=made_for_us)
+    if stale is not None and stale[0] is Problem.PARSE:
+        raise _Refused(Problem.PARSE, f"the response is {stale[1]}", extra=base)
     status = single.certificate_status
+    if status == ocsp.OCSPCertStatus.REVOKED:
+        reason = single.revocation_reason.value if single.revocation_reason is not None else None
+        when = single.revocation_time_utc
+        if (stale is None and not mismatch) or reason not in _REVERSIBLE:
+            ev.append(f"serial {_serial_hex(cert)}: revoked {_iso(when)}" + (f", reason {reason}" if reason else ""))
+            if mismatch:
+                ev.append(_NEVER_UNDONE.format("it carries another nonce than the one sent"))
+            elif stale is not None:
+                ev.append(_NEVER_UNDONE.format("it is " + stale[1]))
+            return {**base, "status": RevocationStatus.REVOKED, "reason": reason, "revocation_date": when,
+                    "evidence": ev}
+    if mismatch:
+        raise _Refused(Problem.NONCE, "the response carries another nonce than the one sent (replayed or mixed up)",
+                       extra=base)
+    if stale is not None:
+        raise _Refused(stale[0], f"the response is {stale[1]}", extra=base)
     if status == ocsp.OCSPCertStatus.GOOD:
         ev.append(f"serial {_serial_hex(cert)}: good")
         return {**base, "status": RevocationStatus.GOOD, "reason": None, "revocation_date": None, "evidence": ev}
-    if status == ocsp.OCSPCertStatus.REVOKED:
+    if status == ocsp.OCSPCertStatus.REVOKED:  # a current certificateHold
         reason = single.revocation_reason.value if single.revocation_reason is not None else None
         when = single.revocation_time_utc
         ev.append(f"serial {_serial_hex(cert)}: revoked {_iso(when)}" + (f", reason {reason}" if reason else ""))
@@ -724,8 +909,14 @@ def judge_stapled(der: bytes, cert: "x509.Certificate", issuer: "x509.Certificat
 
 
 def decided(attempts: Iterable[MethodAttempt]) -> bool:
-    """Did a source give a verified GOOD or REVOKED answer?"""
+    """Did a source give a verified (and, for GOOD, current) GOOD or REVOKED answer?"""
     return any(a.status in (RevocationStatus.GOOD, RevocationStatus.REVOKED) for a in attempts)
+
+
+def settled(attempts: Iterable[MethodAttempt]) -> bool:
+    """Is there a verified REVOKED? Only that ends the asking: a GOOD from one source never hides
+    a REVOKED from another, so every kind of source is still asked after a GOOD."""
+    return any(a.status is RevocationStatus.REVOKED for a in attempts)
 
 
 def issuer_attempt(cert: "x509.Certificate", issuer: "x509.Certificate") -> MethodAttempt | None:
@@ -743,7 +934,9 @@ def judge(evidence: RevocationEvidence, now: _dt.datetime | None = None, *, poli
     """Judge what the sources answered, at ``now`` (default: the current time).
 
     The attempts follow the order the sources were asked in: the staple, then the CRLs, then
-    OCSP, each kind only while no verified answer decided. ``cert``/``issuer`` save parsing
+    OCSP. Each kind is asked while no verified REVOKED is in hand (a GOOD from one kind does not
+    stop the next); within a kind, the first location with a verified answer ends that kind
+    (the other locations are mirrors of the same CA's data). ``cert``/``issuer`` save parsing
     ``evidence.cert_der``/``issuer_der`` again when the caller has them.
     """
     from cryptography import x509 as _x509
@@ -764,21 +957,24 @@ def judge(evidence: RevocationEvidence, now: _dt.datetime | None = None, *, poli
                 ("crl", evidence.crl_urls, judge_crl, "the certificate has no CRL distribution point"),
                 ("ocsp", evidence.ocsp_urls or (evidence.stapled is not None), judge_ocsp,
                  "the certificate names no OCSP responder")):
-            if method not in ("all", kind) or decided(attempts):
+            if method not in ("all", kind) or settled(attempts):
                 continue
             if not urls:
                 attempts.append(MethodAttempt(method=kind, url=None, status=RevocationStatus.UNKNOWN,
                                               problem=Problem.NO_SOURCE, error=none))
             for fetch in (f for f in evidence.fetches if f.method == kind):
-                attempts.append(judge_one(fetch, cert, issuer, now))
-                if decided(attempts):
+                attempt = judge_one(fetch, cert, issuer, now)
+                attempts.append(attempt)
+                if decided((attempt,)):
                     break
     return result_of(cert, issuer, attempts, policy)
 
 
 def result_of(cert: "x509.Certificate", issuer: "x509.Certificate", attempts: Sequence[MethodAttempt],
               policy: str) -> RevocationResult:
-    """The verdict of the attempts: REVOKED beats GOOD beats ERROR beats UNKNOWN."""
+    """The verdict of the attempts: a verified REVOKED from any source beats a GOOD from another,
+    which beats ERROR (a refused answer, a stale one included), which beats UNKNOWN. Among equals
+    the first in asking order decides."""
     subject = _name(cert.subject)
     best = max(attempts, key=lambda a: _RANK[a.status])
     evidence = [f"certificate {subject}, serial {_serial_hex(cert)}, issuer {_name(issuer.subject)}"]
@@ -803,7 +999,8 @@ def result_of(cert: "x509.Certificate", issuer: "x509.Certificate", attempts: Se
 # --------------------------------------------------------------------------- the diagnosis check
 
 def check(ctx: "Context") -> list[Finding]:
-    """``REVOKED`` / ``REVOCATION_UNKNOWN`` (soft-fail) for the leaf, from the gathered answers."""
+    """``REVOKED`` / ``REVOCATION_UNKNOWN`` (soft-fail) for the leaf, from the gathered answers, and
+    ``REVOCATION_STALE`` for each answer that was not current."""
     ev = ctx.evidence
     rev = ev.revocation
     if rev is None or ctx.path is None or len(ctx.path.path) < 2:
@@ -814,8 +1011,7 @@ def check(ctx: "Context") -> list[Finding]:
         result = judge(rev, ctx.now, policy="soft")
     except Exception as exc:  # odd evidence (bytes that are no certificate): unknown, never a crash
         return [_unknown(f"{type(exc).__name__}: {exc}")]
-    finding = result.finding("soft")
-    return [finding] if finding is not None else []
+    return result.findings("soft")
 
 
 def _unknown(why: str) -> Finding:

@@ -11,9 +11,11 @@ resort) the one named by its AIA caIssuers URL, downloaded within the fetcher's 
 gets all of it; each CRL, OCSP and AIA request gets :func:`request_timeout` (half of it: 5 s at
 the default 10 s), and the whole check :func:`check_budget` (twice it: 20 s).
 
-Exit codes: 0 GOOD (a verified answer says not revoked); 1 REVOKED, UNKNOWN or ERROR, whatever
-the ``--policy`` (the policy sets the finding's severity: soft = warning, hard = error);
-2 bad usage or input.
+Exit codes: 0 GOOD (a verified, current answer says not revoked and no source says REVOKED; a
+``REVOCATION_STALE`` warning about another answer does not change it); 1 REVOKED (a verified
+REVOKED from any source, whatever the others say), UNKNOWN or ERROR (no verified current
+answer: a stale GOOD is not one), whatever the ``--policy`` (the policy sets the finding's
+severity: soft = warning, hard = error); 2 bad usage or input.
 """
 
 from __future__ import annotations
@@ -76,7 +78,7 @@ def _issuer_from_aia(cert, timeout: float):
 @click.option("--policy", "policy_name", type=click.Choice(["soft", "hard"]), default="soft", show_default=True,
               help="soft: an unknown status is a warning; hard: it is an error.")
 @click.option("--method", type=click.Choice(["all", "crl", "ocsp"]), default="all", show_default=True,
-              help="Sources to ask: CRLs first, then OCSP (all), or only one kind.")
+              help="Sources to ask: the staple, CRLs, then OCSP (all: a REVOKED from any wins), or only one kind.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the on-disk CRL/OCSP cache.")
 @connection_options
 @password_option
@@ -87,7 +89,9 @@ def command(target: str, issuer_file: str | None, policy_name: str, method: str,
     """Check revocation of a certificate by CRL and OCSP, signatures verified.
 
     TARGET is a certificate/chain FILE (- for stdin), a host[:port] or an https:// URL. Exit 0
-    when a verified answer says GOOD; 1 when REVOKED, UNKNOWN or ERROR (under either policy).
+    when a verified, current answer says GOOD and none says REVOKED; 1 when REVOKED (by any
+    source), UNKNOWN or ERROR (under either policy). An answer past its nextUpdate or too old is
+    never GOOD (REVOCATION_STALE).
     Each CRL/OCSP request gets half of --timeout, the whole check twice it. --ca-file: CAs to
     look for the issuer in.
     """
@@ -135,14 +139,15 @@ def command(target: str, issuer_file: str | None, policy_name: str, method: str,
         timeout=per_request, budget=check_budget(timeout), stapled=stapled,
     )
     finding = result.finding(policy_name)
+    findings = result.findings(policy_name)
     if as_json:
         from certdoctor.render.json import emit, target_json
         from certdoctor.render.revocation import revocation_json
 
-        emit(revocation_json(result, finding, target_json(source), [cert, issuer]))
+        emit(revocation_json(result, finding, target_json(source), [cert, issuer], findings=findings))
     else:
         from certdoctor.cli.common import console
         from certdoctor.render.revocation import render_revocation
 
-        render_revocation(label, result, finding, console())
+        render_revocation(label, result, finding, console(), findings=findings)
     return Exit.OK if result.ok else Exit.PROBLEM

@@ -14,21 +14,28 @@ if TYPE_CHECKING:  # pragma: no cover
 STYLE = {"GOOD": "green", "REVOKED": "bold red", "UNKNOWN": "yellow", "ERROR": "red"}
 
 
+def _all(finding: "Finding | None", findings: "Sequence[Finding] | None") -> list:
+    if findings is not None:
+        return list(findings)
+    return [finding] if finding is not None else []
+
+
 def revocation_json(result: "RevocationResult", finding: "Finding | None", target: dict[str, Any] | None,
-                    certs: Sequence[Any] = ()) -> dict[str, Any]:
+                    certs: Sequence[Any] = (), findings: "Sequence[Finding] | None" = None) -> dict[str, Any]:
     """``certdoctor revocation --json``: the envelope (``certificates``: the checked certificate,
-    then its issuer; the finding, if any) plus every field of the result and ``finding`` (the same
-    object as ``findings[0]``, kept from schema 1)."""
+    then its issuer; ``findings``: the verdict's finding, if any, then the ``REVOCATION_STALE``
+    warnings — :meth:`RevocationResult.findings`) plus every field of the result and ``finding``
+    (the verdict's finding or null, kept from schema 1)."""
     from certdoctor.model import to_jsonable
     from certdoctor.render.json import certificates_of, envelope
 
     return envelope("revocation", target=target, exit_code=0 if result.ok else 1,
-                    findings=[finding] if finding is not None else [], certificates=certificates_of(certs),
+                    findings=_all(finding, findings), certificates=certificates_of(certs),
                     **to_jsonable(result), finding=finding)
 
 
 def render_revocation(source: str, result: "RevocationResult", finding: "Finding | None",
-                      console: "Console") -> None:
+                      console: "Console", findings: "Sequence[Finding] | None" = None) -> None:
     from rich.markup import escape
 
     out = console
@@ -55,11 +62,11 @@ def render_revocation(source: str, result: "RevocationResult", finding: "Finding
         out.print("  evidence:")
         for e in evidence:
             out.print(f"    - {escape(e)}")
-    if finding is not None:
-        colour = "red" if finding.severity.value == "error" else "yellow"
-        out.print(f"[{colour}]{finding.severity.value}[/] {finding.code.value}: {escape(finding.summary)}")
-        if finding.fix:
-            out.print(f"  fix: {escape(finding.fix)}")
+    for f in _all(finding, findings):
+        colour = "red" if f.severity.value == "error" else "yellow"
+        out.print(f"[{colour}]{f.severity.value}[/] {f.code.value}: {escape(f.summary)}")
+        if f.fix:
+            out.print(f"  fix: {escape(f.fix)}")
 
 
 __all__ = ["revocation_json", "render_revocation"]

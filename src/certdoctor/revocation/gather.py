@@ -4,8 +4,9 @@
 the answer's bytes, when it came, whether it came from the cache, the nonce sent and why a
 download failed. Judging those bytes (parse, signature, issuer, CertID, nonce, freshness) is
 :func:`certdoctor.checks.revocation.judge`, a pure function. Gathering asks only what judging
-needs: the sources in order (staple, CRLs, OCSP), stopping at the first verified GOOD or
-REVOKED answer, so it calls the judge on each answer as it arrives.
+needs: the sources in order (staple, CRLs, OCSP), each kind until a verified REVOKED is in hand
+(a GOOD never ends the asking: a REVOKED from another source would win over it), within a kind
+the first location with a verified answer; so it calls the judge on each answer as it arrives.
 
 Every download goes through :func:`certdoctor.net.fetch.fetch_url` (1 MiB, 5 redirects, a
 per-read ``timeout`` and one ``budget`` for the whole check). Verified answers are cached
@@ -31,7 +32,9 @@ from certdoctor.checks.revocation import (
     Problem,
     _aware,
     _check_choice,
+    _is_ca,
     _load_crl,
+    _max_lifetime_days,
     _ocsp_cache_key,
     _Refused,
     _utcnow,
@@ -45,6 +48,7 @@ from certdoctor.checks.revocation import (
     judge_ocsp,
     judge_stapled,
     ocsp_locations,
+    settled,
 )
 from certdoctor.evidence import RevocationEvidence, RevocationFetch
 
@@ -190,8 +194,13 @@ def _fetch_ocsp(url: str, cert, issuer, now, cache, budget: _Budget, transport: 
             pass  # not believed, not cached
         else:
             nu = verdict["next_update"]
-            if nu is not None and nu.timestamp() > time.time():
-                cache.put(url, body, expires=nu.timestamp(), body=key)
+            if nu is not None:
+                # read back, it is an answer not made for that request: believed only within the
+                # lifetime cap after thisUpdate (checks.revocation.ocsp_freshness)
+                cap = verdict["this_update"] + _dt.timedelta(days=_max_lifetime_days(_is_ca(cert)))
+                expires = min(nu, cap).timestamp()
+                if expires > time.time():
+                    cache.put(url, body, expires=expires, body=key)
     return done(body=body, nonce=nonce, notes=tuple(notes))
 
 
@@ -225,19 +234,21 @@ def gather(
     if issuer_attempt(cert, issuer) is None:
         if stapled is not None and method in ("all", "ocsp"):
             judged.append(judge_stapled(stapled, cert, issuer, now))
-        if method in ("all", "crl") and not decided(judged):
+        # every kind is asked until a verified REVOKED (a GOOD never hides another source's
+        # REVOKED); within a kind, the first location with a verified answer is enough
+        if method in ("all", "crl") and not settled(judged):
             for url in crl:
                 fetch = _fetch_crl(url, cert, issuer, now, cache, limits)
                 fetches.append(fetch)
                 judged.append(judge_crl(fetch, cert, issuer, now))
-                if decided(judged):
+                if decided(judged[-1:]):
                     break
-        if method in ("all", "ocsp") and not decided(judged):
+        if method in ("all", "ocsp") and not settled(judged):
             for url in ocsp:
                 fetch = _fetch_ocsp(url, cert, issuer, now, cache, limits, ocsp_transport)
                 fetches.append(fetch)
                 judged.append(judge_ocsp(fetch, cert, issuer, now))
-                if decided(judged):
+                if decided(judged[-1:]):
                     break
     return RevocationEvidence(cert_der=_der(cert), issuer_der=_der(issuer), method=method, stapled=stapled,
                               crl_urls=crl, ocsp_urls=ocsp, fetches=tuple(fetches))
