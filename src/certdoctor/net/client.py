@@ -33,7 +33,9 @@ class ClientOutcome:
     """What the real client did with the effective trust: ``ok`` or the error it raised.
 
     ``http_date`` is the server's ``Date`` header (``None`` when the request failed or the
-    server sent none); ``status`` the HTTP status.
+    server sent none); ``status`` the HTTP status (a redirect's own: none is followed).
+    ``not_run``: why the client was not run at all (``"pin mismatch"``: the server failed
+    ``--pin``, so it is sent no request); then ``ok`` is false and there is no verdict.
     """
 
     client: str
@@ -43,6 +45,12 @@ class ClientOutcome:
     status: int | None
     http_date: _dt.datetime | None
     elapsed: float
+    not_run: str | None = None
+
+    @classmethod
+    def skipped(cls, client: str, reason: str) -> "ClientOutcome":
+        """The outcome of a client that was deliberately not run, and why."""
+        return cls(client, False, None, None, None, None, 0.0, reason)
 
 
 def run_client(
