@@ -5,14 +5,19 @@ Verification stays exactly what the client does without pinning (chain and hostn
 succeeded is the peer's public key compared with the pins: the leaf's, and every certificate
 of the *verified* chain where Python can tell us that chain (3.13+ publicly; 3.10-3.12 through
 the ssl module's private ``_sslobj.get_verified_chain()``). On a mismatch the connection is
-closed and :class:`~certdoctor.errors.PinMismatch` raised before any request byte is sent.
+closed and :class:`~certdoctor.errors.PinMismatch` raised before any request byte is sent
+(as ``RequestsPinMismatch``, a ``requests.exceptions.SSLError``, or ``HTTPXPinMismatch``, an
+``httpx.ConnectError``).
 
-    >>> import requests
-    >>> from certdoctor.pinning.adapters import PinnedAdapter, httpx_client
-    >>> s = requests.Session()
-    >>> s.mount("https://example.org/", PinnedAdapter(pins=["sha256/…", "sha256/…backup…"]))  # doctest: +SKIP
-    >>> with httpx_client(pins=["sha256/…", "sha256/…"]) as client:                     # doctest: +SKIP
+    >>> from certdoctor.pinning.adapters import pinned_session, httpx_client
+    >>> PINS = {"example.org": ["sha256/…", "sha256/…backup…"]}       # host[:port] -> pins
+    >>> s = pinned_session(PINS)         # one PinnedAdapter(PINS) on https:// and http://  # doctest: +SKIP
+    >>> with httpx_client(PINS) as client:                                           # doctest: +SKIP
     ...     client.get("https://example.org/")
+
+The pins are looked up by the host each connection really goes to, in one spelling (see
+:func:`normalise_origin`): never mount a pin set on a host prefix (``https://example.org/``),
+which requests matches by the URL's spelling (``https://EXAMPLE.org.:443/`` escapes it).
 
 A trust-store swap (an adapter whose ``init_poolmanager`` only loads one CA file) is not
 pinning: any certificate that CA signs for the name passes (catalogue SEED_FAKE_PINNING).
