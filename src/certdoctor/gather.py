@@ -147,7 +147,7 @@ def gather(
     that fails is evidence."""
     import os
 
-    from certdoctor.net.client import run_client
+    from certdoctor.net.client import ClientOutcome, run_client
     from certdoctor.net.probe import probe
     from certdoctor.net.proxy import effective_proxy
     from certdoctor.net.target import parse_target
@@ -192,7 +192,10 @@ def gather(
             rev = _revocation(path, clock, min(policy.REVOCATION_BUDGET_SECONDS, timeout), res.ocsp_staple, cache)
 
     outcome = None
-    if run_real_client and (res.failure is None or res.chain_der):
+    if run_real_client and pins and not _pins_match(path if res.chain_der else None, pins):
+        # the server just failed --pin: it gets no request (URL, headers) from the real client
+        outcome = ClientOutcome.skipped(client, "pin mismatch")
+    elif run_real_client and (res.failure is None or res.chain_der):
         outcome = run_client(client, tgt.url, trust, python=strict_python, proxy=used_proxy, timeout=timeout,
                              servername=tgt.servername)
     options = Options(proxy=used_proxy, proxy_arg=proxy, ca_file=ca_file, servername=servername, timeout=timeout,
@@ -200,6 +203,12 @@ def gather(
                       run_real_client=run_real_client, clock_pinned=now is not None)
     return Evidence(tgt, client, python, clock, TrustEvidence.of(trust, store, seen), res, tuple(attempts), rev,
                     canary, outcome, options)
+
+
+def _pins_match(path: "PathResult | None", pins: Sequence[str]) -> bool:
+    from certdoctor.checks.pins import pins_match
+
+    return pins_match(path, pins)
 
 
 def _is_ip(name: str) -> bool:

@@ -375,7 +375,7 @@ def test_cli_pin_lab_endpoint_text(lab, capsys):
     assert _run(["pin", good.url]) == 0
     out = capsys.readouterr().out
     assert _lab_pin(lab, "good") in out
-    assert "PinnedAdapter(pins=PINS)" in out and "httpx_client" in out
+    assert "pinned_session(PINS)" in out and "httpx_client(PINS)" in out
     assert "Why a backup pin" in out and "sha256/<BACKUP-PIN>" in out
 
 

@@ -57,7 +57,9 @@ def judge(evidence: "Evidence", now: _dt.datetime | None = None) -> Judgement:
     outcome = evidence.outcome
     if outcome is not None and outcome.ok:
         findings = _quiet_variables(findings)
-    if outcome is not None:
+    if outcome is not None and outcome.not_run:
+        verifies = None  # deliberately not run (the server failed --pin): no verdict to reconcile
+    elif outcome is not None:
         verifies = outcome.ok
         # the client ran on the clock of the gathering: another clock may explain a disagreement
         pinned = evidence.options.clock_pinned or ctx.now != evidence.now

@@ -33,7 +33,9 @@ class ClientOutcome:
     """What the real client did with the effective trust: ``ok`` or the error it raised.
 
     ``http_date`` is the server's ``Date`` header (``None`` when the request failed or the
-    server sent none); ``status`` the HTTP status.
+    server sent none); ``status`` the HTTP status (a redirect's own: none is followed).
+    ``not_run``: why the client was not run at all (``"pin mismatch"``: the server failed
+    ``--pin``, so it is sent no request); then ``ok`` is false and there is no verdict.
     """
 
     client: str
@@ -43,6 +45,12 @@ class ClientOutcome:
     status: int | None
     http_date: _dt.datetime | None
     elapsed: float
+    not_run: str | None = None
+
+    @classmethod
+    def skipped(cls, client: str, reason: str) -> "ClientOutcome":
+        """The outcome of a client that was deliberately not run, and why."""
+        return cls(client, False, None, None, None, None, 0.0, reason)
 
 
 def run_client(
@@ -60,7 +68,10 @@ def run_client(
     Verification stays fully on: the context is the client's own (``trust.ssl_context``).
     ``servername`` (when it differs from the URL's host) is sent as SNI and is the name the
     certificate is checked against, while the connection still goes to the URL's host.
-    The response body is not read beyond the headers.
+    The response body is not read beyond the headers. No client follows a redirect (requests
+    and pip ``allow_redirects=False``, httpx ``follow_redirects=False``, urllib an opener whose
+    redirect handler follows nothing): a 3xx is a TLS success whose ``status`` is recorded, and
+    no other host, nor plain http, is ever asked.
     """
     from email.utils import parsedate_to_datetime
     from urllib.parse import urlsplit
@@ -113,7 +124,8 @@ def run_client(
 
             if sni and proxy and hasattr(ctx, "sslsocket_class"):
                 ctx = _sni_context(ctx, sni)  # httpcore's CONNECT tunnel ignores sni_hostname
-            with httpx.Client(verify=ctx, trust_env=False, proxy=proxy, timeout=timeout) as c:
+            with httpx.Client(verify=ctx, trust_env=False, proxy=proxy, timeout=timeout,
+                              follow_redirects=False) as c:
                 with c.stream("GET", url, headers=headers,
                               extensions={"sni_hostname": sni} if sni else None) as resp:
                     status = resp.status_code
@@ -123,6 +135,7 @@ def run_client(
 
             handlers: list = [_urllib_handler(ctx, sni) if sni else urllib.request.HTTPSHandler(context=ctx)]
             handlers.append(urllib.request.ProxyHandler({"https": proxy} if proxy else {}))
+            handlers.append(_NoRedirect())  # replaces the default HTTPRedirectHandler
             opener = urllib.request.build_opener(*handlers)
             with opener.open(urllib.request.Request(url, headers=headers), timeout=timeout) as resp:
                 status = resp.status
@@ -147,6 +160,23 @@ def run_client(
         except (TypeError, ValueError):
             http_date = None
     return ClientOutcome(client, True, None, None, status, http_date, time.monotonic() - start)
+
+
+def _no_redirect_class():
+    import urllib.request
+
+    class _NoRedirectHandler(urllib.request.HTTPRedirectHandler):
+        """urllib's redirect handler, following nothing: the 3xx comes back as an
+        ``HTTPError`` whose status is recorded (another host, or plain http, is never asked)."""
+
+        def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: PLR0913
+            return None
+
+    return _NoRedirectHandler
+
+
+def _NoRedirect():  # noqa: N802 - builds the handler lazily (urllib.request is imported on use)
+    return _no_redirect_class()()
 
 
 def _other_name(url: str, servername: str | None) -> str | None:

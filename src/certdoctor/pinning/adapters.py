@@ -5,14 +5,19 @@ Verification stays exactly what the client does without pinning (chain and hostn
 succeeded is the peer's public key compared with the pins: the leaf's, and every certificate
 of the *verified* chain where Python can tell us that chain (3.13+ publicly; 3.10-3.12 through
 the ssl module's private ``_sslobj.get_verified_chain()``). On a mismatch the connection is
-closed and :class:`~certdoctor.errors.PinMismatch` raised before any request byte is sent.
+closed and :class:`~certdoctor.errors.PinMismatch` raised before any request byte is sent
+(as ``RequestsPinMismatch``, a ``requests.exceptions.SSLError``, or ``HTTPXPinMismatch``, an
+``httpx.ConnectError``).
 
-    >>> import requests
-    >>> from certdoctor.pinning.adapters import PinnedAdapter, httpx_client
-    >>> s = requests.Session()
-    >>> s.mount("https://example.org/", PinnedAdapter(pins=["sha256/…", "sha256/…backup…"]))  # doctest: +SKIP
-    >>> with httpx_client(pins=["sha256/…", "sha256/…"]) as client:                     # doctest: +SKIP
+    >>> from certdoctor.pinning.adapters import pinned_session, httpx_client
+    >>> PINS = {"example.org": ["sha256/…", "sha256/…backup…"]}       # host[:port] -> pins
+    >>> s = pinned_session(PINS)         # one PinnedAdapter(PINS) on https:// and http://  # doctest: +SKIP
+    >>> with httpx_client(PINS) as client:                                           # doctest: +SKIP
     ...     client.get("https://example.org/")
+
+The pins are looked up by the host each connection really goes to, in one spelling (see
+:func:`normalise_origin`): never mount a pin set on a host prefix (``https://example.org/``),
+which requests matches by the URL's spelling (``https://EXAMPLE.org.:443/`` escapes it).
 
 A trust-store swap (an adapter whose ``init_poolmanager`` only loads one CA file) is not
 pinning: any certificate that CA signs for the name passes (catalogue SEED_FAKE_PINNING).
@@ -20,12 +25,14 @@ pinning: any certificate that CA signs for the name passes (catalogue SEED_FAKE_
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import ssl
 import sys
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
+from requests import exceptions as requests_exceptions
 from requests.adapters import HTTPAdapter
 
 from certdoctor.errors import PinMismatch, UsageError
@@ -33,6 +40,12 @@ from certdoctor.pinning.pins import parse_pins, pin_of_der
 
 __all__ = [
     "PinSet",
+    "PinPolicy",
+    "normalise_host",
+    "normalise_origin",
+    "RequestsPinMismatch",
+    "HTTPXPinMismatch",
+    "pinned_session",
     "PeerKeys",
     "PinnedAdapter",
     "PinnedHTTPTransport",
@@ -63,6 +76,134 @@ class PinSet:
 
     def __contains__(self, pin: object) -> bool:
         return pin in self.pins
+
+
+def normalise_host(host: str | bytes) -> str:
+    """The one spelling of ``host`` pins are looked up by: no IPv6 brackets, no trailing dot,
+    lower case, IDNA A-label (``bücher.test`` -> ``xn--bcher-kva.test``), an IP address in its
+    compressed form. Raises :class:`UsageError` for an empty or unencodable name."""
+    import ipaddress
+
+    if isinstance(host, (bytes, bytearray)):
+        host = bytes(host).decode("ascii", "replace")
+    name = str(host).strip()
+    if name.startswith("[") and name.endswith("]"):
+        name = name[1:-1]
+    try:
+        return str(ipaddress.ip_address(name.split("%", 1)[0]))
+    except ValueError:
+        pass
+    name = name.rstrip(".").lower()
+    if not name:
+        raise UsageError(f"{host!r}: not a host name", "Name the host as in its URL: 'api.example.org'.")
+    if not name.isascii():
+        try:
+            import idna
+
+            name = idna.encode(name, uts46=True).decode("ascii")
+        except Exception:
+            try:
+                name = name.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise UsageError(f"{host!r}: not a valid international host name", None) from None
+    return name.lower()
+
+
+def normalise_origin(origin: str, default_port: int = 443) -> tuple[str, int]:
+    """``(host, port)`` of a pin map key: ``host``, ``host:port``, ``[v6]``, ``[v6]:port``, or an
+    ``https://host[:port]/`` URL; no port means ``default_port`` (443)."""
+    text = str(origin).strip()
+    if "://" in text:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(text)
+        if parts.scheme.lower() != "https":
+            raise UsageError(f"{origin!r}: pins are for https:// origins", "Give 'host' or 'host:port'.")
+        text = parts.netloc.rsplit("@", 1)[-1]
+    host, port = text, None
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise UsageError(f"{origin!r}: unbalanced '['", "Write an IPv6 address as [::1] or [::1]:8443.")
+        host, rest = text[: end + 1], text[end + 1:]
+        if rest:
+            if not rest.startswith(":"):
+                raise UsageError(f"{origin!r}: expected ':port' after ']'", None)
+            port = rest[1:]
+    elif text.count(":") == 1:
+        host, port = text.split(":")
+    if port is not None:
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise UsageError(f"{origin!r}: port {port!r} is not a number from 1 to 65535", None)
+        return normalise_host(host), int(port)
+    return normalise_host(host), default_port
+
+
+@dataclass(frozen=True, slots=True)
+class PinPolicy:
+    """Which pins a connection must match, looked up by the host it really goes to.
+
+    ``every``: one pin set for every host (``PinnedAdapter(pins=[...])``); else ``by_origin``
+    maps a normalised ``(host, port)`` (:func:`normalise_origin`) to its pins, and a host not in
+    it gets normal verification only. Looked up at connect time with the connection's own host
+    (whatever the URL's spelling), so no spelling of a pinned host escapes its pins.
+    """
+
+    every: PinSet | None
+    by_origin: tuple[tuple[tuple[str, int], PinSet], ...] = ()
+
+    @classmethod
+    def of(cls, pins: "PinPolicy | PinSet | Mapping[str, Any] | Iterable[str] | str") -> "PinPolicy":
+        if isinstance(pins, PinPolicy):
+            return pins
+        if isinstance(pins, Mapping):
+            if not pins:
+                raise UsageError("no host to pin: the map of host -> pins is empty",
+                                 "Give at least one host, e.g. {'api.example.org': [PRIMARY, BACKUP]}.")
+            seen: dict[tuple[str, int], str] = {}
+            rows = []
+            for key, value in pins.items():
+                origin = normalise_origin(key)
+                if origin in seen:
+                    raise UsageError(f"{key!r} and {seen[origin]!r} name the same host and port "
+                                     f"{origin[0]}:{origin[1]}", "Give each host's pins once.")
+                seen[origin] = key
+                rows.append((origin, PinSet.of(value)))
+            return cls(None, tuple(rows))
+        return cls(PinSet.of(pins))
+
+    def pins_for(self, host: str | bytes | None, port: int | None) -> PinSet | None:
+        """The pins of ``host:port`` (``None``: not pinned). ``port`` ``None`` (not known):
+        every pin of that host on any port, so an unknown port never means no pins."""
+        if self.every is not None:
+            return self.every
+        if host is None:
+            return None
+        try:
+            name = normalise_host(host)
+        except UsageError:
+            return None
+        found = [p for (h, pt), p in self.by_origin if h == name and (port is None or pt == port)]
+        if not found:
+            return None
+        if len(found) == 1:
+            return found[0]
+        return PinSet(tuple(dict.fromkeys(pin for s in found for pin in s.pins)))
+
+    def covers_host(self, host: str | bytes | None) -> bool:
+        """Has ``host`` pins on some port (so plain http to it is refused)?"""
+        return self.every is not None or self.pins_for(host, None) is not None
+
+    @property
+    def pins(self) -> tuple[str, ...]:
+        """Every pin of the policy, in order, each once."""
+        if self.every is not None:
+            return self.every.pins
+        return tuple(dict.fromkeys(p for _, s in self.by_origin for p in s.pins))
+
+    def hosts(self) -> tuple[str, ...]:
+        """The pinned origins as ``host:port`` (IPv6 in brackets)."""
+        return tuple(f"[{h}]:{p}" if ":" in h else f"{h}:{p}" for (h, p), _ in self.by_origin)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,60 +356,92 @@ class _PinCheckingConnection:
 
     urllib3 calls ``connect()`` (from ``_validate_conn`` or, through a proxy, after the
     CONNECT tunnel in ``_prepare_proxy``) before it writes the request, so refusing here means
-    no request byte reaches the origin.
+    no request byte reaches the origin. The pins are looked up by the host and port this
+    connection really goes to (the tunnel's origin through a proxy), not by the URL's spelling.
     """
 
-    _certdoctor_pins: PinSet
+    _certdoctor_policy: PinPolicy
 
     def connect(self) -> None:  # type: ignore[override]
         super().connect()  # type: ignore[misc]
         host = getattr(self, "_tunnel_host", None) or self.host  # type: ignore[attr-defined]
-        port = getattr(self, "_tunnel_port", None) or self.port  # type: ignore[attr-defined]
+        port = getattr(self, "_tunnel_port", None) or self.port or 443  # type: ignore[attr-defined]
         where = f"{host}:{port}" if port else str(host)
         try:
             if not getattr(self, "is_verified", False) or getattr(self, "assert_hostname", None) is False:
                 raise _refuse_unverified(f"the connection to {where} was not verified")
-            check_pins(self.sock, self._certdoctor_pins, where)  # type: ignore[attr-defined]
+            pins = self._certdoctor_policy.pins_for(host, port)
+            if pins is not None:
+                check_pins(self.sock, pins, where)  # type: ignore[attr-defined]
         except BaseException:
             self.close()  # type: ignore[attr-defined]
             raise
 
 
-def _pinned_pool_class(base: type, pins: PinSet) -> type:
+def _pinned_pool_class(base: type, policy: PinPolicy) -> type:
     conn_base = base.ConnectionCls
     conn_cls = type(f"Pinned{conn_base.__name__}", (_PinCheckingConnection, conn_base),
-                    {"_certdoctor_pins": pins, "__module__": __name__})
+                    {"_certdoctor_policy": policy, "__module__": __name__})
     return type(f"Pinned{base.__name__}", (base,),
                 {"ConnectionCls": conn_cls, "_certdoctor_pinned": True, "__module__": __name__})
 
 
-def _pin_manager(manager: Any, pins: PinSet) -> Any:
-    """Make every HTTPS pool of a urllib3 PoolManager/ProxyManager check ``pins``."""
+def _pin_manager(manager: Any, policy: PinPolicy) -> Any:
+    """Make every HTTPS pool of a urllib3 PoolManager/ProxyManager check ``policy``."""
     classes = dict(manager.pool_classes_by_scheme)
     https = classes["https"]
     if not getattr(https, "_certdoctor_pinned", False):
-        classes["https"] = _pinned_pool_class(https, pins)
+        classes["https"] = _pinned_pool_class(https, policy)
         manager.pool_classes_by_scheme = classes
     return manager
+
+
+def _requests_mismatch(exc: PinMismatch, request: Any) -> "PinMismatch":
+    """``exc`` as :class:`RequestsPinMismatch` (a ``requests.exceptions.SSLError``)."""
+    if isinstance(exc, RequestsPinMismatch):
+        return exc
+    err = RequestsPinMismatch(exc.message, exc.hint)
+    err.request = request
+    err.response = None
+    for name in ("host", "presented", "expected"):
+        if hasattr(exc, name):
+            setattr(err, name, getattr(exc, name))
+    return err
+
+
+class RequestsPinMismatch(PinMismatch, requests_exceptions.SSLError):
+    """The :class:`~certdoctor.errors.PinMismatch` a requests session raises: also a
+    ``requests.exceptions.SSLError`` (so ``except requests.RequestException`` catches it).
+    ``host``, ``presented``, ``expected`` as on the base class."""
 
 
 class PinnedAdapter(HTTPAdapter):
     """A requests adapter that pins SPKI hashes on top of the session's verification.
 
-    ``pins``: ``sha256/BASE64`` (or bare base64) strings, validated (32-byte digests).
+    ``pins``: either one pin set for every host this adapter reaches (``sha256/BASE64`` or
+    bare base64 strings, validated: 32-byte digests), or a map of host to pins —
+    ``{"api.example.org": [...], "api.example.org:8443": [...], "[::1]:8443": [...]}`` — where
+    a host is looked up in one spelling (lower case, no trailing dot, IDNA A-label, port 443
+    when none is written; :func:`normalise_origin`) by the host each connection really goes to,
+    and a host without pins gets normal verification only. Mount the map form on ``https://``
+    (and ``http://``, where it refuses plain HTTP to a pinned host), or use
+    :func:`pinned_session`. Mounting a pin set on a host prefix (``https://host/``) is not
+    safe: requests routes by the URL's spelling, so ``https://HOST.:443/`` reaches another
+    adapter.
+
     ``ssl_context``: optional context for the origin (and for an HTTPS proxy's own TLS), set
     in ``init_poolmanager``/``proxy_manager_for`` as pip does; without it, requests' ``verify``
     decides trust as usual. Other keywords go to :class:`requests.adapters.HTTPAdapter`.
 
-    Mount it on ``https://`` or, for per-host pins, ``https://host/``. ``verify=False`` and
-    plain ``http://`` URLs are refused (:class:`UsageError`): there is nothing to pin on top of.
+    ``verify=False`` is refused (:class:`UsageError`): there is nothing to pin on top of. A key
+    that matches no pin raises :class:`RequestsPinMismatch` before any request byte is sent.
     """
 
-    __attrs__ = HTTPAdapter.__attrs__ + ["_pins"]
+    __attrs__ = HTTPAdapter.__attrs__ + ["_policy"]
 
-    def __init__(self, pins: "PinSet | Iterable[str] | str", *, ssl_context: ssl.SSLContext | None = None,
-                 **kwargs: Any) -> None:
-        self._pins = PinSet.of(pins)
+    def __init__(self, pins: "PinPolicy | PinSet | Mapping[str, Any] | Iterable[str] | str", *,
+                 ssl_context: ssl.SSLContext | None = None, **kwargs: Any) -> None:
+        self._policy = PinPolicy.of(pins)
         if ssl_context is not None and (ssl_context.verify_mode != ssl.CERT_REQUIRED or not ssl_context.check_hostname):
             raise _refuse_unverified("ssl_context does not verify the chain and hostname")
         self._ssl_context = ssl_context
@@ -276,7 +449,11 @@ class PinnedAdapter(HTTPAdapter):
 
     @property
     def pins(self) -> tuple[str, ...]:
-        return self._pins.pins
+        return self._policy.pins
+
+    @property
+    def policy(self) -> PinPolicy:
+        return self._policy
 
     def __getstate__(self) -> dict[str, Any]:
         if getattr(self, "_ssl_context", None) is not None:
@@ -289,7 +466,7 @@ class PinnedAdapter(HTTPAdapter):
         if ctx is not None:
             pool_kwargs.setdefault("ssl_context", ctx)
         super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
-        _pin_manager(self.poolmanager, self._pins)
+        _pin_manager(self.poolmanager, self._policy)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         ctx = getattr(self, "_ssl_context", None)
@@ -298,7 +475,7 @@ class PinnedAdapter(HTTPAdapter):
             if proxy.lower().startswith("https:"):
                 proxy_kwargs.setdefault("proxy_ssl_context", ctx)  # the proxy's own TLS
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        return _pin_manager(manager, self._pins)
+        return _pin_manager(manager, self._policy)
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         super().cert_verify(conn, url, verify, cert)
@@ -309,30 +486,152 @@ class PinnedAdapter(HTTPAdapter):
 
     def send(self, request: Any, stream: bool = False, timeout: Any = None, verify: Any = True,
              cert: Any = None, proxies: Any = None) -> Any:
+        from urllib.parse import urlsplit
+
         url = request.url or ""
+        shown = url.split("?")[0]
         if not url.lower().startswith("https://"):
-            raise UsageError(f"{url.split('?')[0]}: PinnedAdapter only sends https:// requests",
-                             "Plain HTTP has no key to pin; mount PinnedAdapter on https:// only.")
+            try:
+                host = urlsplit(url).hostname
+            except ValueError:
+                host = None
+            if self._policy.every is not None:
+                raise UsageError(f"{shown}: PinnedAdapter only sends https:// requests",
+                                 "Plain HTTP has no key to pin; mount PinnedAdapter on https:// only.")
+            if self._policy.covers_host(host):
+                raise _requests_mismatch(PinMismatch(
+                    f"{shown}: {host} is pinned, and plain HTTP has no key to check: refused before "
+                    "any request byte was sent",
+                    "Use https:// for a pinned host (a redirect to http:// is refused too)."), request)
+            # a host without pins: what requests does without this adapter
         if verify is False:
-            raise _refuse_unverified(f"verify=False for {url.split('?')[0]}")
-        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
-                            proxies=proxies)
+            raise _refuse_unverified(f"verify=False for {shown}")
+        try:
+            return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
+                                proxies=proxies)
+        except PinMismatch as exc:
+            raise _requests_mismatch(exc, request) from None
+
+
+def pinned_session(pins_by_host: "Mapping[str, Any]", *, ssl_context: ssl.SSLContext | None = None,
+                   **adapter_kwargs: Any) -> Any:
+    """A ``requests.Session`` with one :class:`PinnedAdapter` for ``pins_by_host`` mounted on
+    ``https://`` and ``http://``: a pinned host under any spelling (case, trailing dot, explicit
+    or implicit :443, U-label or A-label, followed redirects included) must match its pins, a
+    plain-HTTP request or redirect to it is refused, every other host is verified normally.
+    The session's ``verify``, ``proxies``, ``trust_env`` keep their requests meaning."""
+    import requests
+
+    if not isinstance(pins_by_host, Mapping):
+        raise UsageError("pinned_session takes a map of host -> pins",
+                         "e.g. pinned_session({'api.example.org': [PRIMARY, BACKUP]})")
+    adapter = PinnedAdapter(pins_by_host, ssl_context=ssl_context, **adapter_kwargs)
+    session = requests.Session()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 # --------------------------------------------------------------------------- httpx / httpcore
 
 
-def _check_stream(tls_stream: Any, ssl_context: Any, server_hostname: str | None, pins: PinSet,
+#: the origin (host, port) of the request an httpx transport is sending, set around
+#: ``handle_request``: through a proxy the TLS stream knows the origin's name, not its port
+_ORIGIN: "contextvars.ContextVar[tuple[str, int] | None]" = contextvars.ContextVar("certdoctor_pin_origin",
+                                                                                    default=None)
+
+
+def _check_stream(tls_stream: Any, ssl_context: Any, server_hostname: str | None, policy: PinPolicy,
                   tcp: tuple[str, int] | None = None) -> None:
-    host = server_hostname or "(no server name)"
-    if tcp is not None and tcp[0] == server_hostname:  # direct: the TCP peer is the origin
-        host = f"{host}:{tcp[1]}"
+    origin = _ORIGIN.get()
+    if origin is not None:
+        pins = policy.pins_for(origin[0], origin[1])
+        host = f"{origin[0]}:{origin[1]}"
+    elif tcp is not None and server_hostname is not None and tcp[0] == server_hostname:
+        pins = policy.pins_for(tcp[0], tcp[1])  # direct: the TCP peer is the origin
+        host = f"{tcp[0]}:{tcp[1]}"
+    else:
+        pins = policy.pins_for(server_hostname, None)
+        host = server_hostname or "(no server name)"
+    if pins is None and server_hostname is not None:
+        pins = policy.pins_for(server_hostname, None)  # the name the certificate is checked for
     if ssl_context.verify_mode != ssl.CERT_REQUIRED or not ssl_context.check_hostname:
         raise _refuse_unverified(f"the TLS context for {host}")
+    if pins is None:
+        return  # a host without pins: normal verification only
     tls = tls_stream.get_extra_info("ssl_object")
     if tls is None:
         raise PinMismatch(f"pin check for {host}: the TLS connection object is not available", None)
     check_pins(tls, pins, host)
+
+
+def _origin_of(request: Any) -> tuple[str, int]:
+    url = request.url
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return url.raw_host.decode("ascii", "replace"), port
+
+
+def _httpx_mismatch(exc: PinMismatch, request: Any) -> PinMismatch:
+    """``exc`` as :class:`HTTPXPinMismatch` (an ``httpx.ConnectError``)."""
+    cls = _httpx_mismatch_class()
+    if isinstance(exc, cls):
+        return exc
+    err = cls(exc.message, exc.hint)
+    err._request = request
+    for name in ("host", "presented", "expected"):
+        if hasattr(exc, name):
+            setattr(err, name, getattr(exc, name))
+    return err
+
+
+@functools.lru_cache(maxsize=None)
+def _httpx_mismatch_class() -> type:
+    import httpx
+
+    class HTTPXPinMismatch(PinMismatch, httpx.ConnectError):
+        """The :class:`~certdoctor.errors.PinMismatch` a pinned httpx client raises: also an
+        ``httpx.ConnectError`` (so ``except httpx.HTTPError`` / ``TransportError`` catch it)."""
+
+        def __init__(self, message: str, hint: str | None = None) -> None:
+            PinMismatch.__init__(self, message, hint)
+            self._request = None
+
+    HTTPXPinMismatch.__module__ = __name__
+    return HTTPXPinMismatch
+
+
+def _wrap_handle(transport: Any, is_async: bool) -> None:
+    """Around the transport's ``handle_request``: the origin for the pin lookup, and a
+    mismatch raised as :class:`HTTPXPinMismatch`."""
+    if getattr(transport, "_certdoctor_wrapped", False):
+        return
+    if is_async:
+        inner_async = transport.handle_async_request
+
+        async def handle_async_request(request: Any) -> Any:
+            token = _ORIGIN.set(_origin_of(request))
+            try:
+                return await inner_async(request)
+            except PinMismatch as exc:
+                raise _httpx_mismatch(exc, request) from None
+            finally:
+                _ORIGIN.reset(token)
+
+        transport.handle_async_request = handle_async_request
+    else:
+        inner = transport.handle_request
+
+        def handle_request(request: Any) -> Any:
+            token = _ORIGIN.set(_origin_of(request))
+            try:
+                return inner(request)
+            except PinMismatch as exc:
+                raise _httpx_mismatch(exc, request) from None
+            finally:
+                _ORIGIN.reset(token)
+
+        transport.handle_request = handle_request
+    transport._certdoctor_wrapped = True
 
 
 @functools.lru_cache(maxsize=None)
@@ -359,7 +658,7 @@ def _make_sync_wrappers():
             tls = self._stream.start_tls(ssl_context, server_hostname, timeout)
             if self._guard.applies(ssl_context):
                 try:
-                    _check_stream(tls, ssl_context, server_hostname, self._guard.pins, self._tcp)
+                    _check_stream(tls, ssl_context, server_hostname, self._guard.policy, self._tcp)
                 except BaseException:
                     tls.close()
                     raise
@@ -412,7 +711,7 @@ def _make_async_wrappers():
             tls = await self._stream.start_tls(ssl_context, server_hostname, timeout)
             if self._guard.applies(ssl_context):
                 try:
-                    _check_stream(tls, ssl_context, server_hostname, self._guard.pins, self._tcp)
+                    _check_stream(tls, ssl_context, server_hostname, self._guard.policy, self._tcp)
                 except BaseException:
                     await tls.aclose()
                     raise
@@ -452,14 +751,14 @@ class _Guard:
     origin is pinned. A proxy sharing the origin's context object is pinned too (fails closed).
     """
 
-    pins: PinSet
+    policy: PinPolicy
     origin_context: Any
 
     def applies(self, ssl_context: Any) -> bool:
         return ssl_context is self.origin_context
 
 
-def _pin_pool(pool: Any, pins: PinSet, is_async: bool) -> None:
+def _pin_pool(pool: Any, policy: PinPolicy, is_async: bool) -> None:
     ctx = getattr(pool, "_ssl_context", None)
     backend = getattr(pool, "_network_backend", None)
     if ctx is None or backend is None:
@@ -470,24 +769,27 @@ def _pin_pool(pool: Any, pins: PinSet, is_async: bool) -> None:
     if getattr(backend, "_certdoctor_pinned", False):
         return
     cls = _make_async_wrappers() if is_async else _make_sync_wrappers()
-    wrapped = cls(backend, _Guard(pins, ctx))
+    wrapped = cls(backend, _Guard(policy, ctx))
     wrapped._certdoctor_pinned = True
     pool._network_backend = wrapped
 
 
-def pin_httpx_transport(transport: Any, pins: "PinSet | Iterable[str] | str") -> Any:
+def pin_httpx_transport(transport: Any, pins: "PinPolicy | PinSet | Mapping[str, Any] | Iterable[str] | str") -> Any:
     """Pin an ``httpx.HTTPTransport`` or ``httpx.AsyncHTTPTransport`` in place; return it.
 
+    ``pins``: one pin set for every host, or a map of host -> pins (as :class:`PinnedAdapter`).
     Its TLS handshakes with the origin are followed by the pin check before the request is
     written. Transports with verification off, and other transport types, raise UsageError.
     """
     import httpx
 
-    pinset = PinSet.of(pins)
+    policy = PinPolicy.of(pins)
     if isinstance(transport, httpx.HTTPTransport):
-        _pin_pool(transport._pool, pinset, is_async=False)
+        _pin_pool(transport._pool, policy, is_async=False)
+        _wrap_handle(transport, is_async=False)
     elif isinstance(transport, httpx.AsyncHTTPTransport):
-        _pin_pool(transport._pool, pinset, is_async=True)
+        _pin_pool(transport._pool, policy, is_async=True)
+        _wrap_handle(transport, is_async=True)
     else:
         raise UsageError(f"cannot pin a {type(transport).__name__}: only httpx.HTTPTransport and "
                          "httpx.AsyncHTTPTransport can be pinned", None)
@@ -518,57 +820,85 @@ def _make_transport_classes():
     return PinnedHTTPTransport, AsyncPinnedHTTPTransport
 
 
-def _refuse_plain(request: Any) -> None:
-    if request.url.scheme != "https":
-        raise UsageError(f"{request.url.copy_with(query=None)}: a pinned httpx client only sends https:// requests",
-                         "Plain HTTP has no key to pin.")
+def _plain_refuser(policy: PinPolicy) -> Any:
+    """A request hook (every redirect hop runs it too): plain HTTP is refused for a pinned host
+    (for every host with one pin set for all)."""
+
+    def refuse(request: Any) -> None:
+        if request.url.scheme == "https":
+            return
+        shown = request.url.copy_with(query=None)
+        if policy.every is not None:
+            raise UsageError(f"{shown}: a pinned httpx client only sends https:// requests",
+                             "Plain HTTP has no key to pin.")
+        if policy.covers_host(request.url.raw_host):
+            raise _httpx_mismatch(PinMismatch(
+                f"{shown}: {request.url.host} is pinned, and plain HTTP has no key to check: refused "
+                "before any request byte was sent",
+                "Use https:// for a pinned host (a redirect to http:// is refused too)."), request)
+
+    return refuse
 
 
-async def _arefuse_plain(request: Any) -> None:
-    _refuse_plain(request)
+def _async_plain_refuser(policy: PinPolicy) -> Any:
+    refuse = _plain_refuser(policy)
+
+    async def arefuse(request: Any) -> None:
+        refuse(request)
+
+    return arefuse
 
 
-def httpx_client(pins: "PinSet | Iterable[str] | str", **kwargs: Any) -> Any:
+def httpx_client(pins: "PinPolicy | PinSet | Mapping[str, Any] | Iterable[str] | str", **kwargs: Any) -> Any:
     """An ``httpx.Client(**kwargs)`` whose every transport (proxies included) is pinned.
 
-    ``verify=``, ``cert=``, ``proxy=``, ``mounts=``, ``trust_env=``... keep their httpx meaning;
-    ``verify=False`` is refused. Requests to ``http://`` URLs are refused by a request hook.
+    ``pins``: one pin set for every host, or a map of host -> pins (``{"api.example.org":
+    [...], "api.example.org:8443": [...]}``, looked up in one spelling by the host each
+    request really goes to, as :class:`PinnedAdapter`); a host without pins is verified
+    normally. ``verify=``, ``cert=``, ``proxy=``, ``mounts=``, ``trust_env=``,
+    ``follow_redirects=``... keep their httpx meaning (every redirect hop is pinned by its own
+    host); ``verify=False`` is refused. Plain ``http://`` is refused by a request hook (for a
+    pinned host; for every host with one pin set). A key that matches no pin raises
+    ``HTTPXPinMismatch``, a :class:`~certdoctor.errors.PinMismatch` and ``httpx.ConnectError``.
     """
     import httpx
 
-    pinset = PinSet.of(pins)
+    policy = PinPolicy.of(pins)
     hooks = dict(kwargs.pop("event_hooks", None) or {})
-    hooks["request"] = [_refuse_plain, *hooks.get("request", [])]
+    hooks["request"] = [_plain_refuser(policy), *hooks.get("request", [])]
     client = httpx.Client(event_hooks=hooks, **kwargs)
     try:
-        pin_httpx_transport(client._transport, pinset)
+        pin_httpx_transport(client._transport, policy)
         for transport in client._mounts.values():
             if transport is not None:
-                pin_httpx_transport(transport, pinset)
+                pin_httpx_transport(transport, policy)
     except BaseException:
         client.close()
         raise
     return client
 
 
-def async_httpx_client(pins: "PinSet | Iterable[str] | str", **kwargs: Any) -> Any:
+def async_httpx_client(pins: "PinPolicy | PinSet | Mapping[str, Any] | Iterable[str] | str", **kwargs: Any) -> Any:
     """The ``httpx.AsyncClient`` counterpart of :func:`httpx_client`."""
     import httpx
 
-    pinset = PinSet.of(pins)
+    policy = PinPolicy.of(pins)
     hooks = dict(kwargs.pop("event_hooks", None) or {})
-    hooks["request"] = [_arefuse_plain, *hooks.get("request", [])]
+    hooks["request"] = [_async_plain_refuser(policy), *hooks.get("request", [])]
     client = httpx.AsyncClient(event_hooks=hooks, **kwargs)
-    pin_httpx_transport(client._transport, pinset)
+    pin_httpx_transport(client._transport, policy)
     for transport in client._mounts.values():
         if transport is not None:
-            pin_httpx_transport(transport, pinset)
+            pin_httpx_transport(transport, policy)
     return client
 
 
 def __getattr__(name: str) -> Any:
     # the httpx transport classes subclass httpx's: built on first use so that importing
     # certdoctor.pinning.adapters (for requests) does not import httpx
+    if name == "HTTPXPinMismatch":
+        globals()[name] = _httpx_mismatch_class()
+        return globals()[name]
     if name in ("PinnedHTTPTransport", "AsyncPinnedHTTPTransport"):
         sync_cls, async_cls = _make_transport_classes()
         globals()["PinnedHTTPTransport"] = sync_cls

@@ -336,14 +336,12 @@ def usage_lines(pins: Sequence[str], host: str | None = None, missing_backup: bo
     shown = list(pins) + (["sha256/<BACKUP-PIN>"] if missing_backup else [])
     pin_list = "[" + ", ".join(repr(p) for p in shown) + "]"
     return (
-        "import requests",
-        "from certdoctor.pinning.adapters import PinnedAdapter, httpx_client",
-        f"PINS = {pin_list}",
-        "session = requests.Session()   # normal verification stays on (verify=, REQUESTS_CA_BUNDLE)",
-        f"session.mount('https://{host}/', PinnedAdapter(pins=PINS))",
-        f"session.get('https://{host}/')   # certdoctor.PinMismatch before any byte if no pin matches",
+        "from certdoctor.pinning import pinned_session, httpx_client",
+        f"PINS = {{{host!r}: {pin_list}}}   # host[:port] -> pins; other hosts: normal verification",
+        "session = pinned_session(PINS)   # one PinnedAdapter(PINS) on https:// and http://; verification stays on",
+        f"session.get('https://{host}/')   # PinMismatch (a requests SSLError) before any byte if no pin matches",
         "",
-        "with httpx_client(pins=PINS) as client:   # any httpx.Client keyword (verify=, proxy=...)",
+        "with httpx_client(PINS) as client:   # any httpx.Client keyword (verify=, proxy=...)",
         f"    client.get('https://{host}/')",
         "",
         f"# curl: --pinnedpubkey '{';'.join('sha256//' + p[len(PIN_PREFIX):] for p in pins)}'",

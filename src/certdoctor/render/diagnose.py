@@ -122,6 +122,8 @@ def render_diagnosis(d: "Diagnosis", console: "Console") -> None:
         console.print(f"[bold red]✗ {d.client} fails:[/] {escape(headline)}")
     if d.outcome and d.outcome.error:
         console.print(f"  [dim]{d.client} says:[/] {escape(d.outcome.error[:600])}")
+    elif d.outcome and d.outcome.not_run:
+        console.print(f"  [dim]{d.client} was not run:[/] {escape(d.outcome.not_run)} (the server was sent no request)")
     console.print()
 
     tr = d.trust
