@@ -326,13 +326,12 @@ def fresh_dir(path: "str | os.PathLike[str] | None", *, prefix: str = "certdocto
         return Path(tempfile.mkdtemp(prefix=prefix)), True
     p = Path(_nonempty(path, what))
     try:
+        if not os.path.lexists(p):
+            check_parent(p, what, create=True)
         os.mkdir(p, 0o700)
         return p, True
     except FileExistsError:
         pass
-    except FileNotFoundError:
-        check_parent(p, what)
-        raise  # pragma: no cover - check_parent raises
     except OSError as exc:
         raise UsageError(f"{what} {p} cannot be created ({exc.strerror or exc})",
                          "Give a directory you can write, or leave --workdir out for a temporary one.") from None
