@@ -84,7 +84,7 @@ def check_parent(target: Path, what: str = "output", *, create: bool = False) ->
         raise UsageError(f"{what} {target}: {parent} cannot be used ({exc.strerror or exc})",
                          "Give a path in a directory you can write.") from None
     if not stat.S_ISDIR(st.st_mode):
-        raise UsageError(f"{what} {target}: {parent} is not a directory", "Give a path whose directories exist.")
+        raise UsageError(f"{what} {target}: {parent} is a file, not a directory", "Give a path whose directories exist.")
 
 
 def resolve_output(path: "str | os.PathLike[str]", what: str = "output", *,
@@ -246,7 +246,7 @@ def _refuse_unsafe_dir(p: Path, st: os.stat_result, what: str) -> None:
                          f"Remove the link (rm {p}) so certdoctor creates the directory itself, "
                          "or set CERTDOCTOR_CACHE_DIR to a directory of yours.")
     if not stat.S_ISDIR(st.st_mode):
-        raise UsageError(f"{what} {p} is not a directory", f"Remove it, or set CERTDOCTOR_CACHE_DIR elsewhere.")
+        raise UsageError(f"{what} {p} is not a directory", "Remove it, or set CERTDOCTOR_CACHE_DIR elsewhere.")
     euid = _euid()
     if euid != -1 and st.st_uid != euid:
         raise UsageError(
