@@ -28,8 +28,10 @@ KINDS = ("file", "stdin")
               help="A certificate file to add (PEM, DER, PKCS#7; - for stdin); repeatable. Extra FILE arguments "
                    "are added too.")
 @click.option("--base", default="certifi", show_default=True, metavar="certifi|system|none|FILE",
-              help="What the bundle starts from: certifi's roots, the OS bundle, nothing, or a PEM file.")
-@click.option("--out", "out", metavar="FILE", help="Where to write the bundle (atomically, mode 0644).")
+              help="What the bundle starts from: certifi's roots, the OS bundle, a PEM file (- for stdin) that "
+                   "must hold CA certificates, or none (only what you add: no public root).")
+@click.option("--out", "out", metavar="FILE",
+              help="Where to write the bundle (atomically, mode 0644; a symlink is written through; - for stdout).")
 @click.option("--allow-leaf", is_flag=True, help="Also accept certificates that are not CAs (a self-signed server).")
 @click.option("--check", "check", metavar="FILE", help="Audit this bundle (- for stdin) instead of building one.")
 @password_option
@@ -64,11 +66,21 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
     from certdoctor.errors import InputError, UsageError
     from certdoctor.remedies.bundle import build_bundle, save_bundle
 
+    from certdoctor.fsutil import is_stdout, resolve_output
+
     sources = [classify(item, KINDS) for item in items]  # the one rule set: a missing file is an error here
-    if sum(s.kind == "stdin" for s in sources) > 1:
-        raise UsageError("standard input (-) can be added once", "Give the other certificates as files.")
+    base_source = classify(base, KINDS) if base not in ("certifi", "system", "none") and base == "-" else None
+    if sum(s.kind == "stdin" for s in sources) + (base_source is not None) > 1:
+        raise UsageError("standard input (-) can be read once", "Give the other certificates as files.")
+    to_stdout = is_stdout(out)
+    if to_stdout and as_json:
+        raise UsageError("--json and --out - would both write to standard output",
+                         "Write the bundle to a file (--out FILE), or drop --json.")
+    if not to_stdout:
+        resolve_output(out, "--out", parents=True)  # a bad --out is said before any work
     result = build_bundle([read_bytes(s) if s.kind == "stdin" else s.input for s in sources],
-                          base=base, allow_leaf=allow_leaf, password=password)
+                          base=read_bytes(base_source) if base_source is not None else base,
+                          allow_leaf=allow_leaf, password=password)
     not_ca = [d for d in result.refused() if d.reason == "not-ca"]
     if not_ca:
         names = "; ".join(f"{d.subject} ({d.source})" for d in not_ca)
@@ -85,9 +97,14 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
 
         emit(build_json(result, code))
     else:
+        import contextlib
+        import sys
+
         from certdoctor.render.bundle import render_build
 
-        render_build(result)
+        # with --out - the bundle is on stdout: the report goes to stderr
+        with contextlib.redirect_stdout(sys.stderr) if to_stdout else contextlib.nullcontext():
+            render_build(result)
     return code
 
 

@@ -37,7 +37,7 @@ def command(target, out_dir, trust, intermediates, timeout, proxy, servername, r
     from certdoctor.remedies.fix import check_out_dir, fix
 
     check_ca_file(ca_file, directory=True)
-    check_out_dir(out_dir)
+    check_out_dir(out_dir)  # empty, -, a file or under a file: error: + hint before any connection
     install_resolve(resolve)
     r = fix(target, out_dir, trust_fingerprints=trust, intermediates=intermediates, password=password, client=client, ca_file=ca_file, python=python,
             proxy=proxy, servername=servername, timeout=timeout, canaries=canaries or None)

@@ -12,7 +12,6 @@ import itertools
 import os
 import shutil
 import ssl
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -127,11 +126,11 @@ def _material(pki: LabPKI, sid: str, host: str) -> Material:
 
 
 def _write(path: Path, data: bytes, secret: bool = False) -> Path:
-    # plain writes, no fsync: a throwaway directory, and start() must stay well under 2 s
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if secret else 0o644)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    return path
+    # no fsync: a throwaway directory, and start() must stay well under 2 s. Created new
+    # (O_EXCL|O_NOFOLLOW): a file or symlink planted in the work directory is never followed
+    from certdoctor.fsutil import write_new
+
+    return write_new(path, data, 0o600 if secret else 0o644)
 
 
 class Lab:
@@ -200,12 +199,12 @@ class Lab:
         return self
 
     def _start(self) -> None:
-        if self._given_workdir is not None:
-            self.workdir = self._given_workdir
-            self.workdir.mkdir(parents=True, exist_ok=True)
-        else:
-            self.workdir = Path(tempfile.mkdtemp(prefix="certdoctor-lab-"))
-            self._owns_workdir = True
+        from certdoctor.fsutil import fresh_dir
+
+        # made new (mkdtemp, or mkdir 0700), or an empty directory of ours: never a symlink, never
+        # one another user can write, never one holding files (a planted link would get a key)
+        self.workdir, made = fresh_dir(self._given_workdir, prefix="certdoctor-lab-", what="--workdir")
+        self._owns_workdir = self._given_workdir is None and made
         wd = self.workdir
         group = self._group = ServerGroup(f"lab{self._number}")
 
@@ -399,7 +398,7 @@ class Lab:
                 raise RuntimeError("the intercepting proxy minted too many certificates")
             root = self.pki.intercept_root
             leaf = self.pki.issue_leaf([host], issuer=root, aia=False, crl=False)
-            (self.workdir / "proxy").mkdir(exist_ok=True)
+            (self.workdir / "proxy").mkdir(mode=0o700, exist_ok=True)
             safe = "".join(c if c.isalnum() or c in "-." else "_" for c in host)
             ctx = self._context(f"proxy/{safe}", (leaf.cert, root.cert), leaf.key)
             self._proxy_ctx[host] = ctx

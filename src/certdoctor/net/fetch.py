@@ -187,8 +187,21 @@ class FetchCache:
         h = hashlib.sha256(url.encode() + b"\0" + (body or b"")).hexdigest()
         return self.directory / h[:2] / h
 
+    def _private(self, path: Path, *, create: bool) -> bool:
+        """The entry's directory (and the cache root) are this user's alone (fsutil.private_dir:
+        0700, refused with error/hint when another user's or group/world-writable); False when
+        they do not exist and ``create`` is off."""
+        from certdoctor.fsutil import private_dir
+
+        if not create and not path.parent.exists():
+            return False
+        private_dir(path.parent, root=self.directory)
+        return True
+
     def get(self, url: str, body: bytes | None = None, *, now: float | None = None) -> bytes | None:
         path = self._key(url, body)
+        if not self._private(path, create=False):
+            return None
         try:
             meta = json.loads(path.with_suffix(".json").read_text())
             data = path.read_bytes()
@@ -201,14 +214,16 @@ class FetchCache:
         return data
 
     def put(self, url: str, data: bytes, *, expires: float, body: bytes | None = None) -> None:
+        from certdoctor.errors import InputError
         from certdoctor.fsutil import atomic_write
 
         path = self._key(url, body)
+        self._private(path, create=True)
         try:
             atomic_write(path, data)
             meta = {"url": url, "expires": expires, "sha256": hashlib.sha256(data).hexdigest()}
             atomic_write(path.with_suffix(".json"), json.dumps(meta).encode())
-        except OSError:
+        except (OSError, InputError):
             pass  # a cache that cannot write is only slower
 
     def delete(self, url: str, body: bytes | None = None) -> None:

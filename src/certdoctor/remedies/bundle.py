@@ -396,22 +396,46 @@ def _system_certs() -> tuple[list, str, str | None, list[str]]:
     )
 
 
-def _base_certs(base: str | os.PathLike[str]) -> tuple[list, str, str | None, list[str]]:
-    """(certificates, source label, path, problems) of a base."""
+def _base_certs(base: "str | os.PathLike[str] | bytes") -> tuple[list, str, str | None, list[str]]:
+    """(certificates, source label, path, problems) of a base.
+
+    Only ``"none"`` gives no certificate: any other base (certifi, the OS store, a file, the bytes
+    read from stdin) must hold at least one CA certificate, or the bundle written from it would
+    trust no public site while looking like one that does (:func:`_require_roots`)."""
+    if isinstance(base, (bytes, bytearray, memoryview)):
+        certs, problems = parse_pem_bundle(bytes(base))
+        return _require_roots(certs, problems, "--base (standard input)", "base (standard input)", None)
     if isinstance(base, str) and base in ("certifi", "system", "none"):
         if base == "none":
             return [], "none", None, []
         if base == "system":
-            return _system_certs()
+            certs, label, path, problems = _system_certs()
+            return _require_roots(certs, problems, f"the {label} store", label, path)
         path = certifi_path()
         certs, problems = parse_pem_bundle(_read(path, "certifi bundle"))
-        return certs, f"certifi {certifi_version()}", path, problems
+        return _require_roots(certs, problems, f"certifi's bundle {path}", f"certifi {certifi_version()}", path)
     p = Path(base)
-    if not p.exists():
+    if not os.fspath(base) or not p.exists():
         raise UsageError(f"--base {base}: not certifi, system, none or an existing file",
                          "Give --base certifi (the default), system, none, or the path of a PEM bundle.")
     certs, problems = parse_pem_bundle(_read(p, "base bundle"))
-    return certs, f"base file {p.name}", str(p), problems
+    return _require_roots(certs, problems, f"--base {p}", f"base file {p.name}", str(p))
+
+
+def _require_roots(certs: list, problems: list[str], what: str, label: str,
+                   path: str | None) -> tuple[list, str, str | None, list[str]]:
+    """The base as read, or an InputError when it holds no CA certificate (empty, garbage, DER,
+    leaves only): a bundle replaces the client's store, so an empty base silently drops every root."""
+    with _quiet():
+        cas = sum(1 for c in certs if ca_status(c)[0])
+    if not cas:
+        found = (f"{len(certs)} certificate(s), none of them a CA" if certs else
+                 "no PEM certificate" + (f" ({problems[0]})" if problems else ""))
+        raise InputError(
+            f"{what} holds {found}: a bundle built on it would trust no public site",
+            "Give a PEM bundle of CA certificates (certdoctor convert turns DER/PKCS#7 into PEM), "
+            "--base certifi (the default) or system; or --base none if the bundle must hold only what you add.")
+    return certs, label, path, problems
 
 
 def _load_added(item: AddItem, password: str | None = None) -> tuple[list, str]:
@@ -486,7 +510,7 @@ def _refusal(cert, fp: str, seen: dict[str, str], now: _dt.datetime, allow_leaf:
 
 def build_bundle(
     add: Iterable[AddItem] = (),
-    base: str | os.PathLike[str] = "certifi",
+    base: "str | os.PathLike[str] | bytes" = "certifi",
     allow_leaf: bool = False,
     now: _dt.datetime | None = None,
     *,
@@ -495,7 +519,9 @@ def build_bundle(
     """A bundle: ``base``'s certificates then the ``add`` ones, one copy each, CAs only.
 
     ``base`` is ``"certifi"`` (the file at ``certifi.where()``), ``"system"`` (the OS bundle),
-    ``"none"``, or a path. ``add`` items are paths, PEM/DER bytes or ``x509.Certificate``.
+    ``"none"``, a path, or the bytes of a PEM bundle. Every base but ``"none"`` must hold at least
+    one CA certificate (an empty, unparseable or DER base is an InputError, never a bundle
+    without public roots). ``add`` items are paths, PEM/DER bytes or ``x509.Certificate``.
     Expired, not-yet-valid and (without ``allow_leaf``) non-CA certificates are dropped, each with
     a warning; duplicates (by SHA-256) are dropped silently (see ``dropped``). Raises
     :class:`~certdoctor.errors.InputError` when an input cannot be read. ``password`` opens

@@ -118,6 +118,9 @@ def ca_bundle(
     file. Without ``path`` the bundle lives in certdoctor's cache directory
     (``$CERTDOCTOR_CACHE_DIR``, else ``~/.cache/certdoctor/bundles``) under a name derived from a
     hash of the inputs: the same inputs give the same path, and a certifi upgrade gives a new one.
+    That directory is created 0700 and refused (:class:`~certdoctor.errors.UsageError`) when it
+    is a symlink, another user's, or writable by group or others; a file already there is used
+    only when its bytes are exactly the bundle built now (otherwise it is rewritten).
     Files are written atomically (mode 0644). With ``path`` the bundle is written there (only when
     its content changed).
 
@@ -139,27 +142,42 @@ def ca_bundle(
     if path is not None:
         result = _checked_bundle(items, base, allow_leaf)
         target = Path(path)
-        try:
-            if target.is_file() and target.read_bytes() == result.pem:
-                return os.path.abspath(target)
-        except OSError:
-            pass
+        if _holds(target, result.pem, follow=True):
+            return os.path.abspath(target)
         return os.path.abspath(save_bundle(result, target).path)
 
+    from certdoctor.fsutil import private_dir
     from certdoctor.net.fetch import default_cache_dir
 
-    directory = default_cache_dir() / "bundles"
+    # the cache is trusted with nothing: the directory must be this user's alone (another local
+    # user who made it first would decide what we trust), and a file found there is used only if
+    # it holds exactly the bytes built now
+    root = default_cache_dir()
+    directory = private_dir(root / "bundles", root=root)
     key = _input_key(items, base, allow_leaf)
-    if key is not None:
-        target = directory / f"ca-bundle-{key[:40]}.pem"
-        if target.is_file() and target.stat().st_size > 0:
-            return os.path.abspath(target)
     result = _checked_bundle(items, base, allow_leaf)
-    if key is None:
-        target = directory / f"ca-bundle-{result.sha256[:40]}.pem"
-        if target.is_file() and target.read_bytes() == result.pem:
-            return os.path.abspath(target)
+    target = directory / f"ca-bundle-{(key or result.sha256)[:40]}.pem"
+    if _holds(target, result.pem):
+        return os.path.abspath(target)
+    if os.path.islink(target):
+        os.unlink(target)  # replaced, never written through
     return os.path.abspath(save_bundle(result, target).path)
+
+
+def _holds(path: Path, data: bytes, *, follow: bool = False) -> bool:
+    """Is ``path`` a regular file (not a link, unless ``follow``) holding exactly ``data``?"""
+    import stat
+
+    flags = os.O_RDONLY | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size != len(data):
+            return False
+        return fh.read(len(data) + 1) == data
 
 
 def ssl_context(

@@ -69,6 +69,9 @@ class FixResult:
     needs_trust: str | None
     statements: tuple[str, ...]
     usage: tuple[str, ...]
+    #: set when the client's current trust held no certificate (a CA variable naming a missing or
+    #: unusable file): what the bundle was built on instead (certifi) and why
+    base_fallback: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -92,9 +95,35 @@ def _commented(info: CertInfo, source: str) -> bytes:
     return head.encode() + _pem(info)
 
 
-def _bundle_bytes(trust, extra: Sequence[CertInfo], now) -> bytes:
-    """The client's current anchors (as the client loads them), then the extra certificates."""
-    anchors = trust.anchors()
+#: the name of a bundle whose proof failed: never the name a user or a script would pick up
+UNPROVEN_NAME = "ca-bundle.UNPROVEN.pem"
+BUNDLE_NAME = "ca-bundle.pem"
+
+
+def base_anchors(trust) -> "tuple[tuple, str, str | None]":
+    """(anchors, source label, fallback note) the bundle starts from: the client's current
+    trust as it loads it — or, when that holds no certificate (``REQUESTS_CA_BUNDLE`` naming a
+    missing, empty or unparseable file), certifi's roots, with a note saying so. A bundle of
+    only the added root would break every public site once exported as advised."""
+    try:
+        anchors = tuple(trust.anchors())
+    except Exception:  # an unreadable store is an empty one here: the fallback says so
+        anchors = ()
+    if anchors:
+        return anchors, f"current trust ({trust.source})", None
+    from certdoctor.remedies.bundle import certifi_path, certifi_version, parse_pem_bundle, _read
+
+    certs, _ = parse_pem_bundle(_read(certifi_path(), "certifi bundle"))
+    where = ", ".join(path for _kind, path in trust.locations()) or "nothing"
+    note = (f"The client's current trust ({trust.source}: {where}) holds no certificate it can load, so the bundle "
+            f"starts from certifi {certifi_version()} ({len(certs)} public roots) instead of it.")
+    return tuple(certs), f"certifi {certifi_version()} (fallback: the current trust was empty)", note
+
+
+def _bundle_bytes(trust, extra: Sequence[CertInfo], now, base=None) -> bytes:
+    """The client's current anchors (as the client loads them; ``base`` from :func:`base_anchors`),
+    then the extra certificates."""
+    anchors, label, _note = base if base is not None else base_anchors(trust)
     seen: set[str] = set()
     parts = [b"# CA bundle written by certdoctor fix: the client's current trust plus what the fix adds.\n"]
     for cert in list(anchors):
@@ -102,7 +131,7 @@ def _bundle_bytes(trust, extra: Sequence[CertInfo], now) -> bytes:
         if info.fingerprint_sha256 in seen:
             continue
         seen.add(info.fingerprint_sha256)
-        parts.append(_commented(info, f"current trust ({trust.source})"))
+        parts.append(_commented(info, label))
     for info in extra:
         if info.fingerprint_sha256 in seen:
             continue
@@ -334,7 +363,7 @@ def fix(
     user confirmed; nothing that cannot issue certificates is written unless it is one of them."""
     from certdoctor.diagnose import diagnose
     from certdoctor.net.proxy import proxy_for_host
-    from certdoctor.fsutil import atomic_write
+    from certdoctor.fsutil import atomic_write, remove_quietly
 
     own = load_intermediates(intermediates, password=password)  # a file that cannot be read is bad usage, before any connection
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
@@ -348,6 +377,9 @@ def fix(
     needs_trust = None
     extra: list[CertInfo] = []
     clock = d.now
+    full_chain_data: bytes | None = None
+    chain_statements: list[str] = []
+    base_fallback: str | None = None
 
     if d.path is None or d.chain is None:
         statements.append("No certificate chain was received, so there is nothing to bundle: "
@@ -376,13 +408,11 @@ def fix(
         if codes & {Code.CHAIN_INCOMPLETE, Code.CHAIN_ORDER, Code.CHAIN_EXTRA_CERT} and (
             Code.CHAIN_INCOMPLETE not in codes or (needed and complete)
         ):
-            full = b"".join(_pem(c) for c in server_chain)
-            full_chain_path = str(atomic_write(out / "full_chain.pem", full))
-            written.append(("full_chain", full_chain_path))
-            statements.append(
+            full_chain_data = b"".join(_pem(c) for c in server_chain)  # written below, unless a proof fails
+            chain_statements = [
                 "For the server's operator: full_chain.pem holds the leaf, then its intermediates, in order "
-                "(no root, no extras). Serve it as the certificate file:")
-            statements.extend(SERVER_LINES)
+                "(no root, no extras). Serve it as the certificate file:", *SERVER_LINES]
+            statements.extend(chain_statements)
         fixable = codes & (set(CLIENT_FIXABLE_TRUST) | {Code.CHAIN_INCOMPLETE})
         if path.trusted:
             extra.extend(needed)
@@ -420,28 +450,44 @@ def fix(
     proven: bool | None = None
     usage: tuple[str, ...] = ()
     if extra:
-        data = _bundle_bytes(d.trust, extra, clock)
-        bundle_path = str(atomic_write(out / "ca-bundle.pem", data))
-        written.append(("ca_bundle", bundle_path))
+        base = base_anchors(d.trust)
+        base_fallback = base[2]
+        if base_fallback:
+            statements.append(base_fallback)
+        data = _bundle_bytes(d.trust, extra, clock, base)
+        # proven under a name nobody would use by mistake; ca-bundle.pem only once the clients succeed
+        unproven = out / UNPROVEN_NAME
+        bundle_path = str(atomic_write(unproven, data))
         used_proxy = proxy_for_host(d.target.host, d.target.port, proxy, environ)
         proofs = prove(d.target.url, bundle_path, proxy=used_proxy, timeout=timeout, servername=d.target.servername,
                        client=client)
         proven = bool(proofs) and all(p.ok for p in proofs)
-        usage = usage_lines(bundle_path, os_store_trusts=_os_store_has(extra), environ=environ)
-        if not proven:
+        if proven:
+            bundle_path = str(atomic_write(out / BUNDLE_NAME, data))
+            remove_quietly(str(unproven))
+            written.append(("ca_bundle", bundle_path))
+            usage = usage_lines(bundle_path, os_store_trusts=_os_store_has(extra), environ=environ)
+        else:
+            written.append(("ca_bundle_unproven", bundle_path))
+            full_chain_data = None  # nothing else is left in --out: the chain came from the same path
+            statements = [st for st in statements if st not in chain_statements]
             failed = next((p for p in proofs if not p.ok), None)
             statements.append(
                 "The real client still fails with this bundle"
                 + (f" ({failed.client}: {failed.error})" if failed and failed.error else "")
-                + f": it is not a fix. Next: `certdoctor diagnose {d.target.url} --ca-file {bundle_path}` says what "
+                + f": it is not a fix, so it was left only as {bundle_path} (not {BUNDLE_NAME}) — do not use it. "
+                f"Next: `certdoctor diagnose {d.target.url} --ca-file {bundle_path}` says what "
                 "is still wrong with it in place; delete the bundle if you do not need it.")
-    elif d.ok and not written:
+    if full_chain_data is not None:
+        full_chain_path = str(atomic_write(out / "full_chain.pem", full_chain_data))
+        written.insert(0, ("full_chain", full_chain_path))
+    if not extra and d.ok and not written:
         statements.append("Nothing to fix: the client verifies this server.")
         proven = True
     if full_chain_path and not extra and d.verifies:
         proven = True  # the client already works; the chain file is for the server's operator
     return FixResult(d, tuple(written), bundle_path, full_chain_path, proofs, proven, needs_trust,
-                     tuple(statements), usage)
+                     tuple(statements), usage, base_fallback)
 
 
 def _missing_statement(top: CertInfo, path, supplied: bool) -> str:
@@ -492,7 +538,24 @@ def _os_store_has(extra: Sequence[CertInfo]) -> bool:
 
 
 def check_out_dir(out_dir: str) -> Path:
+    """``--out DIR``, checked before any connection: not empty, not ``-``, not a file, and its
+    first existing ancestor a directory (the rest is created when the first file is written)."""
+    import os
+
+    from certdoctor.fsutil import is_stdout
+
+    if not out_dir or not str(out_dir).strip():
+        raise UsageError("--out: an empty path", "Give the directory to write into, e.g. --out ./fix (created if missing).")
+    if is_stdout(out_dir):
+        raise UsageError(f"--out {out_dir}: fix writes files into a directory, not to standard output",
+                         "Give a directory, e.g. --out ./fix; use --json for a report on stdout.")
     p = Path(out_dir)
     if p.exists() and not p.is_dir():
         raise UsageError(f"--out {out_dir} exists and is not a directory", "Give a directory (created if missing).")
+    q = p
+    while not os.path.lexists(q) and q.parent != q:
+        q = q.parent
+    if os.path.lexists(q) and not q.is_dir():
+        raise UsageError(f"--out {out_dir}: {q} is a file, not a directory",
+                         "Give a directory (created if missing) whose parents are directories.")
     return p

@@ -48,7 +48,13 @@ def render_build(result: "BundleResult") -> None:
         if d.added and d.reason == "duplicate":
             click.echo(f"  = {d.subject} ({d.source}) {d.detail}: kept once")
     p = result.path
-    click.echo("Use it (it replaces the default store, and already holds the public roots):")
+    if result.base == "none":
+        click.echo("It holds ONLY the certificates added (--base none): a client given it trusts no public site.")
+        click.echo("Use it (it replaces the default store):")
+    elif result.base.startswith(("certifi", "system")):
+        click.echo("Use it (it replaces the default store, and already holds the public roots):")
+    else:
+        click.echo(f"Use it (it replaces the default store; its base roots are those of {result.base}):")
     click.echo(f"  requests:             requests.get(url, verify={p!r})  or  export REQUESTS_CA_BUNDLE={p}")
     click.echo(f"  httpx/urllib/aiohttp: ssl.create_default_context(cafile={p!r})  or  export SSL_CERT_FILE={p}")
     click.echo(f"  pip:                  export PIP_CERT={p}  (REQUESTS_CA_BUNDLE, if set, must be the same file)")

@@ -24,7 +24,8 @@ def fix_json(r: "FixResult", input: str | None = None) -> dict[str, Any]:
         "fix", target=target_of(d, input), exit_code=r.exit_code, findings=d.findings,
         certificates=chain_certificates(d.chain),
         written=[{"kind": k, "path": p} for k, p in r.written],
-        **fields(r, "bundle", "full_chain", "proofs", "proven", "needs_trust", "statements", "usage"),
+        **fields(r, "bundle", "full_chain", "proofs", "proven", "needs_trust", "statements", "usage",
+                 "base_fallback"),
     )
 
 

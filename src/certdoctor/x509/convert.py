@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from certdoctor.errors import InputError, UsageError
-from certdoctor.fsutil import atomic_write
+from certdoctor.fsutil import is_stdout, resolve_output, write_atomic
 from certdoctor.x509.load import LoadedFile, load_bundle_file
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -219,6 +219,7 @@ def convert(
     with_key: bool = False,
     key_out: str | os.PathLike[str] | None = None,
     password: bytes | str | None = None,
+    force: bool = False,
 ) -> ConvertResult:
     """Read ``src`` (any format :mod:`certdoctor.x509.load` reads) and write ``out`` and/or ``split_dir``."""
     if out is None and split_dir is None:
@@ -230,7 +231,7 @@ def convert(
         raise UsageError(f"unknown output format {fmt!r}", f"Use one of: {', '.join(OUTPUT_FORMATS)}.")
     loaded = load_bundle_file(src, password=password)
     return convert_loaded(loaded, out, fmt=fmt, order=order, split_dir=split_dir, with_key=with_key,
-                          key_out=key_out)
+                          key_out=key_out, force=force)
 
 
 def convert_loaded(
@@ -242,8 +243,12 @@ def convert_loaded(
     split_dir: str | os.PathLike[str] | None = None,
     with_key: bool = False,
     key_out: str | os.PathLike[str] | None = None,
+    force: bool = False,
 ) -> ConvertResult:
-    """:func:`convert` for certificates already loaded."""
+    """:func:`convert` for certificates already loaded.
+
+    ``out`` (and ``key_out``) may be ``-``: standard output. An existing key file is never
+    replaced unless ``force``; every target is checked before the first byte is written."""
     from certdoctor.model import ChainInfo
 
     certs = list(loaded.certificates)
@@ -288,8 +293,10 @@ def convert_loaded(
             )
         if key_out is not None:
             key_path = Path(key_out)
-        elif out is not None:
+        elif out is not None and not is_stdout(out):
             key_path = Path(out).with_suffix(".key")
+        elif out is not None:
+            raise UsageError("--with-key with OUT - needs --key-out PATH", "Name the key's file with --key-out.")
         else:
             raise UsageError("--with-key without OUT needs --key-out PATH")
         plan.append((key_path, _key_pem(loaded.private_key), KEY_MODE,
@@ -298,21 +305,39 @@ def convert_loaded(
     elif loaded.private_key is not None:
         notes.append("the input's private key was not written (add --with-key to write it, mode 0600)")
 
-    targets = [os.path.abspath(p) for p, *_ in plan]
-    if len(set(targets)) != len(targets):
+    # every target checked before the first byte: a bad path or a key that exists writes nothing
+    resolved = []
+    for path, _data, mode, info in plan:
+        if is_stdout(path):
+            resolved.append("-")
+            continue
+        if info.kind == "certificates" and split_dir is not None and path.parent == Path(split_dir):
+            resolved.append(os.path.abspath(path))
+            continue
+        where, st = resolve_output(path, "OUT" if info.kind == "certificates" else "--key-out", parents=True)
+        if st is not None and info.kind == "private-key" and not force:
+            raise UsageError(f"{path} already exists: refusing to replace a private key",
+                             "Give another --key-out, move the old key away, or add --force to replace it.")
+        resolved.append(os.path.realpath(where))
+    if len(set(resolved)) != len(resolved):
         raise UsageError("two outputs would go to the same file",
                          "Give --key-out a path different from OUT (the key goes to OUT's stem + .key).")
-    src_abs = os.path.abspath(loaded.source)
-    if with_key and src_abs == os.path.abspath(plan[-1][0]):
+    src_abs = os.path.realpath(loaded.source)
+    if with_key and src_abs == resolved[-1]:
         raise UsageError("the key would overwrite the input file", "Give --key-out another path.")
+    if split_dir is not None:
+        directory = Path(split_dir)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--split {directory}: cannot be created ({exc.strerror or exc})",
+                             "Give a directory you can write.") from None
 
     written = []
     for path, data, mode, info in plan:
-        try:
-            atomic_write(path, data, mode=mode)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot write: {exc.strerror or exc}",
-                             "Check that the directory exists and is writable.") from None
+        # a key is created exclusively unless --force: one that appeared meanwhile is kept too
+        write_atomic(path, data, mode=mode, exclusive=info.kind == "private-key" and not force,
+                     what="OUT" if info.kind == "certificates" else "--key-out")
         written.append(info)
     return ConvertResult(
         source=loaded.source,
