@@ -678,10 +678,13 @@ class _Walker:
         self.deferred: list[tuple[tuple[int, str], _Scope, tuple]] = []
         self.defer: tuple[tuple[int, str], _Scope] | None = None
         self.verify_ssl: list[tuple[ast.keyword, str]] = []
+        self.wrap_calls: list[ast.Call] = []
+        self.in_loop = 0
         self.aliases: dict[str, str] = {}
         self.scope = _Scope("module", None)
         # flows to check once every binding is known: (scope, name, "false"|"dict", node, text)
         self.pending: list[tuple[_Scope, str, str, ast.AST, Callable[[], str]]] = []
+        self.in_loop_at: dict[int, bool] = {}  # id(pending node) -> used inside a loop
         self.ssl_false: list[tuple[ast.keyword, str]] = []
         self.imports_aiohttp = False
         self.in_compare = 0  # > 0: inside a comparison, dict key or index
@@ -732,14 +735,16 @@ class _Walker:
         if self.in_pinned_branch and code in (LintCode.VERIFY_FALSE, LintCode.VERIFY_FALSE_ATTR,
                                               LintCode.CERT_NONE, LintCode.CHECK_HOSTNAME_OFF):
             return  # `if ...fingerprint:` branch: the chain check is replaced by a pin
-        if self.defines_own_check and code in (LintCode.CERT_NONE, LintCode.CHECK_HOSTNAME_OFF):
-            self.deferred.append(((-2, ""), self.scope, entry))
-            return
-        if self.defer is not None and code in (LintCode.CERT_NONE, LintCode.CERT_OPTIONAL,
-                                               LintCode.CHECK_HOSTNAME_OFF):
-            self.deferred.append((*self.defer, entry))
+        if code in (LintCode.CERT_NONE, LintCode.CERT_OPTIONAL, LintCode.CHECK_HOSTNAME_OFF):
+            # judged at the end, once every context, import and function of the file is known
+            self.deferred.append((*(self.defer or ((-2, ""), self.scope)), entry))
         else:
             self.raw.append(entry)
+
+    def _pend(self, item: tuple) -> None:
+        """A flow to resolve once every binding is known (remembering if it sits in a loop)."""
+        self.pending.append(item)
+        self.in_loop_at[id(item[3])] = bool(self.in_loop)
 
     # -- library knowledge
     def tls_call(self, q: str | None) -> bool:
@@ -1093,10 +1098,10 @@ class _Walker:
                     self.add(target, LintCode.VERIFY_FALSE_ATTR,
                              f"{_short(target)} = {_short(value)} turns verification off")
                 elif isinstance(value, ast.Name) and self.tls_object(target.value):
-                    self.pending.append((self.scope, value.id, "false", target,
+                    self._pend((self.scope, value.id, "false", target,
                                          lambda: f"{_short(target)} = {value.id}"))
                 elif (cs := self.self_class(value)) is not None and self.tls_object(target.value):
-                    self.pending.append((cs, value.attr, "classattr", target,  # type: ignore[attr-defined]
+                    self._pend((cs, value.attr, "classattr", target,  # type: ignore[attr-defined]
                                          lambda: f"{_short(target)} = {_short(value)}"))
             elif attr == "check_hostname" and _is_false(value):
                 self.add(target, LintCode.CHECK_HOSTNAME_OFF,
@@ -1164,6 +1169,19 @@ class _Walker:
             self.add(node, LintCode.WEAK_CIPHERS, f"cipher string enables {m.group(2)}")
 
     # -- expressions
+    def v_loop(self, node: ast.AST) -> bool:
+        self.in_loop += 1
+        try:
+            for name in node._fields:
+                child = getattr(node, name, None)
+                if isinstance(child, list):
+                    self.visit_all(c for c in child if isinstance(c, ast.AST))
+                elif isinstance(child, ast.AST):
+                    self.visit(child)
+        finally:
+            self.in_loop -= 1
+        return True
+
     def v_if(self, node: ast.If) -> bool:
         self.visit(node.test)
         pinned = bool(_PIN_TEST.search(_short(node.test, 400)))
@@ -1366,9 +1384,7 @@ class _Walker:
             elif tail == "setattr" and attr == "check_hostname" and _is_false(value):
                 self.add(node, LintCode.CHECK_HOSTNAME_OFF, "setattr(..., 'check_hostname', False)")
         elif q == "ssl.wrap_socket" and self._ssl_is_module(func):
-            self.add(node, LintCode.UNVERIFIED_CONTEXT,
-                     "ssl.wrap_socket() defaults to CERT_NONE and checks no hostname "
-                     "(removed in Python 3.12)")
+            self.wrap_calls.append(node)
         command = tail in _SUBPROCESS_CALLS
         ca_call = False
         if self.adapters:
@@ -1406,7 +1422,7 @@ class _Walker:
                 self.add(key, LintCode.VERIFY_FALSE,
                          f"**{{{_str(key)!r}: False}} passed to {_callee(call)}()")
             elif isinstance(value, ast.Name):
-                self.pending.append((self.scope, value.id, "dict", kw,
+                self._pend((self.scope, value.id, "dict", kw,
                                      lambda: f"**{value.id} passed to {_callee(call)}()"))
             return
         if arg == "verify":
@@ -1414,14 +1430,14 @@ class _Walker:
                 self.add(kw, LintCode.VERIFY_FALSE,
                          f"verify={_short(value)} passed to {_callee(call)}()")
             elif isinstance(value, ast.Name):
-                self.pending.append((self.scope, value.id, "false", kw,
+                self._pend((self.scope, value.id, "false", kw,
                                      lambda: f"verify={value.id} passed to {_callee(call)}()"))
             elif (cs := self.self_class(value)) is not None:
-                self.pending.append((cs, value.attr, "classattr", kw,  # type: ignore[attr-defined]
+                self._pend((cs, value.attr, "classattr", kw,  # type: ignore[attr-defined]
                                      lambda: f"verify={_short(value)} passed to {_callee(call)}()"))
             elif isinstance(value, ast.Subscript) and _str(value.slice) == "verify" \
                     and isinstance(value.value, ast.Name):
-                self.pending.append((self.scope, value.value.id, "dict", kw,
+                self._pend((self.scope, value.value.id, "dict", kw,
                                      lambda: f"verify={_short(value)} passed to {_callee(call)}()"))
         elif arg == "verify_ssl" and _is_false(value):
             self.verify_ssl.append((kw, f"verify_ssl=False passed to {_callee(call)}()"))
@@ -1465,13 +1481,21 @@ class _Walker:
             if entry[2] is LintCode.CHECK_HOSTNAME_OFF and (
                     kind == "urllib3" or self.matches_hostnames or self._own_check(scope)):
                 continue  # the code (or urllib3, whose context it is) matches names itself
-            if self.defines_own_check:
+            if self.defines_own_check and entry[2] is not LintCode.CERT_OPTIONAL:
                 continue  # the module verifies the peer's chain itself: truststore
             self.raw.append(entry)
         for key, (kind, node) in self.ctx_kind.items():
             uses = self.ctx_use.get(key, set())
             if kind == "bare" and "client" in uses and "configured" not in uses:
                 self._bare_finding(node)
+        for call in self.wrap_calls:
+            reqs = next((k.value for k in call.keywords if k.arg == "cert_reqs"), None)
+            if reqs is not None and self.matches_hostnames and not (
+                    (self.qual(reqs) or "").endswith("CERT_NONE") or _is_false(reqs)):
+                continue  # cert_reqs given, names matched by the module itself (ldap3)
+            self.raw.append((call.lineno, call.col_offset, LintCode.UNVERIFIED_CONTEXT,
+                             "ssl.wrap_socket() defaults to CERT_NONE and checks no hostname "
+                             "(removed in Python 3.12)", None))
         for kw, text in self.verify_ssl:
             self.add(kw, LintCode.VERIFY_FALSE, text + (" (aiohttp)" if self.imports_aiohttp else ""))
         for scope, name, kind, node, text in self.pending:
@@ -1484,6 +1508,12 @@ class _Walker:
             owner = scope.lookup(name)
             if owner is None:
                 continue
+            if owner is scope and owner.kind == "function" and not self.in_loop_at.get(id(node)):
+                # in one function body, outside loops, a binding below the use cannot reach it
+                at = owner.false_at.get(name) if kind == "false" else owner.dict_false_at.get(name)
+                at_line = at[0] if isinstance(at, tuple) else at
+                if at_line is not None and at_line > node.lineno:  # type: ignore[attr-defined]
+                    continue
             if kind == "false" and name in owner.false_at:
                 line, how = owner.false_at[name]
                 self.add(node, LintCode.VERIFY_FALSE_FLOW, f"{text()}; {how} (line {line})")
@@ -1511,6 +1541,7 @@ _HANDLERS = {
     ast.Constant: _W.v_constant, ast.JoinedStr: _W.v_joinedstr, ast.Expr: _W.v_expr,
     ast.keyword: _W.v_keyword,
     ast.Subscript: _W.v_subscript, ast.If: _W.v_if,
+    ast.For: _W.v_loop, ast.AsyncFor: _W.v_loop, ast.While: _W.v_loop,
 }
 
 
