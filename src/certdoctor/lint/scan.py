@@ -14,16 +14,28 @@ result is data (:class:`LintReport` of :class:`certdoctor.model.Finding`, each w
 A ``# certdoctor: ignore[CODE]`` comment (or ``# certdoctor: ignore`` for every code) on a
 finding's line suppresses it. What is found (codes are stable, never renamed):
 
-* ``VERIFY_FALSE``: ``verify=False`` (or ``0``) as a keyword of any call, ``**{"verify": False}``,
-  aiohttp's ``verify_ssl=False`` and ``ssl=False`` (in files that import aiohttp);
-* ``VERIFY_FALSE_ATTR``: ``X.verify = False``, ``setattr(X, "verify", False)``;
+* ``VERIFY_FALSE``: ``verify=False`` (or ``0``, or ``""``: requests treats any falsy value as
+  off; ``verify=None`` per request means "the session's" and is quiet) as a keyword of a TLS
+  call (below), ``**{"verify": False}``, ``verify_ssl=False`` (named aiohttp's only in a file
+  that imports aiohttp) and aiohttp's ``ssl=False`` (in files that import aiohttp);
+* ``VERIFY_FALSE_ATTR``: ``X.verify = False`` / ``""`` (``None`` too on a requests Session:
+  requests then sends ``cert_reqs=CERT_NONE``), ``setattr(X, "verify", False)``,
+  ``X.__dict__["verify"] = False``, ``vars(X)["verify"] = False``, and a class attribute
+  ``verify = False`` of a Session/Client/HTTPAdapter subclass;
 * ``VERIFY_FALSE_FLOW``: a name that is bound to ``False`` in the scope it resolves to (function,
-  enclosing function or module: may-be-False, order-insensitive) or a dict holding
-  ``"verify": False`` reaching ``verify=``, ``X.verify =`` or ``**kwargs``;
-* ``UNVERIFIED_CONTEXT``: ``ssl._create_unverified_context`` (any reference, its import,
-  ``getattr(ssl, "_create_unverified_context")``) and ``ssl.wrap_socket()``;
+  enclosing function or module: may-be-False; order-insensitive except that, in one function
+  body outside loops, a binding below the use cannot reach it), a dict holding
+  ``"verify": False``, or a class attribute ``verify = False`` read as ``self.verify`` in a
+  method, reaching ``verify=``, ``X.verify =`` or ``**kwargs``;
+* ``UNVERIFIED_CONTEXT``: ``ssl._create_unverified_context`` and its alias
+  ``ssl._create_stdlib_context`` (any reference, their import, ``getattr(ssl, "...")``), so
+  ``_create_default_https_context = _create_stdlib_context`` too; ``ssl.wrap_socket()`` (when
+  ``ssl`` is the module, not a parameter; quiet with ``cert_reqs=`` in a module that matches
+  host names itself); an ``SSLContext()`` / ``SSLContext(PROTOCOL_TLS)`` (verify_mode
+  CERT_NONE until told otherwise) used as a client's context (``wrap_socket(server_hostname=)``,
+  passed as ``ssl=``/``context=``/``ssl_context=``/``verify=``) whose ``verify_mode`` is never set;
 * ``CERT_NONE`` / ``CERT_OPTIONAL``: any reference outside a comparison, ``cert_reqs="CERT_NONE"``
-  (or ``"NONE"``), ``verify_mode = 0``, ``from ssl import CERT_NONE``;
+  (or ``"NONE"``), ``verify_mode = 0``, ``ssl.VerifyMode(0)``, ``from ssl import CERT_NONE``;
 * ``CHECK_HOSTNAME_OFF``: ``X.check_hostname = False``, ``check_hostname=False`` and urllib3's
   ``assert_hostname=False`` keywords;
 * ``WARNINGS_DISABLED``: urllib3's ``disable_warnings(...)``, ``warnings.filterwarnings`` /
@@ -36,13 +48,52 @@ finding's line suppresses it. What is found (codes are stable, never renamed):
 * ``WEAK_PROTOCOL``, ``WEAK_CIPHERS``, ``TRUSTED_HOST``: SSLv2/3 and TLS 1.0/1.1 constants,
   ``@SECLEVEL=0/1`` and NULL/EXPORT/RC4 cipher strings, pip's trusted-host option in commands.
 
-Not found: values computed at run time (``verify=flag()``), flows across modules or through
-attributes, and code in strings (``exec``).
+Which ``verify=`` is TLS (library knowledge; JWT, SSH and signing APIs have ``verify=`` too):
 
-Speed: a byte pre-filter (:func:`_may_have_findings`) clears most files without parsing them;
+1. a call whose dotted owner names a signature library (``jwt``, ``jose``, ``paramiko``,
+   ``asyncssh``, ``itsdangerous``, ``cryptography`` ... :data:`_NON_TLS_PARTS`) is never TLS:
+   ``jwt.decode(t, verify=False)`` is quiet, in any file;
+2. a call into an HTTP-client package (:data:`_HTTP_ROOTS`: requests, httpx, aiohttp, urllib3,
+   botocore/boto3, pip, docker, elasticsearch, kubernetes, ...) is TLS, and so is *any* call in
+   a file that imports one of them (strong evidence: the ``verify`` flag is on its way there);
+3. otherwise only HTTP-shaped callees (``get``/``post``/``request``/``send``/``Session``/
+   ``Client``/``PoolManager``... :data:`_HTTP_CALL_TAILS`) are TLS: ``load_cert(b, verify=False)``
+   in a file without an HTTP client is quiet. ``X.verify = False`` follows the same evidence
+   (an HTTP import, or an object named like a session/client/adapter/transport/connection).
+
+Client and server contexts: a name (in the scope that binds it) or ``self.X`` bound to
+``SSLContext(PROTOCOL_TLS_SERVER)`` or ``create_default_context(Purpose.CLIENT_AUTH)``, or used
+only by servers (``wrap_socket(server_side=True)``, ``ssl=`` of ``start_server``/
+``create_server``...), is a server context: ``verify_mode = CERT_NONE`` (and CERT_OPTIONAL,
+``check_hostname = False``) there asks no client certificate and is quiet.
+
+Quiet because the code checks for itself: ``check_hostname = False`` on a context from
+``create_urllib3_context`` or inside it (urllib3 and botocore's copy: urllib3 matches host names
+itself when the context does not), in a module that imports or defines a ``match_hostname``, or
+in a function that refers to one; CERT_NONE/check_hostname off in a module that defines a
+``*verify_peercert*`` function (truststore: the OS verifies the chain); anything off inside an
+``if`` whose test names a fingerprint/thumbprint (the pin replaces the chain check).
+
+Quiet because it is not configuration: comparisons, dict keys and indexes; the arguments of
+``assert*`` calls (``assertEqual(mode, CERT_NONE)``, ``mock.assert_called_with(...)``; not
+``assertRaises``, which calls them); a dict or sequence literal holding two or more ssl
+constants (``{"none": CERT_NONE, "required": CERT_REQUIRED}``, protocol-name tables) and
+``table[PROTOCOL_TLSv1] = ...`` item assignments. A test that really sets CERT_NONE is found.
+
+Not found: values computed at run time (``verify=flag()``), flows across modules or through
+attributes other than ``self.X`` of the same class, and code in strings (``exec``).
+
+Decoding: a file is decoded as Python decodes it (:func:`decode_source`: the coding cookie or
+BOM, else UTF-8, strictly) *before* anything looks at it, so a ``# coding: utf-7`` file spelling
+``=`` as ``+AD0-`` is seen as Python runs it; bytes Python would refuse are a note.
+
+Speed: a text pre-filter (:func:`_may_have_findings`) clears most files without parsing them;
 only files holding the text some rule needs are parsed and walked, once. So a syntax error in a
-file that could not hold a finding anyway is not reported as a note, and sources that are not
-ASCII-compatible (UTF-16) are never parsed.
+file that could not hold a finding anyway is not reported as a note.
+
+Measured (tests/integration/test_lint_corpus.py, tests/data/lint_corpus/MANIFEST.json): every
+``*.py`` of 45 pinned wheels (8,595 files): 52 findings, 47 judged true by reading the code,
+precision 0.904.
 """
 
 from __future__ import annotations
@@ -1564,6 +1615,8 @@ __all__ = [
     "POOL_THRESHOLD",
     "lint_source",
     "lint_file",
+    "lint_bytes",
+    "decode_source",
     "lint_paths",
     "iter_python_files",
 ]
