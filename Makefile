@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # so that pip and the suite see a clean environment.
 CLEAN_ENV := env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE -u SSL_CERT_FILE -u SSL_CERT_DIR
 
-.PHONY: demo test venv tools bench clean
+.PHONY: demo test venv tools lint-corpus bench clean
 
 $(BIN)/certdoctor: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ tools:
 demo: venv tools
 	$(CLEAN_ENV) $(BIN)/python -m certdoctor.lab.demo
 
-test: venv tools
+test: venv tools lint-corpus
 	$(CLEAN_ENV) $(BIN)/python -m pytest -q -p no:cacheprovider
+
+# the pinned wheels the lint is measured on (tests/data/lint_corpus/MANIFEST.json), into .cache/
+lint-corpus: venv
+	$(CLEAN_ENV) $(BIN)/python scripts/fetch-lint-corpus.py
 
 bench: venv tools
 	bash bench/diagnose.sh
