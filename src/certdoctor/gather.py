@@ -30,7 +30,7 @@ import sys
 from typing import TYPE_CHECKING, Sequence
 
 from certdoctor import policy
-from certdoctor.errors import UsageError
+from certdoctor.errors import InputError, UsageError
 from certdoctor.evidence import CanaryProbe, Evidence, Options, RevocationEvidence, TrustEvidence
 from certdoctor.model import CLIENTS, CertInfo
 
@@ -175,11 +175,14 @@ def gather(
     canary: tuple[CanaryProbe, ...] = ()
     rev: RevocationEvidence | None = None
     seen: list = []
-    if res.chain_der:
+    try:
+        certs = res.certificates() if res.chain_der else ()
+    except InputError:  # a certificate cryptography cannot read: judged as MALFORMED_CERT (checks/context)
+        certs = ()
+    if certs:
         from certdoctor.net.aia import chase
         from certdoctor.x509.path import build_path, fetched_pool
 
-        certs = res.certificates()
         if aia:
             attempts = chase(certs, store, cache=cache, budget=min(policy.AIA_BUDGET_SECONDS, timeout))
         seen = list(certs) + fetched_pool(attempts)

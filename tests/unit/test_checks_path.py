@@ -126,13 +126,18 @@ def test_an_issuer_that_is_not_a_ca_is_refused(pki):
 
 
 def test_what_openssl_still_tolerates_as_an_issuer(pki):
-    """No basicConstraints: a keyUsage with keyCertSign, or a v1 self-signed root (OpenSSL's check_ca 3 and 4)."""
+    """No basicConstraints: a keyUsage with keyCertSign, or a v1 self-signed root (OpenSSL's check_ca 3 and 4),
+    as the anchor only: below it OpenSSL's check_chain_extensions wants check_ca's plain 1 ('invalid CA
+    certificate', served in test_openssl_corpus inter_without_bc), so the path builder refuses it there."""
     from certdoctor.x509.path import can_issue
 
     root, inter, leaf = pki
     no_bc = _issuing(inter, ca=True, basic_constraints=False)
-    assert can_issue(no_bc)
-    assert build_path([leaf.cert, no_bc], [root.cert]).trusted
+    assert can_issue(no_bc) and not can_issue(no_bc, intermediate=True)
+    refused = build_path([leaf.cert, no_bc], [root.cert])
+    from certdoctor.model import fingerprint_sha256
+
+    assert not refused.trusted and [c.fingerprint_sha256 for c in refused.not_ca] == [fingerprint_sha256(no_bc)]
     assert not can_issue(_issuing(inter, ca=True, basic_constraints=False, key_usage=None))
     v1_root = TestCA("V1 Root", v1=True)
     assert can_issue(v1_root.cert)

@@ -51,6 +51,21 @@ def _invalid(evidence: "Evidence", index: int | None, why: str) -> Finding:
         Actor.SERVER_OPERATOR, index)
 
 
+def _unreadable(evidence: "Evidence", index: int, part: tuple[str, str]) -> Finding:
+    """A certificate OpenSSL reads but cryptography cannot (x509.load.unsupported_part names the part)."""
+    probe = evidence.probe
+    return Finding(
+        Code.MALFORMED_CERT, Severity.ERROR,
+        f"Certificate #{index} presented by {probe.host}:{probe.port}: {part[0]}.",
+        ("OpenSSL reads this certificate, but it departs from RFC 5280's form in that part, and certdoctor "
+         f"(cryptography) cannot read it, so no other check of the chain ran. {part[1]}."),
+        (f"certificate #{index} of {len(probe.chain_der)} presented", f"field: {part[0]}",
+         "rule: unreadable_certificate"),
+        ("Its operator must have it reissued in RFC 5280's form. `openssl s_client -connect "
+         f"{probe.host}:{probe.port} -showcerts` shows the chain, `openssl x509 -noout -text` each certificate."),
+        Actor.SERVER_OPERATOR, index, rule="unreadable_certificate")
+
+
 def derive(evidence: "Evidence", now: _dt.datetime | None = None) -> Context:
     """The context of ``evidence`` judged at ``now`` (default: the clock of the gathering)."""
     from cryptography import x509
@@ -61,7 +76,11 @@ def derive(evidence: "Evidence", now: _dt.datetime | None = None) -> Context:
         try:
             certs.append(x509.load_der_x509_certificate(der))
         except Exception as exc:
-            return Context(evidence, clock, (), None, None, _invalid(evidence, i, str(exc)))
+            from certdoctor.x509.load import unsupported_part
+
+            part = unsupported_part(der)
+            found = _invalid(evidence, i, str(exc)) if part is None else _unreadable(evidence, i, part)
+            return Context(evidence, clock, (), None, None, found)
     if not certs:
         return Context(evidence, clock, (), None, None)
     try:

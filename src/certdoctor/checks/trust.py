@@ -144,9 +144,40 @@ def check(ctx: "Context") -> list[Finding]:
         return []
     ev = ctx.evidence
     f: list[Finding] = []
+    if _issuer_there_but_did_not_sign(ctx):
+        return f  # x509rules' MALFORMED_CERT signature_does_not_verify: nothing is missing, nothing untrusted
     _check_trust(ctx.chain, ctx.path, ev.trust.description, ev.client, ev.python, ev.options.proxy, ev.canary, f,
                  ev.options.aia, _anchor_names(ev.trust.anchors()), now=ctx.now)
     return _not_intercepted(f, ctx.chain, ev.options.proxy, ev.canary)
+
+
+def _issuer_there_but_did_not_sign(ctx: "Context") -> bool:
+    """The path stops at a certificate whose issuer (by name and key identifier, a CA with a key
+    that can be read) is sent or in the store, yet did not sign it: a forged or altered signature,
+    OpenSSL's 'certificate signature failure'. Then no issuer is missing and no root is untrusted
+    (the same test as x509rules' ``signature_does_not_verify``)."""
+    from certdoctor.model import issued_by
+    from certdoctor.x509.path import can_issue
+
+    path = ctx.path
+    top = path.top
+    if path.trusted or top is None or top.self_signed:
+        return False
+    top_cert = top.certificate()
+    for c in list(ctx.certs) + list(ctx.evidence.trust.anchors()):
+        if c.subject != top_cert.issuer or issued_by(top_cert, c):
+            continue  # one that did sign it and is not on the path was refused as an issuer (not_ca)
+        try:
+            c.public_key()
+            info = CertInfo.from_certificate(c)
+        except Exception:  # a key that cannot be read is MALFORMED_CERT unparsable_public_key's case
+            continue
+        if info.fingerprint_sha256 == top.fingerprint_sha256 or not can_issue(c):
+            continue
+        if top.aki and info.ski and top.aki != info.ski:
+            continue  # another key of the same name (a re-keyed CA): its issuer is missing
+        return True
+    return False
 
 
 def _anchor_names(anchors: "Iterable[x509.Certificate]") -> tuple[tuple[str, str], ...]:
@@ -577,7 +608,7 @@ def _not_ca_lines(path: "PathResult") -> tuple[str, ...]:
 def _why_not_ca(c: CertInfo) -> str:
     from certdoctor.x509.path import ca_status
 
-    return ca_status(c.certificate())[1]
+    return ca_status(c.certificate(), intermediate=True)[1]  # a refused issuer is judged below the anchor
 
 
 def _same_name_lines(cert: CertInfo, path: "PathResult", anchors: Sequence[tuple[str, str]]) -> tuple[str, ...]:

@@ -47,6 +47,7 @@ RULES = {
     "expired_at_not_after": "now is exactly the certificate's notAfter second (OpenSSL: expired)",
     "ca_as_leaf": "the leaf has basicConstraints CA:TRUE (RFC 5280 verifiers refuse a CA as end entity)",
     "rfc5280_verifier": "cryptography's RFC 5280 / CA/B Forum verifier refuses the chain the client accepted",
+    "unreadable_certificate": "a certificate OpenSSL reads but cryptography cannot (inherited DSA parameters, an odd time form)",
 }
 
 #: critical extensions OpenSSL implements (X509_supported_extension); any other critical one is refused
@@ -202,16 +203,24 @@ def _critical(infos: Sequence[CertInfo], certs, f: list[Finding]) -> None:
 
 
 def _ca_rules(path, infos: Sequence[CertInfo], certs, f: list[Finding]) -> None:
-    from cryptography import x509
-
-    from certdoctor.x509.path import ca_status
+    from certdoctor.x509.path import KU_ONLY_INTERMEDIATE, ca_status
 
     refused = {c.fingerprint_sha256 for c in path.not_ca}
+    anchor = path.anchor.fingerprint_sha256 if path.anchor is not None else None
     n = len(infos)
     for i in range(1, n):
         info, cert = infos[i], certs[i]
-        is_ca, why = ca_status(cert)
+        is_ca, why = ca_status(cert, intermediate=info.fingerprint_sha256 != anchor)
         role = role_of(i, n, info)
+        if why == KU_ONLY_INTERMEDIATE and not info.self_signed:
+            f.append(_finding(
+                Code.INVALID_CA, f"{role.capitalize()} has no basicConstraints CA:TRUE.",
+                ("OpenSSL accepts a CA without basicConstraints (keyUsage keyCertSign alone) only as the trust "
+                 "anchor; an intermediate must say CA:TRUE: 'invalid CA certificate'."),
+                (f"{role}: {who(info)}", "field: basicConstraints (absent)"),
+                "The CA must reissue the intermediate with basicConstraints=critical,CA:TRUE.", i,
+                "intermediate_without_ca_basic_constraints"))
+            continue
         if not is_ca or info.fingerprint_sha256 in refused:
             f.append(_finding(
                 Code.INVALID_CA, f"{role.capitalize()} signed the certificate below it but may not issue certificates.",
@@ -222,16 +231,6 @@ def _ca_rules(path, infos: Sequence[CertInfo], certs, f: list[Finding]) -> None:
                  "if the server sends a wrong certificate under the CA's name, it must send the real intermediate."),
                 i, "ca_not_a_ca"))
             continue
-        if i + 1 < n and not info.self_signed:
-            bc = next((e.value for e in read_extensions(cert) if isinstance(e.value, x509.BasicConstraints)), None)
-            if bc is None or not bc.ca:
-                f.append(_finding(
-                    Code.INVALID_CA, f"{role.capitalize()} has no basicConstraints CA:TRUE.",
-                    (f"OpenSSL accepts a CA without basicConstraints ({why}) only as the trust anchor; an intermediate "
-                     "must say CA:TRUE: 'invalid CA certificate'."),
-                    (f"{role}: {who(info)}", "field: basicConstraints (absent)"),
-                    "The CA must reissue the intermediate with basicConstraints=critical,CA:TRUE.", i,
-                    "intermediate_without_ca_basic_constraints"))
 
 
 def _path_length(infos: Sequence[CertInfo], f: list[Finding]) -> None:

@@ -48,7 +48,7 @@ def command(files, adds, base, out, allow_leaf, check, password, as_json):
         if adds or files or out or allow_leaf or base != "certifi":
             raise UsageError("--check takes only a FILE (and --json)",
                              "Audit with `certdoctor bundle --check FILE`; build with --add FILE --out FILE.")
-        return _check(check, as_json)
+        return _check(check, as_json, password)
     items = [*adds, *files]
     if not out:
         raise UsageError("--out FILE is required to build a bundle",
@@ -108,13 +108,22 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
     return code
 
 
-def _check(path: str, as_json: bool) -> int:
+def _check(path: str, as_json: bool, password: str | None = None) -> int:
     from certdoctor.cli.common import classify
     from certdoctor.x509.load import read_bytes
     from certdoctor.remedies.bundle import check_bundle
 
     source = classify(path, KINDS)
     data = read_bytes(source) if source.kind == "stdin" else None
+    if password is not None:  # a password-protected PKCS#12: audit the certificates it holds, as PEM
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        from certdoctor.x509.load import load_certificates
+
+        raw = data if data is not None else read_bytes(source)
+        if b"-----BEGIN" not in raw:
+            certs = load_certificates(raw, source=path, password=password)
+            data = b"".join(c.public_bytes(Encoding.PEM) for c in certs)
     audit = check_bundle(data if data is not None else source.input)
     if as_json:
         from certdoctor.remedies.bundle import parse_pem_bundle

@@ -157,8 +157,16 @@ def render_diagnosis(d: "Diagnosis", console: "Console") -> None:
                        else "[green]in your trust store[/]" if is_anchor else "")
                 node = node.add(f"[bold]{escape(info.display_name)}[/] {tag}")
             if d.path.anchor is None:
+                from certdoctor.model import Code
+                from certdoctor.trust.effective import STORE_UNUSABLE_RULES
+
+                unusable = any(f.code is Code.CA_BUNDLE_ENV and f.severity is Severity.ERROR
+                               and f.rule in STORE_UNUSABLE_RULES for f in d.findings)
                 missing = d.path.missing_issuer or (d.path.top.issuer if d.path.top else "?")
-                if d.path.top is not None and d.path.top.self_signed:
+                if unusable:  # nothing was judged against it: the finding above says why it cannot load
+                    node.add("[red]✗ your trust store could not be used (see the store finding), so no root was "
+                             "looked up in it[/]")
+                elif d.path.top is not None and d.path.top.self_signed:
                     node.add("[red]✗ this root is not in your trust store[/]")
                 else:
                     aki = d.path.top.aki if d.path.top is not None else None

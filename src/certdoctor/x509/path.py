@@ -113,12 +113,20 @@ def _fp(cert: "x509.Certificate") -> bytes:
     return cert.fingerprint(hashes.SHA256())
 
 
-def ca_status(cert: "x509.Certificate") -> tuple[bool, str]:
+#: ca_status's reason for a keyUsage keyCertSign without basicConstraints below the anchor
+KU_ONLY_INTERMEDIATE = "keyUsage keyCertSign without basicConstraints: a CA only as the trust anchor"
+
+
+def ca_status(cert: "x509.Certificate", *, intermediate: bool = False) -> tuple[bool, str]:
     """May ``cert`` issue certificates, the way OpenSSL's ``check_ca`` decides it (non-strict)?
     Returns (is_ca, why). The one rule: the path builder and the bundle audit both use it.
 
     keyUsage without keyCertSign: no. basicConstraints present: its CA flag. Absent: a v1
     self-issued root counts as a CA, and so does a keyUsage with keyCertSign; otherwise no.
+    ``intermediate``: ``cert`` would sit below the trust anchor, where OpenSSL's
+    ``check_chain_extensions`` wants check_ca's plain "yes" (X509_STRICT is implicit for
+    intermediate CAs): a keyUsage keyCertSign without basicConstraints is then refused too,
+    ``invalid CA certificate``.
     Each extension is read on its own (:func:`certdoctor.model.read_extensions`), so one that
     cryptography refuses (a malformed AIA, an empty EKU) does not hide basicConstraints or
     keyUsage; an extension that cannot be decoded even alone is treated as absent.
@@ -141,14 +149,15 @@ def ca_status(cert: "x509.Certificate") -> tuple[bool, str]:
     if cert.version == x509.Version.v1 and cert.issuer == cert.subject:
         return True, "v1 self-signed root"
     if ku is not None:
-        return True, "keyUsage keyCertSign without basicConstraints"
+        return (False, KU_ONLY_INTERMEDIATE) if intermediate else (True, "keyUsage keyCertSign without basicConstraints")
     return False, "no basicConstraints extension"
 
 
-def can_issue(cert: "x509.Certificate") -> bool:
+def can_issue(cert: "x509.Certificate", *, intermediate: bool = False) -> bool:
     """:func:`ca_status`'s verdict alone. A certificate that may not issue is never put above
-    another one on a path (an end-entity certificate cannot vouch for anything)."""
-    return ca_status(cert)[0]
+    another one on a path (an end-entity certificate cannot vouch for anything); one from the
+    pool (sent or downloaded, not an anchor) is judged as an ``intermediate``."""
+    return ca_status(cert, intermediate=intermediate)[0]
 
 
 def _parse_all(ders: Iterable[bytes]) -> list["x509.Certificate"]:
@@ -210,10 +219,13 @@ def walk(
         if _self_signed(current):
             return end(Walk(tuple(path), None, False, None))  # a self-signed certificate the store does not hold
         pooled = [c for c in pool if _fp(c) not in visited and _issued_by(current, c)]
-        parent = next((c for c in pooled if can_issue(c)), None)
+        # a pool certificate sits below the anchor: judged as an intermediate (OpenSSL refuses a
+        # keyCertSign-only CA there, 'invalid CA certificate')
+        parent = next((c for c in pooled if can_issue(c, intermediate=True)), None)
         if parent is None:
             return end(Walk(tuple(path), None, False, current,
-                            tuple(c for c in signers + pooled if not can_issue(c))))
+                            tuple(c for c in signers if not can_issue(c))
+                            + tuple(c for c in pooled if not can_issue(c, intermediate=True))))
         visited.add(_fp(parent))
         path.append(parent)
         current = parent
