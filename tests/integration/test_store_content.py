@@ -147,3 +147,19 @@ def test_the_cli_takes_a_directory_as_ca_file_and_judges_it(lab, stores):
     rank = {"error": 0, "warning": 1, "info": 2}
     keys = [(rank[f["severity"]], f["cert_index"] is None, f["cert_index"] or 0) for f in doc["findings"]]
     assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize("kind", ["der", "key"])
+def test_the_chain_tree_does_not_blame_a_store_that_could_not_load(lab, stores, kind):
+    """The human chain tree says the store could not be used — not 'this root is not in your trust
+    store' — when the store finding says it cannot load (it held a DER file or a key)."""
+    from rich.console import Console
+
+    from certdoctor.render.diagnose import render_diagnosis
+
+    d = diagnose(lab.endpoint("good").url, ca_file=stores[kind], environ={}, timeout=10, revocation=False)
+    console = Console(record=True, width=200)
+    render_diagnosis(d, console)
+    text = console.export_text()
+    assert "your trust store could not be used" in text, text
+    assert "not in your trust store" not in text, text
