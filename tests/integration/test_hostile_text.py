@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
@@ -126,7 +125,7 @@ def test_every_command_prints_hostile_certificate_text_escaped(hostile, tmp_path
 def test_a_hostile_path_in_an_error_line_is_escaped(capsys, tmp_path):
     code, text = _run(["inspect", str(tmp_path / f"missing{HOSTILE}.pem")], capsys)
     assert code == 2 and "error:" in text and "missing\\x1b]52" in text, text
-    code, text = _run(["diagnose", f"https://exa\x1b[2Jmple.test\u202e/"], capsys)
+    code, text = _run(["diagnose", "https://exa\x1b[2Jmple.test\u202e/"], capsys)
     assert code == 2 and "error:" in text
 
 
@@ -210,6 +209,23 @@ def test_fix_commands_paste_into_bash(hostile, tmp_path, capsys, dirname):
     ran = _bash(f'pip() {{ printf "%s\\n" "$@"; }}\n{pip_cmd}', tmp_path)
     assert ran.stdout.splitlines() == ["config", "set", "global.cert", str(bundle)]
     assert not list(tmp_path.rglob("PWNED*")), "a printed command ran a command substitution"
+
+
+def test_diagnose_fix_text_quotes_the_options_of_this_run(hostile, tmp_path, capsys):
+    """The commands a finding's fix suggests are filled with this run's URL and options, quoted."""
+    other = tmp_path / "my ca's $(touch PWNED) file.pem"
+    other.write_bytes(TestCA("Some Other Root").cert_pem())
+    with tls_server(hostile["leaf"].chain_pem(with_root=True), hostile["leaf"].key, handler=reply(b"ok")) as srv:
+        code, text = _run(["diagnose", f"https://127.0.0.1:{srv.port}/", "--ca-file", other, "--timeout", "5"],
+                          capsys)
+    cmds = [c for c in _printed_commands(text) if c.startswith("certdoctor fix")]
+    assert cmds, text
+    for cmd in cmds:
+        ran = _bash(f'certdoctor() {{ printf "%s\\n" "$@"; }}\n{cmd}', tmp_path)
+        assert ran.returncode == 0, (cmd, ran.stderr)
+        words = ran.stdout.splitlines()
+        assert words[words.index("--ca-file") + 1] == str(other), (cmd, words)
+    assert not list(tmp_path.rglob("PWNED*"))
 
 
 def test_bundle_commands_paste_into_bash(hostile, tmp_path, capsys):
