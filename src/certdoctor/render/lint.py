@@ -49,7 +49,7 @@ def render_lint(report: "LintReport", console: "Console") -> None:
             out.print(Text.assemble(f"  {where:>{width}}  ", (sev, STYLE[sev]), "  ", (f.code.value, "bold")))
             out.print(Padding(Text(safe(f.summary)), (0, 0, 0, width + 4), expand=False))
             if f.location.snippet:
-                out.print(Padding(Text("│ " + safe(f.location.snippet), style="dim"), (0, 0, 0, width + 4),
+                out.print(Padding(Text("│ " + safe(f.location.snippet.expandtabs(4)), style="dim"), (0, 0, 0, width + 4),
                                   expand=False))
         out.print()
     for note in report.notes:
