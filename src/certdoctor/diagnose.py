@@ -141,15 +141,15 @@ def judge(evidence: "Evidence", now: _dt.datetime | None = None) -> Diagnosis:
 def _concrete_commands(findings: list[Finding], url: str, **opts) -> list[Finding]:
     """Fill the URL and the options of this run into the commands a fix suggests, so they can
     be pasted as they are. The fingerprint stays a placeholder: it must be confirmed out of band."""
-    import shlex
+    from certdoctor._text import quote
 
-    extra = "".join(f" --{name.replace('_', '-')} {shlex.quote(str(value))}"
+    extra = "".join(f" --{name.replace('_', '-')} {quote(value)}"
                     for name, value in opts.items() if value and not (name == "client" and value == "requests"))
     out = []
     for f in findings:
         text = f.fix
         for verb in ("fix", "pin", "revocation", "diagnose"):
-            text = text.replace(f"`certdoctor {verb} URL", f"`certdoctor {verb} {shlex.quote(url)}"
+            text = text.replace(f"`certdoctor {verb} URL", f"`certdoctor {verb} {quote(url)}"
                                 + (extra if verb in ("fix", "diagnose") else ""))
         out.append(replace(f, fix=text) if text != f.fix else f)
     return out

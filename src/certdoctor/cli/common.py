@@ -34,6 +34,7 @@ class Nagios(enum.IntEnum):
 def run(group: click.Group, argv: list[str] | None) -> int:
     """Run a click group; map certdoctor errors to ``error:``/``hint:`` lines and an exit code."""
     from certdoctor.errors import CertdoctorError
+    from certdoctor.render.text import safe  # an error may quote a server's text or a hostile path
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     if not debug:
@@ -47,10 +48,10 @@ def run(group: click.Group, argv: list[str] | None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        click.echo(f"error: {safe(' '.join(exc.format_message().split()))}", err=True)
         ctx = getattr(exc, "ctx", None)
         where = ctx.command_path if ctx is not None else "certdoctor"
-        click.echo(f"hint: run '{where} --help' for the arguments and options it takes.", err=True)
+        click.echo(f"hint: run '{safe(where)} --help' for the arguments and options it takes.", err=True)
         return exc.exit_code if exc.exit_code not in (None, 0, 1) else Exit.USAGE
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
@@ -60,9 +61,9 @@ def run(group: click.Group, argv: list[str] | None) -> int:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"error: {exc.message}", err=True)
+        click.echo(f"error: {safe(exc.message)}", err=True)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            click.echo(f"hint: {safe(exc.hint)}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
@@ -98,7 +99,8 @@ def classify(text: str, kinds: Iterable[str], servername: str | None = None) -> 
 
 
 def console():
-    """A rich console on stdout (imported lazily: rich costs ~30 ms)."""
-    from rich.console import Console
+    """The rich console on stdout (:func:`certdoctor.render.text.console`: sanitised, and never
+    hard-wrapped when stdout is not a terminal; rich is imported lazily, it costs ~30 ms)."""
+    from certdoctor.render.text import console as _console
 
-    return Console(highlight=False, soft_wrap=False, emoji=False)
+    return _console()

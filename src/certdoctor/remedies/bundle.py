@@ -191,8 +191,11 @@ def _now(now: _dt.datetime | None) -> _dt.datetime:
 
 
 def _clean(text: str) -> str:
-    """One printable line: a subject can hold newlines, and a comment must never end early."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
+    """One printable line: a subject can hold newlines, and a comment must never end early
+    (the one sanitiser, :func:`certdoctor._text.safe`: visible escapes, as every output shows them)."""
+    from certdoctor._text import safe
+
+    return safe(text)
 
 
 def _name(name) -> str:

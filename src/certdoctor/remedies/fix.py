@@ -295,7 +295,11 @@ def usage_lines(bundle: str, *, os_store_trusts: bool = False, environ=None) -> 
     the line says so and how to clear it."""
     import os
 
+    from certdoctor._text import assign, shell
+
     env = os.environ if environ is None else environ
+    # Python lines quote with repr (a Python literal); shell lines with shell() (a path with a
+    # space, a quote or $(...) in it is pasted as one word, and names the same file)
     lines = [
         f"requests, per call:        requests.get(url, verify={bundle!r})",
         f"requests, session:         s = requests.Session(); s.verify = {bundle!r}   "
@@ -303,20 +307,22 @@ def usage_lines(bundle: str, *, os_store_trusts: bool = False, environ=None) -> 
         "or use certdoctor.requests_session(extra=[...])",
         f"httpx:                     httpx.Client(verify=ssl.create_default_context(cafile={bundle!r}))",
         f"urllib/aiohttp:            ssl.create_default_context(cafile={bundle!r})  (context= / ssl=)",
-        f"environment (all at once): export REQUESTS_CA_BUNDLE={bundle} SSL_CERT_FILE={bundle} PIP_CERT={bundle}",
+        "environment (all at once): " + shell("export", *(assign(n, bundle) for n in
+                                                           ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "PIP_CERT"))),
     ]
     overriding = [(n, env[n]) for n in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE") if env.get(n)]
     if overriding and not all(_same_path(v, bundle) for _, v in overriding):
-        names = " and ".join(f"{n}={v}" for n, v in overriding)
-        unset = " ".join(n for n, _ in overriding)
+        names = " and ".join(shell(assign(n, v)) for n, v in overriding)
+        unset = shell("unset", *(n for n, _ in overriding))
+        env_u = shell("env", *(w for n, _ in overriding for w in ("-u", n)), "pip", "install", "--cert", bundle)
         lines.append(
             f"pip:                       {names} is set here and beats pip's own cert (pypa/pip#10147): "
             f"`pip config set global.cert`, PIP_CERT and --cert do nothing while it is. Clear it, then set pip's "
-            f"cert:  unset {unset}; pip config set global.cert {bundle}   — or for one command: "
-            f"env -u {' -u '.join(n for n, _ in overriding)} pip install --cert {bundle} PACKAGE   — or point it "
-            f"at the bundle (every requests program then uses it): export {overriding[0][0]}={bundle}")
+            f"cert:  `{unset}; {shell('pip', 'config', 'set', 'global.cert', bundle)}`   — or for one command: "
+            f"`{env_u} PACKAGE`   — or point it "
+            f"at the bundle (every requests program then uses it): `{shell('export', assign(overriding[0][0], bundle))}`")
     else:
-        lines.append(f"pip:                       pip config set global.cert {bundle}")
+        lines.append("pip:                       " + shell("pip", "config", "set", "global.cert", bundle))
     if os_store_trusts:
         lines.append("the OS store already trusts it: import truststore; truststore.inject_into_ssl()")
     return tuple(lines)
@@ -363,6 +369,7 @@ def fix(
     user confirmed; nothing that cannot issue certificates is written unless it is one of them."""
     from certdoctor.diagnose import diagnose
     from certdoctor.net.proxy import proxy_for_host
+    from certdoctor._text import shell
     from certdoctor.fsutil import atomic_write, remove_quietly
 
     own = load_intermediates(intermediates, password=password)  # a file that cannot be read is bad usage, before any connection
@@ -432,8 +439,8 @@ def fix(
                         f"server presents ({top.fingerprint_sha256}). Nothing was trusted.")
                 else:
                     statements.append(
-                        f"To trust {top.display_name!r}, confirm its SHA-256 fingerprint\n  "
-                        f"{top.fingerprint_sha256}\nwith the owner of the network/CA (not from this "
+                        f"To trust {top.display_name!r}, confirm its SHA-256 fingerprint "
+                        f"{top.fingerprint_sha256} with the owner of the network/CA (not from this "
                         "connection — it could be the attacker's), then run again with --trust FINGERPRINT"
                         + (" (the bundle will hold the missing intermediate too)." if needed else "."))
         elif top is not None and (fixable or own):
@@ -476,7 +483,7 @@ def fix(
                 "The real client still fails with this bundle"
                 + (f" ({failed.client}: {failed.error})" if failed and failed.error else "")
                 + f": it is not a fix, so it was left only as {bundle_path} (not {BUNDLE_NAME}) — do not use it. "
-                f"Next: `certdoctor diagnose {d.target.url} --ca-file {bundle_path}` says what "
+                f"Next: `{shell('certdoctor', 'diagnose', d.target.url, '--ca-file', bundle_path)}` says what "
                 "is still wrong with it in place; delete the bundle if you do not need it.")
     if full_chain_data is not None:
         full_chain_path = str(atomic_write(out / "full_chain.pem", full_chain_data))

@@ -36,29 +36,35 @@ def build_json(result: "BundleResult", exit_code: int) -> dict[str, Any]:
 
 
 def render_build(result: "BundleResult") -> None:
+    from certdoctor.render.text import assign, echo, safe, shell
+
     added = [e for e in result.entries if e.source.startswith("added")]
     for w in result.warnings:
-        click.echo(f"warning: {w}", err=True)
-    click.echo(f"Wrote {result.path}: {len(result.entries)} certificates "
-               f"({len(result.entries) - len(added)} from {result.base}, {len(added)} added).")
+        echo(f"warning: {safe(w)}", err=True)
+    echo(f"Wrote {safe(result.path)}: {len(result.entries)} certificates "
+         f"({len(result.entries) - len(added)} from {safe(result.base)}, {len(added)} added).")
     for e in added:
-        click.echo(f"  + {e.subject}")
-        click.echo(f"    SHA-256 {e.fingerprint_sha256}, not after {e.not_after:%Y-%m-%d}, {e.source}")
+        echo(f"  + {safe(e.subject)}")
+        echo(f"    SHA-256 {e.fingerprint_sha256}, not after {e.not_after:%Y-%m-%d}, {safe(e.source)}")
     for d in result.dropped:
         if d.added and d.reason == "duplicate":
-            click.echo(f"  = {d.subject} ({d.source}) {d.detail}: kept once")
+            echo(f"  = {safe(d.subject)} ({safe(d.source)}) {safe(d.detail)}: kept once")
     p = result.path
+    # Python code is quoted with repr, shell commands (in `...`) with shell(): each pastes as it is
     if result.base == "none":
-        click.echo("It holds ONLY the certificates added (--base none): a client given it trusts no public site.")
-        click.echo("Use it (it replaces the default store):")
+        echo("It holds ONLY the certificates added (--base none): a client given it trusts no public site.")
+        echo("Use it (it replaces the default store):")
     elif result.base.startswith(("certifi", "system")):
-        click.echo("Use it (it replaces the default store, and already holds the public roots):")
+        echo("Use it (it replaces the default store, and already holds the public roots):")
     else:
-        click.echo(f"Use it (it replaces the default store; its base roots are those of {result.base}):")
-    click.echo(f"  requests:             requests.get(url, verify={p!r})  or  export REQUESTS_CA_BUNDLE={p}")
-    click.echo(f"  httpx/urllib/aiohttp: ssl.create_default_context(cafile={p!r})  or  export SSL_CERT_FILE={p}")
-    click.echo(f"  pip:                  export PIP_CERT={p}  (REQUESTS_CA_BUNDLE, if set, must be the same file)")
-    click.echo("  Rebuild it after upgrading certifi; never edit certifi's own cacert.pem.")
+        echo(f"Use it (it replaces the default store; its base roots are those of {result.base}):")
+    echo(f"  requests:             requests.get(url, verify={p!r})  or  "
+         f"`{shell('export', assign('REQUESTS_CA_BUNDLE', p))}`")
+    echo(f"  httpx/urllib/aiohttp: ssl.create_default_context(cafile={p!r})  or  "
+         f"`{shell('export', assign('SSL_CERT_FILE', p))}`")
+    echo(f"  pip:                  `{shell('export', assign('PIP_CERT', p))}`  "
+         "(REQUESTS_CA_BUNDLE, if set, must be the same file)")
+    echo("  Rebuild it after upgrading certifi; never edit certifi's own cacert.pem.")
 
 
 def check_json(audit: "BundleAudit", target: dict[str, Any] | None, certs: Sequence[Any] = ()) -> dict[str, Any]:
@@ -88,21 +94,24 @@ def check_json(audit: "BundleAudit", target: dict[str, Any] | None, certs: Seque
 
 
 def render_check(audit: "BundleAudit") -> None:
-    cver = f"certifi {audit.certifi_version}" if audit.certifi_version else "certifi"
-    click.echo(f"{audit.source}: {audit.blocks} PEM blocks, {audit.certificates} certificates "
-               f"(compared with {cver}, the one installed here)")
+    from certdoctor.render.text import echo, safe
+
+    cver = f"certifi {safe(audit.certifi_version)}" if audit.certifi_version else "certifi"
+    echo(f"{safe(audit.source)}: {audit.blocks} PEM blocks, {audit.certificates} certificates "
+         f"(compared with {cver}, the one installed here)")
     for f in audit.findings:
         sev = f.severity.value
-        click.echo(f"{click.style(f'{sev:<7}', fg=COLOURS[sev])} {f.code.value}: {f.summary}")
+        # the coloured word is certdoctor's own escape sequence: the rest is sanitised
+        click.echo(f"{click.style(f'{sev:<7}', fg=COLOURS[sev])} {f.code.value}: {safe(f.summary)}")
         if f.explanation and sev != "info":
-            click.echo(f"        {f.explanation}")
+            echo(f"        {safe(f.explanation)}")
         if f.fix and sev != "info":
-            click.echo(f"        fix: {f.fix}")
+            echo(f"        fix: {safe(f.fix)}")
     counts = {s: sum(1 for f in audit.findings if f.severity.value == s) for s in ("error", "warning", "info")}
     if not audit.findings:
-        click.echo("No problems found.")
+        echo("No problems found.")
     else:
-        click.echo(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes.")
+        echo(f"{counts['error']} errors, {counts['warning']} warnings, {counts['info']} notes.")
 
 
 __all__ = ["build_json", "render_build", "check_json", "render_check"]

@@ -40,18 +40,22 @@ def convert_json(result: "ConvertResult", target: dict[str, Any] | None, certs: 
 
 
 def render_convert(result: "ConvertResult", console: "Console") -> None:
+    from certdoctor.render.text import markup
+
     out = console
     for w in result.written:
         if w.kind == "private-key":
-            out.print(f"wrote [bold]{w.path}[/bold]: private key (PEM, unencrypted), mode {w.mode:04o}", soft_wrap=True)
+            out.print(f"wrote [bold]{markup(w.path)}[/bold]: private key (PEM, unencrypted), mode {w.mode:04o}",
+                      soft_wrap=True)
         else:
             n = f"{w.count} certificate{'s' if w.count != 1 else ''}"
-            out.print(f"wrote [bold]{w.path}[/bold]: {WORDS.get(w.format, w.format)}, {n}", soft_wrap=True)
+            out.print(f"wrote [bold]{markup(w.path)}[/bold]: {markup(WORDS.get(w.format, w.format))}, {n}",
+                      soft_wrap=True)
     if result.ordered:
         order = " ".join(str(i) for i in result.order)
         out.print(f"order: input certificates [{order}] (leaf first)", soft_wrap=True)
     for note in result.notes:
-        out.print(f"note: {note}", style="yellow", markup=False, soft_wrap=True)
+        out.print(f"note: {markup(note)}", style="yellow", soft_wrap=True)
 
 
 __all__ = ["convert_json", "convert_keys", "render_convert"]

@@ -105,8 +105,9 @@ def _status(info) -> tuple[str, str]:
 
 
 def render_diagnosis(d: "Diagnosis", console: "Console") -> None:
-    from rich.markup import escape
     from rich.tree import Tree
+
+    from certdoctor.render.text import markup as escape  # sanitised (render/text.py), then markup-escaped
 
     t = d.target
     console.print(f"[bold]certdoctor diagnose[/] {escape(t.url)}  [dim](client: {d.client}, "
@@ -138,7 +139,7 @@ def render_diagnosis(d: "Diagnosis", console: "Console") -> None:
     p = d.probe
     if d.chain is not None:
         head = (f"[bold]Chain as presented[/] ({len(d.chain.certs)} certificate(s)"
-                + (f", {p.tls_version}" if p.tls_version else "") + (f", {p.cipher}" if p.cipher else "") + ")")
+                + (f", {escape(p.tls_version)}" if p.tls_version else "") + (f", {escape(p.cipher)}" if p.cipher else "") + ")")
         tree = Tree(head)
         node = tree
         on_path = list(d.chain.path)
@@ -146,7 +147,7 @@ def render_diagnosis(d: "Diagnosis", console: "Console") -> None:
             info = d.chain.certs[idx]
             colour, text = _status(info)
             label = (f"[{colour}]●[/] [bold]{escape(info.display_name)}[/] [dim]#{idx}[/] — [{colour}]{text}[/]"
-                     f"  [dim]{info.key_type} {info.key_size or ''}, {info.signature_algorithm}[/]")
+                     f"  [dim]{escape(info.key_type)} {info.key_size or ''}, {escape(info.signature_algorithm)}[/]")
             node = node.add(label)
         if d.path is not None:
             extra = d.path.path[len(on_path):]
@@ -170,7 +171,7 @@ def render_diagnosis(d: "Diagnosis", console: "Console") -> None:
                     node.add("[red]✗ this root is not in your trust store[/]")
                 else:
                     aki = d.path.top.aki if d.path.top is not None else None
-                    node.add(f"[red]✗ issuer {escape(missing)}" + (f" (AKI {aki})" if aki else "")
+                    node.add(f"[red]✗ issuer {escape(missing)}" + (f" (AKI {escape(aki)})" if aki else "")
                              + " — not sent, not in your store[/]")
                     for refused in d.path.not_ca:
                         node.add(f"[red]✗ {escape(refused.display_name)} signed it but is not a CA: refused[/]")

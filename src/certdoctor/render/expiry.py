@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-import click
+from certdoctor.render.text import echo, safe
 
 if TYPE_CHECKING:  # pragma: no cover
     from certdoctor.expiry import ExpiryReport, SourceExpiry
@@ -17,26 +17,27 @@ def _fmt_time(value) -> str:
 
 
 def render_expiry(report: "ExpiryReport") -> None:
-    """The summary line, then one block per source."""
-    click.echo(report.summary)
+    """The summary line, then one block per source (every line sanitised: a name, an error or a
+    path is the server's or the user's text)."""
+    echo(safe(report.summary))
     for src in report.sources:
-        where = f"{src.host}:{src.port}" if src.host else src.source
-        click.echo("")
+        where = safe(f"{src.host}:{src.port}" if src.host else src.source)
+        echo("")
         if src.error:
-            click.echo(f"{where} ({src.kind}): {src.state.value}: {src.error}")
+            echo(f"{where} ({src.kind}): {src.state.value}: {safe(src.error)}")
             continue
-        click.echo(f"{where} ({src.kind}): {src.state.value}, {len(src.certs)} certificate"
-                   f"{'s' if len(src.certs) != 1 else ''}")
-        click.echo(f"  {'#':>2}  {'state':<8}  {'days':>6}  {'used':>6}  {'not before (UTC)':<16}  "
-                   f"{'not after (UTC)':<16}  name")
+        echo(f"{where} ({src.kind}): {src.state.value}, {len(src.certs)} certificate"
+             f"{'s' if len(src.certs) != 1 else ''}")
+        echo(f"  {'#':>2}  {'state':<8}  {'days':>6}  {'used':>6}  {'not before (UTC)':<16}  "
+             f"{'not after (UTC)':<16}  name")
         for c in src.certs:
-            click.echo(f"  {c.index:>2}  {c.state.value:<8}  {c.days_left:>6}  {c.lifetime_used:>5.1f}%  "
-                       f"{_fmt_time(c.not_before):<16}  {_fmt_time(c.not_after):<16}  {c.name}")
+            echo(f"  {c.index:>2}  {c.state.value:<8}  {c.days_left:>6}  {c.lifetime_used:>5.1f}%  "
+                 f"{_fmt_time(c.not_before):<16}  {_fmt_time(c.not_after):<16}  {safe(c.name)}")
         if src.clock is not None:
             flag = "  CLOCK_SKEW (> 5 min)" if src.clock.flagged else ""
-            click.echo(f"  clock: {src.clock.note}{flag}")
+            echo(f"  clock: {safe(src.clock.note)}{flag}")
         for f in src.findings:
-            click.echo(f"  {f.code.value}: {f.summary}")
+            echo(f"  {f.code.value}: {safe(f.summary)}")
 
 
 def source_target(src: "SourceExpiry") -> dict[str, Any]:
@@ -103,7 +104,7 @@ def usage_json(message: str) -> dict[str, Any]:
 
 
 def usage_line(message: str) -> str:
-    return f"CERT UNKNOWN - bad usage: {message}"
+    return f"CERT UNKNOWN - bad usage: {safe(message)}"
 
 
 __all__ = ["render_expiry", "expiry_json", "usage_json", "usage_line", "source_target"]

@@ -30,14 +30,14 @@ def fix_json(r: "FixResult", input: str | None = None) -> dict[str, Any]:
 
 
 def render_fix(r: "FixResult", console: "Console") -> None:
-    from rich.markup import escape
+    from certdoctor.render.text import markup as escape  # sanitised (render/text.py), then markup-escaped
 
     d = r.diagnosis
     c = console
-    codes = ", ".join(f.code.value for f in d.findings) or "none"
+    codes = escape(", ".join(f.code.value for f in d.findings) or "none")
     c.print(f"[bold]certdoctor fix[/] {escape(d.target.url)}  [dim]findings: {codes}[/]")
     for kind, path in r.written:
-        c.print(f"  wrote [bold]{escape(path)}[/] [dim]({kind.replace('_', ' ')})[/]")
+        c.print(f"  wrote [bold]{escape(path)}[/] [dim]({escape(kind.replace('_', ' '))})[/]")
     # commands and paths must survive copy-paste: let the terminal wrap, never insert newlines
     for s in r.statements:
         c.print(escape(s), soft_wrap=True)
@@ -45,7 +45,7 @@ def render_fix(r: "FixResult", console: "Console") -> None:
         mark = "[green]✓[/]" if p.ok else "[red]✗[/]"
         how = " (pip download --cert BUNDLE, the target as its index)" if p.client == "pip" else ""
         answered = f" (TLS verified, the server answered HTTP {p.status})" if p.ok and p.status else ""
-        c.print(f"  {mark} proof: real {p.client}{how} against {escape(d.target.url)} with the bundle: "
+        c.print(f"  {mark} proof: real {escape(p.client)}{how} against {escape(d.target.url)} with the bundle: "
                 + (f"OK{answered}" if p.ok else escape(p.error or "failed")))
     if r.bundle and r.proven:
         c.print("[bold green]Fix proven.[/] Use it like this:")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from certdoctor import policy
 from certdoctor.inspect import AnchorCheck, ChainShape, Inspection, KeyInfo, key_info  # noqa: F401 (re-exported)
 from certdoctor.model import CertInfo, ChainInfo, to_jsonable
+from certdoctor.render.text import safe  # every field below is the certificate's (or the user's) text
 
 if TYPE_CHECKING:  # pragma: no cover
     from rich.console import Console
@@ -62,8 +63,8 @@ def validity_style(info: CertInfo) -> str:
 
 
 def key_words(info: CertInfo) -> str:
-    return f"{info.key_type} {info.key_size} bits" if info.key_size and not info.key_type.startswith("EC") \
-        else info.key_type
+    return safe(f"{info.key_type} {info.key_size} bits" if info.key_size and not info.key_type.startswith("EC")
+                else info.key_type)
 
 
 # --------------------------------------------------------------------------- JSON
@@ -170,7 +171,7 @@ def cert_table(info: CertInfo, *, role: str | None = None, issued_by: int | None
     def row(label: str, value: Any) -> None:
         if value is None or value == "" or value == ():
             return
-        t.add_row(label, value if isinstance(value, Text) else Text(str(value)))
+        t.add_row(label, value if isinstance(value, Text) else Text(safe(value)))
 
     row("Subject", info.subject or "(empty)")
     row("Issuer", info.issuer or "(empty)")
@@ -180,7 +181,7 @@ def cert_table(info: CertInfo, *, role: str | None = None, issued_by: int | None
     elif info.san_dns or info.san_ip:
         row("SANs", ", ".join([*info.san_dns, *info.san_ip, *others]))
     elif others:
-        row("SANs", Text(", ".join(others) + " (no DNS name or IP address: hostname checks will fail)",
+        row("SANs", Text(safe(", ".join(others)) + " (no DNS name or IP address: hostname checks will fail)",
                          style="yellow"))
     elif not info.is_ca:
         row("SANs", Text("none (hostname checks will fail)", style="yellow"))
@@ -212,7 +213,7 @@ def cert_table(info: CertInfo, *, role: str | None = None, issued_by: int | None
     row("CA issuers", ", ".join(info.ca_issuers_urls))
     row("CRL", ", ".join(info.crl_urls))
     if info.unparsed_extensions:
-        row("Unparsed", Text(", ".join(info.unparsed_extensions) + " (present, but could not be parsed)",
+        row("Unparsed", Text(safe(", ".join(info.unparsed_extensions)) + " (present, but could not be parsed)",
                              style="yellow"))
     if info.self_signed:
         row("Self-signed", "yes")
@@ -228,7 +229,7 @@ def _cert_label(i: int, info: CertInfo, role: str):
 
     label = Text(f"[{i}] ", style="bold")
     label.append(f"{role} ", style="magenta")
-    label.append(info.display_name, style="bold")
+    label.append(safe(info.display_name), style="bold")
     label.append("  ")
     label.append(validity_words(info), style=validity_style(info))
     return label
@@ -253,7 +254,7 @@ def chain_tree(chain: ChainInfo, title: str = "Chain", shape: ChainShape | None 
         info = chain.certs[i]
         label = _cert_label(i, info, rs[i])
         if i not in parents and not info.self_signed:
-            label.append(f"  issued by {_short(info.issuer)} (not in this list)", style="dim")
+            label.append(f"  issued by {safe(_short(info.issuer))} (not in this list)", style="dim")
         if i in shape.off_path and not shape.bundle:
             label.append("  (not on the leaf's path)", style="yellow")
         branch = node.add(label)
@@ -300,7 +301,7 @@ def render_chain(chain: ChainInfo, console: "Console", *, title: str = "Chain",
         order = " ".join(str(i) for i in shape.suggested_order)
         console.print(Text.assemble("  order:  ", (f"not leaf → root: leaf → root would be [{order}]", "yellow")))
     if shape.off_path:
-        names = ", ".join(f"[{i}] {chain.certs[i].display_name}" for i in shape.off_path)
+        names = ", ".join(f"[{i}] {safe(chain.certs[i].display_name)}" for i in shape.off_path)
         console.print(Text.assemble("  ", ("not on the leaf's path:", "yellow"), " ", names))
     if shape.root_included:
         console.print("  root:   a self-signed root is included (clients ignore it; it can be left out)")
@@ -313,8 +314,8 @@ def render_cert(info: CertInfo, console: "Console", *, index: int, role: str, is
     from rich.panel import Panel
     from rich.text import Text
 
-    title = Text(f"[{index}] {role}: ", style="bold")
-    title.append(info.display_name)
+    title = Text(f"[{index}] {safe(role)}: ", style="bold")
+    title.append(safe(info.display_name))
     words = None
     if issued_by is not None:
         words = f"signed by [{issued_by}]"
@@ -336,16 +337,16 @@ def render_inspection(insp: Inspection, console: "Console") -> None:
     n = len(chain.certs)
     head = Text()
     if insp.kind == "host":
-        head.append(f"{insp.host}:{insp.port}", style="bold")
+        head.append(safe(f"{insp.host}:{insp.port}"), style="bold")
         if insp.servername and insp.servername != insp.host:
-            head.append(f" (servername {insp.servername})")
+            head.append(f" (servername {safe(insp.servername)})")
         head.append(f": the server presents {n} certificate{'s' if n != 1 else ''}")
     else:
-        head.append(insp.name, style="bold")
-        head.append(f": {_FORMAT_WORDS.get(insp.format, insp.format)}, {n} certificate{'s' if n != 1 else ''}")
+        head.append(safe(insp.name), style="bold")
+        head.append(f": {safe(_FORMAT_WORDS.get(insp.format, insp.format))}, {n} certificate{'s' if n != 1 else ''}")
     console.print(head, soft_wrap=True)
     if insp.hostname_match is not None:
-        name = insp.servername or insp.host
+        name = safe(insp.servername or insp.host)
         if insp.hostname_match:
             console.print(Text.assemble("  name:   ", (f"the leaf covers {name}", "green")))
         else:
@@ -355,11 +356,11 @@ def render_inspection(insp: Inspection, console: "Console") -> None:
         size = f" {k.key_size} bits" if k.key_size and not k.key_type.startswith("EC") else ""
         fits = (f"fits certificate [{k.matches}]", "") if k.matches is not None \
             else ("fits none of the certificates", "red")
-        console.print(Text.assemble(f"  key:    private key {k.key_type}{size}, ", fits))
+        console.print(Text.assemble(f"  key:    private key {safe(k.key_type)}{size}, ", fits))
     if insp.anchor is not None:
         render_anchor(insp.anchor, console)
     for note in insp.notes:
-        console.print(Text(f"  note:   {note}", style="dim"), soft_wrap=True)
+        console.print(Text(f"  note:   {safe(note)}", style="dim"), soft_wrap=True)
     console.print()
     render_chain(chain, console, title="Chain" if insp.kind == "file" else "Presented chain", shape=insp.shape)
     console.print()
@@ -375,10 +376,11 @@ def render_anchor(anchor: AnchorCheck, console: "Console") -> None:
     from rich.text import Text
 
     if anchor.reached:
-        console.print(Text.assemble("  trust:  ", (f"reaches {_short(anchor.anchor or '')} in {anchor.ca_file}", "green"),
+        console.print(Text.assemble("  trust:  ", (f"reaches {safe(_short(anchor.anchor or ''))} in {safe(anchor.ca_file)}",
+                                                   "green"),
                                     f" (from [{anchor.via}])"), soft_wrap=True)
     else:
-        console.print(Text.assemble("  trust:  ", (f"the leaf's path reaches no CA in {anchor.ca_file}", "bold red")),
+        console.print(Text.assemble("  trust:  ", (f"the leaf's path reaches no CA in {safe(anchor.ca_file)}", "bold red")),
                       soft_wrap=True)
 
 

@@ -41,14 +41,16 @@ def list_json(selected: Iterable["Scenario"]) -> dict[str, Any]:
 def render_list(selected: Iterable["Scenario"], console: "Console") -> None:
     from rich.table import Table
 
+    from certdoctor.render.text import markup
+
     table = Table(title="certdoctor lab scenarios", show_lines=False)
     table.add_column("scenario", style="bold", no_wrap=True)
     table.add_column("hostname", overflow="fold")
     table.add_column("expected codes", overflow="fold")
     table.add_column("requests says (lab root trusted)")
     for s in selected:
-        table.add_row(s.id, s.hostname, _codes(s.expected_codes),
-                      s.requests_error or "OK" + (f" (3.13: {s.strict_error})" if s.strict_error else ""))
+        table.add_row(markup(s.id), markup(s.hostname), _codes(s.expected_codes),
+                      markup(s.requests_error or "OK" + (f" (3.13: {s.strict_error})" if s.strict_error else "")))
     console.print(table)
 
 
@@ -90,6 +92,8 @@ def serving_json(lab: "Lab") -> dict[str, Any]:
 def render_serving(lab: "Lab", console: "Console") -> None:
     from rich.table import Table
 
+    from certdoctor.render.text import assign, markup, safe, shell
+
     out = console
     scen = {s.id: s for s in lab.scenarios}
     table = Table(title=f"certdoctor lab: {len(lab.endpoints)} endpoint(s) on 127.0.0.1 "
@@ -100,23 +104,23 @@ def render_serving(lab: "Lab", console: "Console") -> None:
     for e in lab.endpoints:
         sc = scen.get(e.scenario)
         url = e.url + (f"  via {e.proxy}" if e.proxy else "")
-        table.add_row(e.scenario, url, _codes(sc.expected_codes) if sc else "")
+        table.add_row(markup(e.scenario), markup(url), _codes(sc.expected_codes) if sc else "")
     out.print(table)
     good = lab.endpoints.get("good")
     lines = [
-        f"CA file (the lab root):  {lab.ca_file}",
-        f"work directory (PEMs):   {lab.workdir}",
-        f"helper HTTP server:      {lab.http_base}  (AIA, CRL, OCSP, /hostile/...)",
-        f"intercepting proxy:      {lab.proxy_url}  (its root: {lab.proxy_ca_file})",
-        f"client certificate:      {lab.client_cert_file}  key {lab.client_key_file}",
+        f"CA file (the lab root):  {safe(lab.ca_file)}",
+        f"work directory (PEMs):   {safe(lab.workdir)}",
+        f"helper HTTP server:      {safe(lab.http_base)}  (AIA, CRL, OCSP, /hostile/...)",
+        f"intercepting proxy:      {safe(lab.proxy_url)}  (its root: {safe(lab.proxy_ca_file)})",
+        f"client certificate:      {safe(lab.client_cert_file)}  key {safe(lab.client_key_file)}",
         "",
         "The *.lab.test names resolve only where you say so:",
-        f"  certdoctor commands: --resolve '{RESOLVE_HINT}'  "
-        f"(or CERTDOCTOR_RESOLVE='{RESOLVE_HINT}')",
+        f"  certdoctor commands: {shell('--resolve', RESOLVE_HINT)}  "
+        f"(or {shell(assign('CERTDOCTOR_RESOLVE', RESOLVE_HINT))})",
     ]
     if good is not None:
-        lines.append(f"  curl --resolve {good.hostname}:{good.port}:127.0.0.1 "
-                     f"--cacert {lab.ca_file} {good.url}")
+        lines.append("  " + shell("curl", "--resolve", f"{good.hostname}:{good.port}:127.0.0.1",
+                                  "--cacert", lab.ca_file, good.url))
     for line in lines:
         # soft wrap: long paths and commands must stay copy-pasteable
         out.print(line, soft_wrap=True, markup=False)

@@ -30,30 +30,30 @@ def lint_json(report: "LintReport", target: dict[str, Any] | None, paths: Sequen
 
 def render_lint(report: "LintReport", console: "Console") -> None:
     """Findings grouped by file, the notes, why each code matters with its fix, and a summary."""
-    from rich.markup import escape
     from rich.padding import Padding
     from rich.text import Text
 
     from certdoctor.lint.scan import RULES
+    from certdoctor.render.text import markup as escape, safe  # scanned lines and paths are hostile text
 
     out = console
     by_file: dict[str, list] = {}
     for f in report.findings:
         by_file.setdefault(f.location.path, []).append(f)
     for path, findings in by_file.items():
-        out.print(Text(path, style="bold"))
+        out.print(Text(safe(path), style="bold"))
         width = max(len(f"{f.location.line}:{f.location.column}") for f in findings)
         for f in findings:
             sev = f.severity.value
             where = f"{f.location.line}:{f.location.column}"
             out.print(Text.assemble(f"  {where:>{width}}  ", (sev, STYLE[sev]), "  ", (f.code.value, "bold")))
-            out.print(Padding(Text(f.summary), (0, 0, 0, width + 4), expand=False))
+            out.print(Padding(Text(safe(f.summary)), (0, 0, 0, width + 4), expand=False))
             if f.location.snippet:
-                out.print(Padding(Text("│ " + f.location.snippet, style="dim"), (0, 0, 0, width + 4),
+                out.print(Padding(Text("│ " + safe(f.location.snippet.expandtabs(4)), style="dim"), (0, 0, 0, width + 4),
                                   expand=False))
         out.print()
     for note in report.notes:
-        out.print(Text(f"note: {note.path}: {note.message}", style="dim"))
+        out.print(Text(f"note: {safe(note.path)}: {safe(note.message)}", style="dim"))
     if report.notes:
         out.print()
     if report.findings:

@@ -36,21 +36,21 @@ def revocation_json(result: "RevocationResult", finding: "Finding | None", targe
 
 def render_revocation(source: str, result: "RevocationResult", finding: "Finding | None",
                       console: "Console", findings: "Sequence[Finding] | None" = None) -> None:
-    from rich.markup import escape
+    from certdoctor.render.text import markup as escape  # sanitised (render/text.py), then markup-escaped
 
     out = console
     status = result.status.value
-    head = f"[{STYLE[status]}]{status}[/]  {escape(result.subject)}  serial {result.serial}"
+    head = f"[{STYLE[status]}]{status}[/]  {escape(result.subject)}  serial {escape(result.serial)}"
     if result.method:
-        head += f"  (by {result.method})"
+        head += f"  (by {escape(result.method)})"
     out.print(head)
     if status == "REVOKED":
         when = f"{result.revocation_date:%Y-%m-%d %H:%M:%S} UTC" if result.revocation_date else "(no date)"
-        out.print(f"  revoked {when}, reason {result.reason or 'not given'}")
+        out.print(f"  revoked {when}, reason {escape(result.reason or 'not given')}")
     out.print(f"  source: {escape(source)}")
     for a in result.attempts:
         where = a.url or ("stapled response" if a.method == "stapled" else "-")
-        line = f"  {a.method:<7} [{STYLE[a.status.value]}]{a.status.value:<7}[/] {escape(where)}"
+        line = f"  {escape(a.method):<7} [{STYLE[a.status.value]}]{a.status.value:<7}[/] {escape(where)}"
         if a.from_cache:
             line += " (cache)"
         out.print(line)

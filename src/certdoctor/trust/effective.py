@@ -37,6 +37,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
+from certdoctor._text import shell
 from certdoctor.errors import InputError, UsageError
 from certdoctor.model import CLIENTS, Actor, Code, Finding, Severity
 from certdoctor.x509.pem import openssl_certificates
@@ -366,13 +367,11 @@ def _what_is(path: str, origin: str) -> tuple[str, str, str]:
     """What a file OpenSSL cannot load as a PEM bundle holds, told by its content
     (:mod:`certdoctor.x509.load`): ``(rule, words, fix)``; ``fix`` names the command that
     turns it into what the client needs (``certdoctor convert``)."""
-    import shlex
-
     from certdoctor.x509.load import load_bundle_file
 
     base, ext = os.path.splitext(path)
-    pem = shlex.quote(base + (".converted.pem" if ext.lower() == ".pem" else ".pem"))  # never onto itself
-    convert = f"`certdoctor convert {shlex.quote(path)} {pem}`"
+    pem = base + (".converted.pem" if ext.lower() == ".pem" else ".pem")  # never onto itself
+    convert = f"`{shell('certdoctor', 'convert', path, pem)}`"
     from certdoctor.errors import PasswordError
 
     try:
@@ -600,7 +599,7 @@ class _Build:
                     "OpenSSL only finds certificates in a directory through <subject-hash>.N names (symbolic "
                     "links `openssl rehash` makes), so it loads nothing from this one and every verification "
                     f"fails with {_VERIFY_FAILS}.", ev, "no <hash>.N entries in the directory",
-                    f"Run `openssl rehash {path}` (or c_rehash), or point {origin} at a PEM bundle file "
+                    f"Run `{shell('openssl', 'rehash', path)}` (or c_rehash), or point {origin} at a PEM bundle file "
                     "(`certdoctor bundle --add CA.pem --out bundle.pem` makes one).")
             return
         exc = _try_load(path)
