@@ -16,6 +16,7 @@ import datetime as _dt
 import enum
 import hashlib
 import ipaddress
+import re
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -754,6 +755,34 @@ class CertInfo:
         return host_matches(host, self.san_dns, self.san_ip)
 
 
+_C_INT = r"[ \t\n\v\f\r]*[+-]?[0-9]+"  # what C's sscanf("%d") takes
+_OPENSSL_IPV4 = re.compile(rf"({_C_INT})\.({_C_INT})\.({_C_INT})\.({_C_INT})(?:[ \t\n\v\f\r].*)?\Z", re.S)
+
+
+def openssl_ip(name: str) -> "ipaddress.IPv4Address | ipaddress.IPv6Address | None":
+    """The address Python's ``ssl`` takes ``name`` for (OpenSSL's ``a2i_IPADDRESS``), or ``None``.
+
+    ``ssl`` asks OpenSSL whether a server_hostname is an IP address, and OpenSSL reads IPv4 with
+    ``sscanf("%d.%d.%d.%d")``: leading zeros, signs, blanks before each number and anything after a
+    blank are accepted (``0.0.0.00``, ``01.2.3.4``, ``1.2.3.4 x`` are ``0.0.0.0``/``1.2.3.4``), which
+    :mod:`ipaddress` refuses. IPv6 (any name with a ``:``) is read as :mod:`ipaddress` does.
+    """
+    if not isinstance(name, str):
+        return None
+    if ":" in name:
+        try:
+            return ipaddress.ip_address(name)
+        except ValueError:
+            return None
+    m = _OPENSSL_IPV4.match(name)
+    if m is None:
+        return None
+    parts = [int(g) for g in m.groups()]
+    if any(not 0 <= p <= 255 for p in parts):
+        return None
+    return ipaddress.IPv4Address(bytes(parts))
+
+
 def host_matches(host: str, san_dns: tuple[str, ...], san_ip: tuple[str, ...]) -> bool:
     """Does ``host`` match the SANs, as Python's ``ssl`` has OpenSSL decide it (``X509_check_host``
     with ``X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS``, no Common Name; ``X509_check_ip`` for an IP)?
@@ -768,12 +797,9 @@ def host_matches(host: str, san_dns: tuple[str, ...], san_ip: tuple[str, ...]) -
     """
     if not isinstance(host, str):
         return False
-    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    try:
-        # urllib3 drops trailing dots before ssl sees the name, and ssl then takes "0.0.0.0" for an IP
-        ip = ipaddress.ip_address(bare.rstrip(".") if not host.startswith("[") else bare)
-    except ValueError:
-        ip = None
+    bracketed = host.startswith("[") and host.endswith("]")
+    # urllib3 drops trailing dots before ssl sees the name, and ssl then takes "0.0.0.0" for an IP
+    ip = openssl_ip(host[1:-1] if bracketed else host.rstrip("."))
     if ip is not None:
         for v in san_ip:
             try:

@@ -133,6 +133,7 @@ def _sendable(host: str) -> bool:
 @example(("*.example.test", ["*.example.test"]))
 @example(("a.test", ["*.test"]))
 @example(("0.0.0.0.", ["0.0.0.0"]))  # found by hypothesis: an IP once its trailing dot is dropped
+@example(("0.0.0.00", ["0.0.0.00"]))  # found by hypothesis: OpenSSL reads it as the IP 0.0.0.0
 def test_dns_names_match_as_openssl_matches_them(oracle, case):
     host, sans = case
     assume(_sendable(host))
@@ -198,3 +199,16 @@ def test_the_cn_counts_only_when_the_san_has_no_entry_of_the_kind_matched(oracle
     assert severity(["127.0.0.1"], host, "httpx") == [("NO_SAN", "san_without_dns", "warning")]
     assert severity(["127.0.0.1"], host, "requests") == [("NO_SAN", "san_without_dns", "error")]
     assert severity([], "127.0.0.1", "httpx") == [("NO_SAN", "no_san", "error")]  # an IP never reads the CN
+
+
+@pytest.mark.parametrize("host", ["0.0.0.00", "01.2.3.4", "+1.2.3.4", "-0.0.0.0", "1.2.3.4 x", "00000001.2.3.4",
+                                  "1.2.3.4x", "1.2.3.256", "1.2.3", "1.2.3.4.5", "::1x"])
+def test_what_openssl_takes_for_an_ip_address(oracle, host):
+    """Python's ssl lets OpenSSL's sscanf-based a2i_IPADDRESS decide what is an address: a DNS
+    entry spelled like the host and an IP entry for the address it reads must agree with it."""
+    from certdoctor.model import openssl_ip
+
+    ips = ["1.2.3.4", "0.0.0.0"]
+    assert host_matches(host, (host,), ()) == oracle(host, [host], []), host
+    assert host_matches(host, (), tuple(ips)) == oracle(host, [], ips), host
+    assert (openssl_ip(host) is not None) == oracle(host, [], ips), host
