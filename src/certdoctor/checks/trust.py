@@ -145,7 +145,11 @@ def check(ctx: "Context") -> list[Finding]:
     ev = ctx.evidence
     f: list[Finding] = []
     if _issuer_there_but_did_not_sign(ctx):
-        return f  # x509rules' MALFORMED_CERT signature_does_not_verify: nothing is missing, nothing untrusted
+        # x509rules' MALFORMED_CERT signature_does_not_verify: nothing is missing, nothing untrusted —
+        # unless the evidence proves who forged it (a proxy re-signing under the real CA's name)
+        intercepted = _interception(ctx.chain, ctx.path, trust_label(ev.trust.description), ev.options.proxy,
+                                    ev.canary, ctx.now)
+        return [intercepted] if intercepted is not None else f
     _check_trust(ctx.chain, ctx.path, ev.trust.description, ev.client, ev.python, ev.options.proxy, ev.canary, f,
                  ev.options.aia, _anchor_names(ev.trust.anchors()), now=ctx.now)
     return _not_intercepted(f, ctx.chain, ev.options.proxy, ev.canary)
