@@ -54,3 +54,13 @@ MAX_INPUT_BYTES = 20 << 20
 MAX_PEM_BLOCKS = 10_000
 #: The most bytes read from a server during a probe.
 PROBE_MAX_BYTES = 1 << 20
+
+# --------------------------------------------------------------------------- bounded by construction (issue 10)
+#: The most certificates taken from one AIA answer (a PKCS#7 may hold thousands): those named
+#: like the issuer sought first, then the rest, in the order served.
+AIA_MAX_CERTS_PER_ANSWER = 10
+#: The most AIA downloads rounds (issuers fetched one above the other) for one chain.
+AIA_MAX_HOPS = 5
+#: What the whole-run deadline allows beyond ``--timeout`` for work after the last network
+#: step (judging, rendering): tests assert a run ends within ``--timeout`` plus this.
+DEADLINE_MARGIN_SECONDS = 2.5
