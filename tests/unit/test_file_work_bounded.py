@@ -1,6 +1,6 @@
 """Issue 10 item 1: work on a file is near-linear in its size. 10,000 copies of one certificate
 through inspect (text and JSON), convert --order and pin, each in its own process: within
-seconds and under 200 MB (peak RSS, resource.getrusage in that process)."""
+seconds and under 200 MB (peak RSS of that process: VmHWM, else resource.getrusage)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,12 @@ MAX_RSS_KB = 200 * 1024
 RUN = ("import resource, sys, json\n"
        "from certdoctor.cli.common import run\nfrom certdoctor.cli.main import cli\n"
        "code = run(cli, sys.argv[2:])\n"
-       "open(sys.argv[1], 'w').write(json.dumps([code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss]))\n")
+       "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+       "try:  # ru_maxrss survives exec (it would count pytest's own size): the new process's VmHWM\n"
+       "    rss = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+       "except (OSError, StopIteration):\n"
+       "    pass\n"
+       "open(sys.argv[1], 'w').write(json.dumps([code, rss]))\n")
 
 
 @pytest.fixture(scope="module")
