@@ -305,31 +305,40 @@ def clock_check(host: str, port: int, *, servername: str | None = None, path: st
     import socket
     import ssl
 
+    from certdoctor.net.deadline import bounded_response, effective
+
     ctx, store = _verify_context(ca_file)
     name = servername or host
     sock = None
+    d = effective(None, timeout)  # the command's deadline: connect, handshake and headers together
     try:
         t0 = time.time()
+        if d.expired:
+            return ClockCheck(None, None, False, "unknown: " + d.message(f"HEAD {path}"))
         if proxy:
             from certdoctor.net.proxy import open_tunnel
 
-            raw = open_tunnel(proxy, host, port, timeout, "certdoctor-expiry")
+            raw = open_tunnel(proxy, host, port, d.op(timeout, floor=0.05), "certdoctor-expiry")
         else:
-            raw = socket.create_connection((host, port), timeout=timeout)
+            raw = socket.create_connection((host, port), timeout=d.op(timeout, floor=0.05))
         try:
+            raw.settimeout(d.op(timeout, floor=0.05))
             sock = ctx.wrap_socket(raw, server_hostname=name)
         except BaseException:
             raw.close()
             raise
-        conn = http.client.HTTPSConnection(name, port, timeout=timeout, context=ctx)
-        conn.sock = sock  # already connected and verified: HTTPSConnection must not reconnect
-        conn.request("HEAD", path, headers={"User-Agent": "certdoctor-expiry", "Connection": "close",
-                                            "Accept": "*/*"})
-        resp = conn.getresponse()
+        host_header = name if port == 443 else f"{name}:{port}"
+        sock.settimeout(d.op(timeout, floor=0.05))
+        sock.sendall(f"HEAD {path} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: certdoctor-expiry\r\n"
+                     "Connection: close\r\nAccept: */*\r\n\r\n".encode("latin-1"))
+        resp = bounded_response(sock, d, method="HEAD", per_read=timeout)  # headers within the deadline
         t1 = time.time()
         date = resp.getheader("Date")
         resp.close()
-        conn.close()
+    except (socket.timeout, TimeoutError) as exc:
+        if d.expired:
+            return ClockCheck(None, None, False, "unknown: " + d.message(f"HEAD {path}"))
+        return ClockCheck(None, None, False, f"unknown: HEAD {path} failed: {exc}")
     except ssl.SSLCertVerificationError as exc:
         reason = getattr(exc, "verify_message", None) or str(exc)
         return ClockCheck(None, None, False,
@@ -387,7 +396,9 @@ def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime
             from certdoctor.net.proxy import proxy_for_host
 
             proxy = proxy_for_host(host, port, proxy, environ)
-            certs = _fetch(host, port, servername, timeout, proxy)
+            from certdoctor.net.deadline import effective
+
+            certs = _fetch(host, port, servername, max(0.05, effective(None, timeout).op(timeout)), proxy)
         if not certs:
             raise UsageError(f"{source}: no certificate", None)
     except CertdoctorError as exc:
@@ -463,12 +474,18 @@ def check_expiry(
                              ca_file=ca, check_clock=check_clock, proxy=proxy, environ=environ,
                              password=password)
 
+    import contextvars
+
+    from certdoctor.net.deadline import within
+
     workers = max(1, min(int(concurrency), len(srcs)))
-    if workers == 1:
-        results = tuple(one(s) for s in srcs)
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="certdoctor-expiry") as pool:
-            results = tuple(pool.map(one, srcs))
+    with within(timeout):  # one deadline for the whole run (the command's, if it set one)
+        if workers == 1:
+            results = tuple(one(s) for s in srcs)
+        else:
+            ctx = contextvars.copy_context()
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="certdoctor-expiry") as pool:
+                results = tuple(pool.map(lambda src: ctx.copy().run(one, src), srcs))
     return build_report(results, warn_days, crit_days, now)
 
 

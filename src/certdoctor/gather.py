@@ -139,15 +139,38 @@ def gather(
     cache: "FetchCache | None" = None,
     run_real_client: bool = True,
     canaries: "Sequence[str] | str | None" = None,
+    allow_private_fetch: bool | None = None,
+    revocation_untrusted: bool = False,
 ) -> Evidence:
     """Everything the network (and the environment) says about ``target`` for ``client``.
 
     The parameters are :func:`certdoctor.diagnose.diagnose`'s. Raises only for bad usage (an
     unknown client, a malformed target or pin) and what the caller's own input breaks; a server
-    that fails is evidence."""
+    that fails is evidence.
+
+    ``timeout`` bounds the whole gathering (one :class:`~certdoctor.net.deadline.Deadline`: the
+    probe, the AIA chase, revocation, the real client), within the running command's deadline.
+    The AIA/CRL/OCSP URLs the certificates name are fetched only where the target's own address
+    allows (:func:`certdoctor.net.resolve.fetch_allowed`; ``allow_private_fetch`` lifts that —
+    default: the running command's ``--allow-private-fetch``), and
+    CRL/OCSP only for a path that reaches the store (``revocation_untrusted``: for any path)."""
+    from certdoctor.net.deadline import within
+
+    with within(timeout):
+        return _gather(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
+                       timeout=timeout, now=now, environ=environ, aia=aia, revocation=revocation, pins=pins,
+                       warn_days=warn_days, cache=cache, run_real_client=run_real_client, canaries=canaries,
+                       allow_private_fetch=allow_private_fetch, revocation_untrusted=revocation_untrusted)
+
+
+def _gather(target: str, *, client, ca_file, python, proxy, servername, timeout, now, environ, aia, revocation,
+            pins, warn_days, cache, run_real_client, canaries, allow_private_fetch,
+            revocation_untrusted) -> Evidence:
     import os
 
     from certdoctor.net.client import ClientOutcome, run_client
+    from certdoctor.net.deadline import current
+    from certdoctor.net.resolve import FetchScope, private_fetch_allowed
     from certdoctor.net.probe import probe
     from certdoctor.net.proxy import effective_proxy
     from certdoctor.net.target import parse_target
@@ -169,12 +192,20 @@ def gather(
     clock = now or _dt.datetime.now(_dt.timezone.utc)
 
     sni = None if _is_ip(tgt.servername) else tgt.servername
-    res = probe(tgt.host, tgt.port, servername=sni, proxy=used_proxy, timeout=timeout, ocsp=revocation)
+    deadline = current()
+    assert deadline is not None  # set by gather()
+    res = probe(tgt.host, tgt.port, servername=sni, proxy=used_proxy, timeout=max(0.05, deadline.op(timeout)),
+                ocsp=revocation)
+    # what the certificates' URLs may reach: no more internal than the address really connected
+    # to (through a proxy certdoctor does not see it: public)
+    allow = private_fetch_allowed() if allow_private_fetch is None else allow_private_fetch
+    scope = FetchScope.for_target(res.address, proxied=bool(used_proxy), allow_private=allow)
     store = trust.anchors()
     attempts: tuple = ()
     canary: tuple[CanaryProbe, ...] = ()
     rev: RevocationEvidence | None = None
     seen: list = []
+    path: "PathResult | None" = None
     try:
         certs = res.certificates() if res.chain_der else ()
     except InputError:  # a certificate cryptography cannot read: judged as MALFORMED_CERT (checks/context)
@@ -184,23 +215,28 @@ def gather(
         from certdoctor.x509.path import build_path, fetched_pool
 
         if aia:
-            attempts = chase(certs, store, cache=cache, budget=min(policy.AIA_BUDGET_SECONDS, timeout))
+            attempts = chase(certs, store, cache=cache, budget=min(policy.AIA_BUDGET_SECONDS, timeout),
+                             deadline=deadline, scope=scope)
         seen = list(certs) + fetched_pool(attempts)
         path = build_path(certs, store, host=tgt.servername, now=clock, aia_attempts=attempts,
                           verify_rfc5280=False)
         if not path.trusted:
             top = path.top or CertInfo.from_certificate(certs[0], clock)
-            canary = _interception_probes(tgt, sni, certs, top, used_proxy, canary_list, timeout, clock)
-        if revocation:
-            rev = _revocation(path, clock, min(policy.REVOCATION_BUDGET_SECONDS, timeout), res.ocsp_staple, cache)
+            canary = _interception_probes(tgt, sni, certs, top, used_proxy, canary_list,
+                                          max(0.05, deadline.op(timeout)), clock)
+        # an untrusted chain's CRL/OCSP URLs are anyone's to choose, and its status changes
+        # nothing (it fails anyway): not asked unless the caller says so
+        if revocation and (path.trusted or revocation_untrusted):
+            rev = _revocation(path, clock, min(policy.REVOCATION_BUDGET_SECONDS, deadline.remaining()),
+                              res.ocsp_staple, cache, scope)
 
     outcome = None
-    if run_real_client and pins and not _pins_match(path if res.chain_der else None, pins):
+    if run_real_client and pins and not _pins_match(path, pins):
         # the server just failed --pin: it gets no request (URL, headers) from the real client
         outcome = ClientOutcome.skipped(client, "pin mismatch")
     elif run_real_client and (res.failure is None or res.chain_der):
         outcome = run_client(client, tgt.url, trust, python=strict_python, proxy=used_proxy, timeout=timeout,
-                             servername=tgt.servername)
+                             servername=tgt.servername, deadline=deadline)
     options = Options(proxy=used_proxy, proxy_arg=proxy, ca_file=ca_file, servername=servername, timeout=timeout,
                       aia=aia, revocation=revocation, pins=tuple(pins), warn_days=warn_days,
                       run_real_client=run_real_client, clock_pinned=now is not None)
@@ -236,7 +272,13 @@ def _interception_probes(tgt, sni: str | None, certs: "Sequence[x509.Certificate
                               same_target=True))
     elif not freshly_minted(CertInfo.from_certificate(certs[0], now), now):
         return ()
-    deadline = time.monotonic() + min(policy.CANARY_BUDGET_SECONDS, max(timeout, policy.CANARY_TIMEOUT_SECONDS))
+    from certdoctor.net.deadline import current
+
+    budget = min(policy.CANARY_BUDGET_SECONDS, max(timeout, policy.CANARY_TIMEOUT_SECONDS))
+    command = current()  # never beyond the command's whole-run deadline (--timeout)
+    if command is not None:
+        budget = min(budget, command.remaining())
+    deadline = time.monotonic() + budget
     out += _canaries(top, certs, proxy, hosts, timeout, deadline)
     return tuple(out)
 
@@ -287,7 +329,7 @@ def _canaries(top: CertInfo, certs: "Sequence[x509.Certificate]", proxy: str | N
 
 
 def _revocation(path: "PathResult", now: _dt.datetime, budget: float, stapled: bytes | None,
-                cache: "FetchCache | None") -> RevocationEvidence | None:
+                cache: "FetchCache | None", scope=None) -> RevocationEvidence | None:
     """The answers about the leaf (issued by the next certificate of the path), if it names a source."""
     if len(path.path) < 2:
         return None
@@ -298,7 +340,7 @@ def _revocation(path: "PathResult", now: _dt.datetime, budget: float, stapled: b
 
     try:
         return gather_revocation(leaf.certificate(), issuer.certificate(), now=now, budget=budget,
-                                 timeout=min(3.0, budget), stapled=stapled, cache=cache)
+                                 timeout=max(0.05, min(3.0, budget)), stapled=stapled, cache=cache, scope=scope)
     except Exception as exc:  # a step that could not run is data
         return RevocationEvidence(leaf.der, issuer.der, stapled=stapled, error=str(exc))
 

@@ -936,18 +936,43 @@ class ChainInfo:
     @classmethod
     def analyse(cls, certs: "list[x509.Certificate] | tuple[x509.Certificate, ...]",
                 now: _dt.datetime | None = None) -> "ChainInfo":
-        infos = tuple(CertInfo.from_certificate(c, now) for c in certs)
+        # Near-linear in the number of certificates, whatever the file holds: identical
+        # certificates (by DER) are analysed once and share one CertInfo; a child is checked only
+        # against the certificates named like its issuer (an index by subject), once per distinct
+        # (child, parent) pair; and a parent repeated in the file is linked once, at its first
+        # index (other than the child's own). 10,000 copies of one root: 10,000 links, one signature.
+        from cryptography.hazmat.primitives import serialization
+
+        ders = [c.public_bytes(serialization.Encoding.DER) for c in certs]
+        first_of: dict[bytes, int] = {}
+        second_of: dict[bytes, int] = {}
+        for j, der in enumerate(ders):
+            if der not in first_of:
+                first_of[der] = j
+            elif der not in second_of:
+                second_of[der] = j
+        info_of: dict[bytes, CertInfo] = {}
+        for der, j in first_of.items():
+            info_of[der] = CertInfo.from_certificate(certs[j], now)
+        infos = tuple(info_of[der] for der in ders)
         links: list[ChainLink] = []
         parent_of: dict[int, int] = {}
-        # index by subject: a 10,000-certificate bundle would otherwise need 10^8 name compares
-        by_subject: dict[Any, list[int]] = {}
-        for j, parent in enumerate(certs):
-            by_subject.setdefault(parent.subject, []).append(j)
+        by_subject: dict[Any, list[int]] = {}  # distinct certificates (first index) by subject
+        for der, j in first_of.items():
+            by_subject.setdefault(certs[j].subject, []).append(j)
+        signed: dict[tuple[int, int], bool] = {}  # (first index of child, of parent) -> issued_by
         for i, child in enumerate(certs):
-            for j in by_subject.get(child.issuer, ()):
-                if i == j:
-                    continue
-                if not issued_by(child, certs[j]):
+            ci = first_of[ders[i]]
+            candidates = by_subject.get(child.issuer, [])
+            if i == ci and i in candidates:
+                # the child's own certificate: only another copy of it (if any) can sign it
+                other = second_of.get(ders[i])
+                candidates = sorted(j for j in (*candidates, other) if j is not None and j != i)
+            for j in candidates:
+                key = (ci, first_of[ders[j]])
+                if key not in signed:
+                    signed[key] = issued_by(child, certs[j])
+                if not signed[key]:
                     continue
                 links.append(ChainLink(i, j))
                 parent_of.setdefault(i, j)
@@ -960,7 +985,8 @@ class ChainInfo:
                 cur = parent_of[cur]
                 seen.add(cur)
                 path.append(cur)
-        off = tuple(i for i in range(len(infos)) if i not in path)
+        on_path = set(path)
+        off = tuple(i for i in range(len(infos)) if i not in on_path)
         in_order = None if not infos else (tuple(path) == tuple(range(len(path))) and not off)
         root_included = any(infos[i].self_signed for i in path) if infos else False
         last = infos[path[-1]] if path else None

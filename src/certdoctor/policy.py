@@ -95,3 +95,13 @@ CRL_MAX_AGE_DAYS = 10
 CRL_MAX_AGE_CA_DAYS = 365
 #: the tolerance for a thisUpdate in the future (the same skew as for certificates).
 REVOCATION_CLOCK_SKEW = CLOCK_SKEW
+
+# --------------------------------------------------------------------------- bounded by construction (issue 10)
+#: The most certificates taken from one AIA answer (a PKCS#7 may hold thousands): those named
+#: like the issuer sought first, then the rest, in the order served.
+AIA_MAX_CERTS_PER_ANSWER = 10
+#: The most AIA downloads rounds (issuers fetched one above the other) for one chain.
+AIA_MAX_HOPS = 5
+#: What the whole-run deadline allows beyond ``--timeout`` for work after the last network
+#: step (judging, rendering): tests assert a run ends within ``--timeout`` plus this.
+DEADLINE_MARGIN_SECONDS = 2.5

@@ -19,7 +19,11 @@ import click
 
 from certdoctor import policy
 
-TIMEOUT_HELP = "Seconds for each network step (connect, TLS handshake, each download)."
+TIMEOUT_HELP = ("Seconds for the whole run: every connection, handshake, download and real-client run "
+                "together (not each read).")
+ALLOW_PRIVATE_FETCH_HELP = ("Let the certificates' AIA/CRL/OCSP URLs reach loopback and private addresses "
+                            "even when the target is public or behind a proxy (never link-local or cloud "
+                            "metadata).")
 PROXY_HELP = "HTTP proxy URL (default: HTTPS_PROXY/ALL_PROXY/NO_PROXY, as requests reads them)."
 SERVERNAME_HELP = ("SNI name to send, and the name the certificate must cover (default: the host); "
                    "for connecting to an IP address.")
@@ -76,16 +80,44 @@ def json_option(f: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help=JSON_HELP)(f)
 
 
+def allow_private_fetch_option(f: Callable) -> Callable:
+    return click.option("--allow-private-fetch", "allow_private_fetch", is_flag=True,
+                        help=ALLOW_PRIVATE_FETCH_HELP)(f)
+
+
+def bounded(f: Callable) -> Callable:
+    """Run the command under one deadline of ``--timeout`` seconds
+    (:func:`certdoctor.net.deadline.within`) and with ``--allow-private-fetch`` in force for all
+    its stages; the callback does not see ``allow_private_fetch``."""
+    import functools
+
+    @functools.wraps(f)
+    def run(*args, **kwargs):
+        from certdoctor.net.deadline import within
+        from certdoctor.net.resolve import allowing_private_fetch
+
+        allow = kwargs.pop("allow_private_fetch", False)
+        with within(kwargs.get("timeout")), allowing_private_fetch(allow):
+            return f(*args, **kwargs)
+
+    return run
+
+
 def connection_options(f: Callable) -> Callable:
-    """``--timeout --proxy --servername --resolve --ca-file`` (parameters ``timeout``, ``proxy``,
-    ``servername``, ``resolve``, ``ca_file``), in that order in ``--help``."""
-    for opt in reversed((timeout_option, proxy_option, servername_option, resolve_option, ca_file_option)):
+    """``--timeout --proxy --servername --resolve --ca-file --allow-private-fetch`` (parameters
+    ``timeout``, ``proxy``, ``servername``, ``resolve``, ``ca_file``; the last is consumed by
+    :func:`bounded`), in that order in ``--help``. ``--timeout`` bounds the whole command."""
+    f = bounded(f)
+    for opt in reversed((timeout_option, proxy_option, servername_option, resolve_option, ca_file_option,
+                         allow_private_fetch_option)):
         f = opt(f)
     return f
 
 
 __all__ = [
     "connection_options",
+    "allow_private_fetch_option",
+    "bounded",
     "json_option",
     "canary_option",
     "password_option",

@@ -43,8 +43,10 @@ def check_budget(timeout: float) -> float:
 
 
 def _fetch_chain(host: str, port: int, timeout: float, want_staple: bool,
-                 proxy: str | None = None, servername: str | None = None) -> tuple[list, bytes | None]:
-    """The presented chain and, when asked and available, the stapled OCSP response.
+                 proxy: str | None = None, servername: str | None = None) -> tuple[list, bytes | None, object]:
+    """The presented chain, the stapled OCSP response (when asked and available) and the
+    :class:`~certdoctor.net.resolve.FetchScope` the chain's URLs may reach (from the address
+    connected to; public through a proxy).
 
     Reached through ``proxy``, else the one ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` name for
     ``host`` (as requests would).
@@ -53,10 +55,13 @@ def _fetch_chain(host: str, port: int, timeout: float, want_staple: bool,
     from certdoctor.net.probe import probe
     from certdoctor.net.proxy import proxy_for_host
 
+    from certdoctor.net.resolve import FetchScope, private_fetch_allowed
+
     proxy = proxy_for_host(host, port, proxy)
     result = probe(host, port, servername=servername, timeout=timeout, ocsp=want_staple, proxy=proxy)
     if result.chain_der:
-        return list(result.certificates()), result.ocsp_staple
+        scope = FetchScope.for_target(result.address, proxied=bool(proxy), allow_private=private_fetch_allowed())
+        return list(result.certificates()), result.ocsp_staple, scope
     f = result.failure
     if f is None:  # pragma: no cover - a completed handshake always has a leaf
         raise NetworkError(f"{host}:{port} presented no certificate", "The server must send its chain.")
@@ -64,11 +69,11 @@ def _fetch_chain(host: str, port: int, timeout: float, want_staple: bool,
     raise NetworkError(f.summary + (f" ({detail[7:]})" if detail else ""), f.fix or None)
 
 
-def _issuer_from_aia(cert, timeout: float):
+def _issuer_from_aia(cert, timeout: float, scope=None):
     """Download the issuer named by ``cert``'s AIA caIssuers URLs (bounded); ``None`` if none fits."""
     from certdoctor.net.aia import issuer_from_aia
 
-    return issuer_from_aia(cert, timeout=timeout, budget=timeout * 2)
+    return issuer_from_aia(cert, timeout=timeout, budget=timeout * 2, scope=scope)
 
 
 @click.command("revocation")
@@ -92,8 +97,11 @@ def command(target: str, issuer_file: str | None, policy_name: str, method: str,
     when a verified, current answer says GOOD and none says REVOKED; 1 when REVOKED (by any
     source), UNKNOWN or ERROR (under either policy). An answer past its nextUpdate or too old is
     never GOOD (REVOCATION_STALE).
-    Each CRL/OCSP request gets half of --timeout, the whole check twice it. --ca-file: CAs to
-    look for the issuer in.
+    Each CRL/OCSP request gets half of --timeout; the whole command ends within --timeout.
+    --ca-file: CAs to look for the issuer in. This command is an explicit request: the chain is
+    checked whether or not it is trusted. A server's URLs may reach no more internal an address
+    than the server's own (public through a proxy; never link-local or cloud metadata;
+    --allow-private-fetch lifts it); a certificate FILE you name may point anywhere but there.
     """
     from certdoctor.cli.common import classify, install_resolve
     from certdoctor.trust.ca_file import ca_file_certificates
@@ -106,11 +114,14 @@ def command(target: str, issuer_file: str | None, policy_name: str, method: str,
     source = classify(target, KINDS, servername)
     ca_certs = ca_file_certificates(ca_file)
     per_request = request_timeout(timeout)
+    from certdoctor.net.resolve import ANY
+
     stapled = None
+    scope = ANY  # a file the user names: anything but link-local and cloud metadata
     if source.is_endpoint:
         install_resolve(resolve)
         t = source.target
-        certs, stapled = _fetch_chain(t.host, t.port, timeout, want_staple=method != "crl", proxy=proxy,
+        certs, stapled, scope = _fetch_chain(t.host, t.port, timeout, want_staple=method != "crl", proxy=proxy,
                                       servername=servername)
     else:
         certs = list(read_source(source, password=password).certificates)
@@ -128,7 +139,7 @@ def command(target: str, issuer_file: str | None, policy_name: str, method: str,
             )
     else:
         issuer = (find_issuer(cert, certs[1:]) or (find_issuer(cert, list(ca_certs)) if ca_certs else None)
-                  or _issuer_from_aia(cert, per_request))
+                  or _issuer_from_aia(cert, per_request, scope))
         if issuer is None:
             raise UsageError(
                 f"{label}: the issuer of {cert.subject.rfc4514_string()} is not in the chain",
@@ -136,7 +147,7 @@ def command(target: str, issuer_file: str | None, policy_name: str, method: str,
             )
     result = check_revocation(
         cert, issuer, method=method, policy=policy_name, cache=None if no_cache else FetchCache(),
-        timeout=per_request, budget=check_budget(timeout), stapled=stapled,
+        timeout=per_request, budget=check_budget(timeout), stapled=stapled, scope=scope,
     )
     finding = result.finding(policy_name)
     findings = result.findings(policy_name)

@@ -35,6 +35,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from cryptography import x509
 
+    from certdoctor.net.deadline import Deadline
+    from certdoctor.net.resolve import FetchScope
+
 #: the most the whole chase may take (seconds)
 BUDGET = AIA_BUDGET = policy.AIA_BUDGET_SECONDS
 #: an AIA answer is a CA certificate: cached for a day
@@ -81,39 +84,67 @@ def _answers(cert: "x509.Certificate", body: bytes) -> bool:
     return any(really_issued(cert, c) for c in _parse_body(body))
 
 
+def _keep(cert: "x509.Certificate", certs: list) -> list:
+    """At most :data:`~certdoctor.policy.AIA_MAX_CERTS_PER_ANSWER` distinct certificates of one
+    answer: those named like ``cert``'s issuer first, then the rest, each in the order served."""
+    seen: set[bytes] = set()
+    named, other = [], []
+    for c in certs:
+        fp = _fp(c)
+        if fp in seen:
+            continue
+        seen.add(fp)
+        (named if c.subject == cert.issuer else other).append(c)
+        if len(named) >= policy.AIA_MAX_CERTS_PER_ANSWER:
+            break
+    return (named + other)[:policy.AIA_MAX_CERTS_PER_ANSWER]
+
+
 def fetch_issuers(
     cert: "x509.Certificate",
     *,
     cache: FetchCache | None = None,
-    deadline: float | None = None,
+    deadline: "float | Deadline | None" = None,
     budget: float = BUDGET,
     timeout: float = policy.FETCH_TIMEOUT_SECONDS,
     skip: Iterable[bytes] = (),
+    scope: "FetchScope | None" = None,
 ) -> tuple[AIAAttempt, ...]:
     """Download the caIssuers URLs of ``cert`` in turn until one gives its issuer.
 
     The issuer is a downloaded certificate that signed ``cert``, may issue certificates
     (:func:`certdoctor.x509.path.can_issue`) and whose SHA-256 is not in ``skip`` (certificates
-    already on the path): an answer holding an end-entity certificate does not stop the search. ``deadline`` (``time.monotonic()``) or
-    ``budget`` (seconds from now) bounds all the downloads together; ``timeout`` each read.
+    already on the path): an answer holding an end-entity certificate does not stop the search.
+    ``deadline`` (a :class:`~certdoctor.net.deadline.Deadline`, or a ``time.monotonic()`` value)
+    or ``budget`` (seconds from now, within the running command's deadline) bounds all the
+    downloads together, reading headers included; ``timeout`` each socket operation. At most
+    :data:`~certdoctor.policy.AIA_MAX_CERTS_PER_ANSWER` certificates are kept from one answer.
+    ``scope`` says which addresses the URLs may resolve to (:class:`~certdoctor.net.resolve.FetchScope`);
+    a refused URL is an attempt whose error says so.
     Never raises for a bad URL or answer: each URL tried is one :class:`AIAAttempt`.
     """
+    from certdoctor.net.deadline import Deadline
+    from certdoctor.net.deadline import effective as _effective
+
     info = CertInfo.from_certificate(cert)
-    end = deadline if deadline is not None else time.monotonic() + budget
+    if isinstance(deadline, (int, float)):
+        d = Deadline(max(0.0, deadline - time.monotonic()))
+    else:
+        d = _effective(deadline, budget)
     skipped = set(skip)
     attempts: list[AIAAttempt] = []
     for url in info.ca_issuers_urls:
-        remaining = end - time.monotonic()
-        if remaining <= 0:
-            attempts.append(AIAAttempt(url, info.subject, False, "AIA time budget used up"))
+        if d.expired:
+            attempts.append(AIAAttempt(url, info.subject, False, d.message("the AIA chase")))
             break
         try:
-            res = fetch_cached(url, cache=cache, max_age=CACHE_SECONDS, budget=remaining,
-                               timeout=min(timeout, remaining), valid=lambda body: _answers(cert, body))
+            res = fetch_cached(url, cache=cache, max_age=CACHE_SECONDS, budget=d.remaining(), deadline=d,
+                               timeout=d.op(timeout), scope=scope, valid=lambda body: _answers(cert, body))
         except CertdoctorError as exc:
-            attempts.append(AIAAttempt(url, info.subject, False, exc.message))
+            error = exc.message + (f" (hint: {exc.hint})" if exc.hint and "refused:" in exc.message else "")
+            attempts.append(AIAAttempt(url, info.subject, False, error))
             continue
-        certs = _parse_body(res.body)
+        certs = _keep(cert, _parse_body(res.body))
         if not certs:
             attempts.append(AIAAttempt(url, info.subject, False, NO_CERTIFICATE, res.from_cache))
             continue
@@ -126,10 +157,11 @@ def fetch_issuers(
 
 
 def issuer_from_aia(cert: "x509.Certificate", *, cache: FetchCache | None = None, timeout: float = policy.FETCH_TIMEOUT_SECONDS,
-                    budget: float | None = None) -> "x509.Certificate | None":
+                    budget: float | None = None, scope: "FetchScope | None" = None) -> "x509.Certificate | None":
     """The issuer of ``cert`` downloaded from its caIssuers URLs (all of them together within
     ``budget``, default twice ``timeout``), or ``None`` if no answer holds one."""
-    attempts = fetch_issuers(cert, cache=cache, timeout=timeout, budget=timeout * 2 if budget is None else budget)
+    attempts = fetch_issuers(cert, cache=cache, timeout=timeout, budget=timeout * 2 if budget is None else budget,
+                             scope=scope)
     for attempt in attempts:
         for candidate in attempt.certificates():
             if issued_by(cert, candidate):
@@ -143,21 +175,27 @@ def chase(
     *,
     cache: FetchCache | None = None,
     budget: float = BUDGET,
+    deadline: "Deadline | None" = None,
+    scope: "FetchScope | None" = None,
 ) -> tuple[AIAAttempt, ...]:
     """Download missing issuers until the path from ``presented[0]`` reaches an anchor, a
-    self-signed certificate, a certificate no URL completes, or the depth limit."""
+    self-signed certificate, a certificate no URL completes, or the depth limit — at most
+    :data:`~certdoctor.policy.AIA_MAX_HOPS` rounds, all within ``budget`` seconds and
+    ``deadline`` (default: the running command's)."""
     if not presented:
         return ()
+    from certdoctor.net.deadline import effective as _effective
+
     anchors = list(anchors)
-    deadline = time.monotonic() + budget
+    d = _effective(deadline, budget).sub(budget)
     attempts: list[AIAAttempt] = []
     fetched: list = []
     seen: set[bytes] = set()
-    while True:
+    for _hop in range(policy.AIA_MAX_HOPS):
         w = walk(presented, anchors, fetched)
-        if w.stuck is None:
+        if w.stuck is None or d.expired:
             return tuple(attempts)
-        new = fetch_issuers(w.stuck, cache=cache, deadline=deadline, skip=w.visited())
+        new = fetch_issuers(w.stuck, cache=cache, deadline=d, skip=w.visited(), scope=scope)
         attempts.extend(new)
         grew = False
         for attempt in new:
@@ -168,6 +206,7 @@ def chase(
                     grew = True
         if not grew or walk(presented, anchors, fetched).path == w.path:
             return tuple(attempts)
+    return tuple(attempts)  # AIA_MAX_HOPS downloads deep: a real chain is never that long
 
 
 def build_path(

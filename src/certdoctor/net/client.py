@@ -25,6 +25,7 @@ from certdoctor.errors import UsageError
 from certdoctor.model import CLIENTS
 
 if TYPE_CHECKING:  # pragma: no cover
+    from certdoctor.net.deadline import Deadline
     from certdoctor.trust.effective import EffectiveTrust
 
 
@@ -62,6 +63,7 @@ def run_client(
     proxy: str | None = None,
     timeout: float = policy.TIMEOUT_SECONDS,
     servername: str | None = None,
+    deadline: "Deadline | None" = None,
 ) -> ClientOutcome:
     """Run the real client library against ``url`` with exactly the effective trust.
 
@@ -72,7 +74,33 @@ def run_client(
     and pip ``allow_redirects=False``, httpx ``follow_redirects=False``, urllib an opener whose
     redirect handler follows nothing): a 3xx is a TLS success whose ``status`` is recorded, and
     no other host, nor plain http, is ever asked.
+
+    The whole run (connect, handshake, reading the headers) ends by ``deadline`` (default: the
+    running command's, capped at ``timeout`` from now): the library's own ``timeout`` bounds each
+    read only, so the run is a worker thread waited for until the deadline, whose TLS sockets
+    are then shut down; the outcome then says how long it ran and what the budget was.
     """
+    from certdoctor.net.deadline import SocketWatch, effective, run_bounded
+
+    d = effective(deadline, timeout)
+    start = time.monotonic()
+    watch = SocketWatch()
+
+    def work() -> ClientOutcome:
+        return _run_client(client, url, trust, python=python, proxy=proxy, timeout=max(0.05, d.op(timeout)),
+                           servername=servername, watch=watch)
+
+    done, value, error = run_bounded(work, d, watch)
+    if error is not None:
+        raise error
+    if not done:
+        return ClientOutcome(client, False, d.message(f"the real {client} run") + " (the server did not finish "
+                             "its answer's headers in time)", "TimeoutError", None, None, time.monotonic() - start)
+    return value  # type: ignore[return-value]
+
+
+def _run_client(client: str, url: str, trust: "EffectiveTrust", *, python: str | None, proxy: str | None,
+                timeout: float, servername: str | None, watch) -> ClientOutcome:
     from email.utils import parsedate_to_datetime
     from urllib.parse import urlsplit
 
@@ -83,6 +111,8 @@ def run_client(
         ctx = trust.ssl_context(python=python)
     except CertdoctorError as exc:  # the client fails while loading its bundle, before connecting
         return ClientOutcome(client, False, exc.message, "OSError", None, None, time.monotonic() - start)
+    if hasattr(ctx, "sslsocket_class"):
+        ctx = watch.context(ctx)  # shut down at the deadline, whatever the library does
     status = None
     date_header = None
     sni = _other_name(url, servername)

@@ -23,11 +23,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import urljoin, urlsplit
 
 from certdoctor import policy
 from certdoctor.errors import FetchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from certdoctor.net.deadline import Deadline
+    from certdoctor.net.resolve import FetchScope
 
 MAX_BYTES = policy.FETCH_MAX_BYTES
 MAX_REDIRECTS = policy.FETCH_MAX_REDIRECTS
@@ -71,97 +75,170 @@ def fetch_url(
     timeout: float = TIMEOUT,
     budget: float = BUDGET,
     accept: str = "*/*",
+    deadline: "Deadline | None" = None,
+    scope: "FetchScope | None" = None,
 ) -> FetchResult:
     """Download ``url`` within every bound, or raise :class:`FetchError` saying which one broke.
 
+    Time: the whole download (DNS, connect, TLS, status line, headers, body, every redirect hop)
+    ends within ``budget`` seconds and by ``deadline`` (default: the running command's,
+    :func:`certdoctor.net.deadline.current`); ``timeout`` caps each socket operation.
+
+    Addresses: the host is resolved once per hop, every address is checked against ``scope``
+    (:class:`certdoctor.net.resolve.FetchScope`; default :data:`~certdoctor.net.resolve.ANY`:
+    only link-local and cloud-metadata addresses are refused) and the connection goes to a
+    checked address (no second lookup); a refused hop raises :class:`FetchRefused`.
+
     Redirects are followed by hand (301/302/303/307/308) so that each hop is re-checked
-    (scheme, credentials, loop). ``https`` hops are verified with the default store: a fetcher
-    never trusts what it has not verified.
+    (scheme, credentials, loop, address). ``https`` hops are verified with the default store: a
+    fetcher never trusts what it has not verified.
     """
     import http.client
     import socket
     import ssl
 
-    deadline = time.monotonic() + budget
+    from certdoctor.net.deadline import Deadline, bounded_response, current
+    from certdoctor.net.resolve import ANY
+
+    base = deadline if deadline is not None else current()
+    d = base.sub(budget) if base is not None else Deadline(budget)
+    scope = scope if scope is not None else ANY
+
+    def too_slow() -> FetchError:
+        return FetchError(d.message(f"fetching {url}"), "The server is too slow (or stalls on purpose).")
+
     hops: list[str] = []
     seen: set[str] = set()
-    current = url
+    current_url = url
     for _ in range(max_redirects + 1):
-        _check_url(current)
-        if current in seen:
-            raise FetchError(f"redirect loop while fetching {url}: {current} came back", "The server redirects forever.")
-        seen.add(current)
-        hops.append(current)
-        parts = urlsplit(current)
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise FetchError(f"fetching {url} took longer than {budget:g} s", "The server is too slow.")
-        per_op = min(timeout, remaining)
+        _check_url(current_url)
+        if current_url in seen:
+            raise FetchError(f"redirect loop while fetching {url}: {current_url} came back",
+                             "The server redirects forever.")
+        seen.add(current_url)
+        hops.append(current_url)
+        parts = urlsplit(current_url)
+        if d.expired:
+            raise too_slow()
         host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
         path = parts.path or "/"
         if parts.query:
             path += "?" + parts.query
-        if parts.scheme == "https":
-            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-                host, parts.port or 443, timeout=per_op, context=ssl.create_default_context()
-            )
-        else:
-            conn = http.client.HTTPConnection(host, parts.port or 80, timeout=per_op)
+        sock = None
         try:
-            headers = {"User-Agent": USER_AGENT, "Accept": accept, "Connection": "close"}
+            sock = _connect_checked(current_url, host, port, d, timeout, scope)
+            if parts.scheme == "https":
+                sock.settimeout(d.op(timeout, floor=0.01))
+                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+            head = [f"{method} {path} HTTP/1.1", f"Host: {_host_header(host, parts.port)}",
+                    f"User-Agent: {USER_AGENT}", f"Accept: {accept}", "Connection: close"]
             if content_type:
-                headers["Content-Type"] = content_type
-            conn.request(method, path, body=data, headers=headers)
-            sock = conn.sock  # getresponse() drops conn.sock when the response says Connection: close
-            resp = conn.getresponse()
+                head.append(f"Content-Type: {content_type}")
+            if data is not None or method == "POST":
+                head.append(f"Content-Length: {len(data or b'')}")
+            payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (data or b"")
+            sock.settimeout(d.op(timeout, floor=0.01))
+            sock.sendall(payload)
+            resp = bounded_response(sock, d, method=method, per_read=timeout)
             if resp.status in (301, 302, 303, 307, 308):
                 location = resp.getheader("Location")
                 if not location:
-                    raise FetchError(f"{current} answered {resp.status} without a Location", None)
-                current = urljoin(current, location)
+                    raise FetchError(f"{current_url} answered {resp.status} without a Location", None)
+                current_url = urljoin(current_url, location)
                 if resp.status == 303:
                     method, data = "GET", None
                 continue
             if resp.status != 200:
-                raise FetchError(f"{current} answered HTTP {resp.status} {resp.reason}", None)
+                raise FetchError(f"{current_url} answered HTTP {resp.status} {resp.reason}", None)
             declared = resp.getheader("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
                 raise FetchError(
-                    f"{current} announces {int(declared):,} bytes, more than the {max_bytes:,}-byte limit",
+                    f"{current_url} announces {int(declared):,} bytes, more than the {max_bytes:,}-byte limit",
                     "A certificate, CRL or OCSP answer is never that large; the server is broken or hostile.",
                 )
             chunks: list[bytes] = []
             total = 0
             while True:
-                if time.monotonic() > deadline:
-                    raise FetchError(f"fetching {url} took longer than {budget:g} s", "The server is too slow.")
-                # each read is bounded by the socket timeout, the whole loop by the deadline
-                sock.settimeout(max(0.05, min(timeout, deadline - time.monotonic())))
-                chunk = resp.read1(65536) if hasattr(resp, "read1") else resp.read(65536)
+                if d.expired:
+                    raise too_slow()
+                chunk = resp.read1(65536)
                 if not chunk:
                     break
                 total += len(chunk)
                 if total > max_bytes:
                     raise FetchError(
-                        f"{current} sent more than the {max_bytes:,}-byte limit",
+                        f"{current_url} sent more than the {max_bytes:,}-byte limit",
                         "A certificate, CRL or OCSP answer is never that large; the server is broken or hostile.",
                     )
                 chunks.append(chunk)
-            return FetchResult(current, b"".join(chunks), resp.getheader("Content-Type"), tuple(hops))
+            return FetchResult(current_url, b"".join(chunks), resp.getheader("Content-Type"), tuple(hops))
         except FetchError:
             raise
         except (socket.timeout, TimeoutError) as exc:
-            if time.monotonic() >= deadline - 0.05:
-                raise FetchError(f"fetching {url} took longer than {budget:g} s", "The server is too slow.") from exc
-            raise FetchError(f"fetching {current} timed out ({exc})", "The server stalls; try again later.") from exc
+            if d.remaining() <= 0.05:
+                raise too_slow() from exc
+            raise FetchError(f"fetching {current_url} timed out ({exc})", "The server stalls; try again later.") from exc
         except (OSError, http.client.HTTPException, ValueError) as exc:
-            raise FetchError(f"fetching {current} failed: {exc}", None) from exc
+            raise FetchError(f"fetching {current_url} failed: {exc}", None) from exc
         finally:
-            conn.close()
+            if sock is not None:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
     raise FetchError(
         f"more than {max_redirects} redirects while fetching {url}",
         "The server redirects too often (or forever).",
     )
+
+
+class FetchRefused(FetchError):
+    """A URL (or a redirect hop) resolves to an address the run may not reach."""
+
+
+def _host_header(host: str, port: int | None) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port is None else f"{shown}:{port}"
+
+
+def _connect_checked(url: str, host: str, port: int, d: "Deadline", timeout: float, scope: "FetchScope"):
+    """A TCP socket to an address of ``host`` that ``scope`` allows, resolved once (the checked
+    address is the one connected to), within ``d``; :class:`FetchRefused` when none is allowed."""
+    import socket
+
+    from certdoctor.net.deadline import run_bounded
+    from certdoctor.net.resolve import ALLOW_HINT
+
+    done, infos, err = run_bounded(lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), d)
+    if not done:
+        raise FetchError(d.message(f"resolving {host} for {url}"), "The resolver does not answer in time.")
+    if err is not None:
+        raise FetchError(f"fetching {url} failed: cannot resolve {host} ({err})", None)
+    allowed, refused = [], []
+    for info in infos:
+        addr = str(info[4][0])
+        why = scope.refusal(addr)
+        (refused if why else allowed).append((info, why))
+    if not allowed:
+        why = refused[0][1] if refused else f"refused: {host} has no address"
+        raise FetchRefused(f"{url}: {why}", ALLOW_HINT if "never fetched" not in why else
+                           "Link-local and cloud-metadata addresses are never fetched.")
+    last: BaseException | None = None
+    for (family, type_, proto, _cn, sockaddr), _ in allowed:
+        if d.expired:
+            break
+        sock = socket.socket(family, type_, proto)
+        try:
+            sock.settimeout(d.op(timeout, floor=0.01))
+            sock.connect(sockaddr)
+            return sock
+        except OSError as exc:
+            sock.close()
+            last = exc
+    if last is None:
+        raise FetchError(d.message(f"fetching {url}"), "The server is too slow (or stalls on purpose).")
+    raise last
 
 
 def default_cache_dir() -> Path:

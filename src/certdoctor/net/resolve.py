@@ -270,3 +270,116 @@ __all__ = [
     "install_from_env",
     "iter_rules",
 ]
+
+
+# --------------------------------------------------------------------------- which addresses a certificate may send us to
+
+#: how internal an address is, least first; a certificate's URL may name no more internal an
+#: address than the target's own (``LINK_LOCAL`` is never fetched)
+PUBLIC, PRIVATE, LOOPBACK, LINK_LOCAL = "public", "private", "loopback", "link-local"
+_RANK = {PUBLIC: 0, PRIVATE: 1, LOOPBACK: 2}
+#: cloud instance-metadata services: never fetched, whatever the target and options
+METADATA = (ipaddress.ip_network("169.254.0.0/16"), ipaddress.ip_network("fe80::/10"),
+            ipaddress.ip_network("fd00:ec2::254/128"))
+ALLOW_HINT = ("certdoctor does not let a certificate make it call internal services; if you trust this "
+              "server, --allow-private-fetch lifts the rule for one run.")
+
+
+def address_scope(addr: str) -> str:
+    """``public``, ``private`` (RFC 1918, unique-local fc00::/7, CGNAT and other non-global
+    ranges), ``loopback`` (127/8, ::1, and the unspecified address, which reaches this host) or
+    ``link-local`` (169.254/16, fe80::/10, fd00:ec2::254, multicast, reserved: never fetched)."""
+    ip = ipaddress.ip_address(addr.strip("[]").split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped or ip.sixtofour
+        if mapped is not None:
+            ip = mapped
+    if any(ip in net for net in METADATA if net.version == ip.version) or ip.is_link_local:
+        return LINK_LOCAL
+    if ip.is_loopback or ip.is_unspecified:
+        return LOOPBACK
+    if ip.is_multicast or ip.is_reserved or (ip.version == 4 and int(ip) == 0xFFFFFFFF):
+        return LINK_LOCAL
+    if ip.is_global:
+        return PUBLIC
+    return PRIVATE
+
+
+def target_scope(address: str | None, *, proxied: bool = False) -> str:
+    """The scope of the target's own address: what it may name. A target reached through a proxy
+    (whose address certdoctor does not see), or of unknown address, is ``public``; a link-local
+    target counts as ``private``."""
+    if proxied or not address:
+        return PUBLIC
+    try:
+        scope = address_scope(address)
+    except ValueError:
+        return PUBLIC
+    return PRIVATE if scope == LINK_LOCAL else scope
+
+
+def fetch_allowed(url_addr: str, target_class: str, *, allow_private: bool = False) -> str | None:
+    """``None`` when a URL resolving to ``url_addr`` may be fetched for a target of
+    ``target_class`` (:func:`target_scope`), else why not ("refused: internal address …").
+
+    Link-local and cloud-metadata addresses are never fetched; otherwise the address may be no
+    more internal than the target (public < private < loopback), unless ``allow_private``."""
+    try:
+        scope = address_scope(url_addr)
+    except ValueError:
+        return f"refused: {url_addr!r} is not an IP address"
+    if scope == LINK_LOCAL:
+        return f"refused: internal address {url_addr} (link-local or cloud metadata) is never fetched"
+    if allow_private or _RANK[scope] <= _RANK.get(target_class, 0):
+        return None
+    return f"refused: internal address {url_addr} ({scope}) named for a {target_class} target"
+
+
+class FetchScope:
+    """Which addresses the downloads of one run may reach: the target's ``scope`` and
+    ``--allow-private-fetch``. :data:`ANY` (the default of the low-level fetchers, whose caller
+    named the URL) refuses only link-local and metadata addresses."""
+
+    __slots__ = ("scope", "allow_private")
+
+    def __init__(self, scope: str = PUBLIC, allow_private: bool = False) -> None:
+        if scope not in _RANK:
+            raise ValueError(f"unknown scope {scope!r}")
+        self.scope, self.allow_private = scope, allow_private
+
+    @classmethod
+    def for_target(cls, address: str | None, *, proxied: bool = False, allow_private: bool = False) -> "FetchScope":
+        return cls(target_scope(address, proxied=proxied), allow_private)
+
+    def refusal(self, addr: str) -> str | None:
+        return fetch_allowed(addr, self.scope, allow_private=self.allow_private)
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"FetchScope({self.scope!r}, allow_private={self.allow_private})"
+
+
+#: anything but link-local and cloud metadata
+ANY = FetchScope(LOOPBACK)
+
+
+import contextlib as _contextlib
+import contextvars as _contextvars
+
+_ALLOW_PRIVATE: _contextvars.ContextVar[bool] = _contextvars.ContextVar("certdoctor_allow_private_fetch",
+                                                                       default=False)
+
+
+@_contextlib.contextmanager
+def allowing_private_fetch(allow: bool = True) -> Iterator[None]:
+    """``--allow-private-fetch`` for the block: the command's stages (``fix`` = diagnose + proofs)
+    see it without each signature carrying it."""
+    token = _ALLOW_PRIVATE.set(bool(allow))
+    try:
+        yield
+    finally:
+        _ALLOW_PRIVATE.reset(token)
+
+
+def private_fetch_allowed() -> bool:
+    """Is ``--allow-private-fetch`` in force for the running command?"""
+    return _ALLOW_PRIVATE.get()

@@ -248,6 +248,7 @@ def chain_tree(chain: ChainInfo, title: str = "Chain", shape: ChainShape | None 
         children.setdefault(parent, []).append(child)
     tree = Tree(Text(title, style="bold"))
     shown: set[int] = set()
+    off_path = set(shape.off_path)
 
     def add(node, i: int) -> None:
         shown.add(i)
@@ -255,7 +256,7 @@ def chain_tree(chain: ChainInfo, title: str = "Chain", shape: ChainShape | None 
         label = _cert_label(i, info, rs[i])
         if i not in parents and not info.self_signed:
             label.append(f"  issued by {safe(_short(info.issuer))} (not in this list)", style="dim")
-        if i in shape.off_path and not shape.bundle:
+        if i in off_path and not shape.bundle:
             label.append("  (not on the leaf's path)", style="yellow")
         branch = node.add(label)
         for c in children.get(i, ()):
@@ -366,8 +367,14 @@ def render_inspection(insp: Inspection, console: "Console") -> None:
     console.print()
     rs = roles(chain)
     parents = issuer_index(chain)
+    on_path_set = set(insp.shape.path)
+    first: dict[bytes, int] = {}
     for i, info in enumerate(chain.certs):
-        on_path = insp.shape.bundle or i in insp.shape.path
+        on_path = insp.shape.bundle or i in on_path_set
+        if first.setdefault(info.der, i) != i:  # a repeat is named, not drawn again (10,000 copies stay fast)
+            console.print(f"[{i}] the same certificate as [{first[info.der]}] (identical bytes)", markup=False,
+                          soft_wrap=True)
+            continue
         render_cert(info, console, index=i, role=rs[i], issued_by=parents.get(i), on_path=on_path)
 
 

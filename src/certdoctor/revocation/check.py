@@ -67,6 +67,7 @@ def check_revocation(
     crl_urls: Iterable[str] | None = None,
     ocsp_urls: Iterable[str] | None = None,
     ocsp_transport: str = "auto",
+    scope=None,
 ) -> RevocationResult:
     """Ask the CA whether ``cert`` (issued by ``issuer``) is revoked; believe only verified answers.
 
@@ -77,6 +78,7 @@ def check_revocation(
     replace the URLs named by the certificate. ``ocsp_transport``: ``"auto"`` (GET when the base64
     request is under 255 bytes, else POST; a GET refused with an HTTP error is retried as POST),
     ``"get"`` or ``"post"``. Never raises for an unreachable or lying source: see ``attempts``.
+    ``scope`` (:class:`certdoctor.net.resolve.FetchScope`) limits the addresses the URLs may reach.
 
         >>> r = check_revocation(leaf, intermediate, method="crl", cache=FetchCache())  # doctest: +SKIP
         >>> r.status, [a.problem for a in r.attempts]                                   # doctest: +SKIP
@@ -86,7 +88,8 @@ def check_revocation(
     _check_choice("ocsp_transport", ocsp_transport, ("auto", "get", "post"))
     now = _aware(now) if now is not None else _utcnow()
     evidence = gather(cert, issuer, method=method, now=now, cache=cache, timeout=timeout, budget=budget,
-                      stapled=stapled, crl_urls=crl_urls, ocsp_urls=ocsp_urls, ocsp_transport=ocsp_transport)
+                      stapled=stapled, crl_urls=crl_urls, ocsp_urls=ocsp_urls, ocsp_transport=ocsp_transport,
+                      scope=scope)
     return judge(evidence, now, policy=policy, cert=cert, issuer=issuer)
 
 

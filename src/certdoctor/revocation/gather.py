@@ -55,7 +55,9 @@ from certdoctor.evidence import RevocationEvidence, RevocationFetch
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
 
+    from certdoctor.net.deadline import Deadline
     from certdoctor.net.fetch import FetchCache
+    from certdoctor.net.resolve import FetchScope
 
 #: RFC 5019: the GET form is used when the base64 of the request is shorter than this.
 GET_LIMIT = 255
@@ -68,14 +70,21 @@ NO_NEXT_UPDATE_CACHE = 3600.0
 @dataclass
 class _Budget:
     timeout: float
-    deadline: float
+    deadline: "Deadline"
+    scope: "FetchScope | None" = None
 
     def remaining(self) -> float:
-        return self.deadline - time.monotonic()
+        return self.deadline.remaining() if self.deadline.remaining() > 0 else -1.0
 
     def fetch_kwargs(self) -> dict:
-        left = self.remaining()
-        return {"timeout": max(0.05, min(self.timeout, left)), "budget": max(0.05, left)}
+        left = self.deadline.remaining()
+        return {"timeout": max(0.05, min(self.timeout, left)), "budget": max(0.05, left),
+                "deadline": self.deadline, "scope": self.scope}
+
+
+def _fetch_error(exc) -> str:
+    """A download's error; a refused address carries its hint (``--allow-private-fetch``)."""
+    return exc.message + (f" (hint: {exc.hint})" if exc.hint and "refused:" in exc.message else "")
 
 
 def _der(cert: "x509.Certificate") -> bytes:
@@ -115,7 +124,7 @@ def _fetch_crl(url: str, cert, issuer, now, cache, budget: _Budget) -> Revocatio
     try:
         fetched = fetch_url(url, accept="application/pkix-crl, */*", **budget.fetch_kwargs())
     except FetchError as exc:
-        return done(problem=Problem.FETCH.value, error=exc.message)
+        return done(problem=Problem.FETCH.value, error=_fetch_error(exc))
     except Exception as exc:  # a fetcher bug must not sink the whole check: fail closed, say so
         return done(problem=Problem.FETCH.value,
                     error=f"fetching {url} failed unexpectedly: {type(exc).__name__}: {exc}")
@@ -170,7 +179,7 @@ def _fetch_ocsp(url: str, cert, issuer, now, cache, budget: _Budget, transport: 
             body = fetch_url(get_url, accept="application/ocsp-response", **budget.fetch_kwargs()).body
             notes.append(f"GET ({len(encoded)} base64 bytes)")
         except FetchError as exc:
-            message = exc.message.replace(get_url, f"{url} (GET)")  # not 200 characters of base64
+            message = _fetch_error(exc).replace(get_url, f"{url} (GET)")  # not 200 characters of base64
             if transport == "get" or " answered " not in exc.message or budget.remaining() <= 0:
                 return done(problem=Problem.FETCH.value, error=message, nonce=nonce)
             notes.append(f"GET refused ({message}), retried with POST")
@@ -183,7 +192,7 @@ def _fetch_ocsp(url: str, cert, issuer, now, cache, budget: _Budget, transport: 
                              accept="application/ocsp-response", **budget.fetch_kwargs()).body
             notes.append("POST")
         except FetchError as exc:
-            return done(problem=Problem.FETCH.value, error=exc.message, nonce=nonce, notes=tuple(notes))
+            return done(problem=Problem.FETCH.value, error=_fetch_error(exc), nonce=nonce, notes=tuple(notes))
         except Exception as exc:  # a fetcher bug must not sink the whole check: fail closed, say so
             return done(problem=Problem.FETCH.value, nonce=nonce,
                         error=f"posting to {url} failed unexpectedly: {type(exc).__name__}: {exc}")
@@ -219,14 +228,20 @@ def gather(
     crl_urls: Iterable[str] | None = None,
     ocsp_urls: Iterable[str] | None = None,
     ocsp_transport: str = "auto",
+    scope: "FetchScope | None" = None,
+    deadline: "Deadline | None" = None,
 ) -> RevocationEvidence:
     """Ask the sources about ``cert`` (see :func:`certdoctor.revocation.check.check_revocation`
     for the parameters) and keep what they answered. Never raises for an unreachable or lying
-    source. ``now`` is the clock answers are checked against to decide whether to go on."""
+    source. ``now`` is the clock answers are checked against to decide whether to go on.
+    ``budget`` bounds the whole check (headers included), within ``deadline`` (default: the
+    running command's); ``scope`` which addresses the URLs may reach
+    (:class:`certdoctor.net.resolve.FetchScope`; a refused URL is a fetch error that says so)."""
+    from certdoctor.net.deadline import effective
     _check_choice("method", method, METHODS)
     _check_choice("ocsp_transport", ocsp_transport, ("auto", "get", "post"))
     now = _aware(now) if now is not None else _utcnow()
-    limits = _Budget(timeout=timeout, deadline=time.monotonic() + budget)
+    limits = _Budget(timeout=timeout, deadline=effective(deadline, budget).sub(budget), scope=scope)
     crl = tuple(crl_urls) if crl_urls is not None else crl_locations(cert)
     ocsp = tuple(ocsp_urls) if ocsp_urls is not None else ocsp_locations(cert)
     fetches: list[RevocationFetch] = []

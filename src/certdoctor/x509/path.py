@@ -187,7 +187,16 @@ def walk(
     by_subject: dict[object, list] = {}
     for a in anchors:
         by_subject.setdefault(a.subject, []).append(a)
-    pool = list(presented[1:]) + list(fetched)
+    # the pool once, each certificate once (by fingerprint), indexed by subject: a step looks only
+    # at the certificates named like the issuer it needs (a 3,600-certificate AIA answer or a
+    # file of 10,000 copies costs one pass, not a signature check per pair)
+    pool_by_subject: dict[object, list] = {}
+    pooled_fps: set[bytes] = set()
+    for c in list(presented[1:]) + list(fetched):
+        fp = _fp(c)
+        if fp not in pooled_fps:
+            pooled_fps.add(fp)
+            pool_by_subject.setdefault(c.subject, []).append(c)
     path = [presented[0]]
     visited = {_fp(presented[0])}
     current = presented[0]
@@ -218,7 +227,7 @@ def walk(
             continue
         if _self_signed(current):
             return end(Walk(tuple(path), None, False, None))  # a self-signed certificate the store does not hold
-        pooled = [c for c in pool if _fp(c) not in visited and _issued_by(current, c)]
+        pooled = [c for c in pool_by_subject.get(current.issuer, ()) if _fp(c) not in visited and _issued_by(current, c)]
         # a pool certificate sits below the anchor: judged as an intermediate (OpenSSL refuses a
         # keyCertSign-only CA there, 'invalid CA certificate')
         parent = next((c for c in pooled if can_issue(c, intermediate=True)), None)
@@ -268,7 +277,8 @@ def build_path(
     anchors = list(anchors)
     attempts = tuple(aia_attempts)
     fetched = fetched_pool(attempts)
-    own = [c for c in supplied if _fp(c) not in {_fp(f) for f in fetched}]
+    fetched_fps = {_fp(f) for f in fetched}
+    own = [c for c in supplied if _fp(c) not in fetched_fps]
     w = walk(presented, anchors, fetched + own)
 
     rfc_ok: bool | None = None

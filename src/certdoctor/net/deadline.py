@@ -1,0 +1,229 @@
+"""One deadline for a whole command: ``--timeout`` bounds the run, not each read.
+
+A :class:`Deadline` is created once per command (the CLI, or the library stage when no command
+made one) and every network step asks it: a socket operation gets ``min(per-op, remaining)``
+(:meth:`Deadline.op`), every loop that talks to a server checks :meth:`Deadline.check` inside the
+loop, and HTTP responses (status line, headers and body alike) are read through
+:func:`bounded_response`, whose reads each get only the time that is left — a server that drips
+its headers one byte a second is cut off at the deadline, not after a per-read timeout per byte.
+
+The deadline of the running command is ambient (a context variable, :func:`current`), so the
+stages that call one another (``fix`` = diagnose + proofs) share it without each signature
+carrying it; a stage given its own ``timeout`` uses the earlier of the two (:func:`within`).
+
+    >>> with within(3.0) as d:          # doctest: +SKIP
+    ...     sock.settimeout(d.op(10.0))  # at most what is left of the 3 s
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import io
+import socket
+import threading
+import time
+from typing import Callable, Iterator
+
+from certdoctor.errors import FetchError
+
+_CURRENT: contextvars.ContextVar["Deadline | None"] = contextvars.ContextVar("certdoctor_deadline", default=None)
+
+
+class Deadline:
+    """``seconds`` from now on the monotonic clock; ``budget`` is what the user gave."""
+
+    __slots__ = ("start", "end", "budget")
+
+    def __init__(self, seconds: float, *, start: float | None = None) -> None:
+        self.start = time.monotonic() if start is None else start
+        self.budget = float(seconds)
+        self.end = self.start + self.budget
+
+    def remaining(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    @property
+    def expired(self) -> bool:
+        return time.monotonic() >= self.end
+
+    def op(self, per_op: float | None = None, *, floor: float = 0.0) -> float:
+        """The timeout for one socket operation: ``per_op`` capped by what is left (at least ``floor``)."""
+        left = self.remaining()
+        return max(floor, left if per_op is None else min(per_op, left))
+
+    def sub(self, seconds: float) -> "Deadline":
+        """A deadline ``seconds`` from now, never later than this one (a step's own budget)."""
+        return Deadline(max(0.0, min(seconds, self.end - time.monotonic())))
+
+    def message(self, what: str) -> str:
+        return (f"{what} took longer than its {self.budget:g} s budget (--timeout): stopped after "
+                f"{self.elapsed():.1f} s")
+
+    def check(self, what: str) -> None:
+        """Raise :class:`DeadlineExceeded` when no time is left."""
+        if self.expired:
+            raise DeadlineExceeded(self.message(what), HINT)
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"Deadline(budget={self.budget:g}, remaining={self.remaining():.3f})"
+
+
+HINT = "The server is too slow or stalls on purpose; a larger --timeout gives it more time."
+
+
+class DeadlineExceeded(FetchError):
+    """The command's time budget is spent."""
+
+
+def current() -> Deadline | None:
+    """The deadline of the running command (``None`` outside one)."""
+    return _CURRENT.get()
+
+
+@contextlib.contextmanager
+def within(seconds: float | None) -> Iterator[Deadline]:
+    """Run the block under a deadline ``seconds`` from now, or the running one if that ends first
+    (``None``: the running one, or none at all — then an unbounded-looking 1e9 s)."""
+    outer = _CURRENT.get()
+    if seconds is None:
+        d = outer if outer is not None else Deadline(1e9)
+    else:
+        d = Deadline(seconds)
+        if outer is not None and outer.end <= d.end:
+            d = outer
+    token = _CURRENT.set(d)
+    try:
+        yield d
+    finally:
+        _CURRENT.reset(token)
+
+
+def effective(deadline: "Deadline | None", seconds: float) -> Deadline:
+    """``deadline`` if given, else the running one capped at ``seconds`` from now, else a new one."""
+    if deadline is not None:
+        return deadline
+    outer = _CURRENT.get()
+    return outer.sub(seconds) if outer is not None else Deadline(seconds)
+
+
+# --------------------------------------------------------------------------- bounded HTTP reads
+
+class _DeadlineIO(io.RawIOBase):
+    """A socket's reads, each given only the time left before the deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: Deadline, per_read: float | None) -> None:
+        self._sock = sock
+        self._deadline = deadline
+        self._per_read = per_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        left = self._deadline.op(self._per_read)
+        if left <= 0:
+            raise socket.timeout("the deadline passed")
+        self._sock.settimeout(left)
+        return self._sock.recv_into(buf)
+
+
+class _Reader:
+    """What ``http.client.HTTPResponse`` wants of a socket: ``makefile``."""
+
+    def __init__(self, sock: socket.socket, deadline: Deadline, per_read: float | None) -> None:
+        self._io = _DeadlineIO(sock, deadline, per_read)
+
+    def makefile(self, mode: str = "rb", *args, **kwargs):
+        return io.BufferedReader(self._io)
+
+
+def bounded_response(sock: socket.socket, deadline: Deadline, *, method: str = "GET",
+                     per_read: float | None = None):
+    """An ``http.client.HTTPResponse`` on ``sock`` whose every read (status line, headers, body)
+    ends by ``deadline``; ``begin()`` has been called."""
+    import http.client
+
+    resp = http.client.HTTPResponse(_Reader(sock, deadline, per_read), method=method)  # type: ignore[arg-type]
+    resp.begin()
+    return resp
+
+
+# --------------------------------------------------------------------------- a watchdog for code we do not drive
+
+class SocketWatch:
+    """Sockets opened by a library we call (requests, httpx, urllib) through our SSL context,
+    shut down when the deadline passes, so a server dripping its answer cannot keep the call."""
+
+    def __init__(self) -> None:
+        self._socks: list = []
+        self._lock = threading.Lock()
+        self.fired = False
+
+    def add(self, sock) -> None:
+        with self._lock:
+            if self.fired:
+                _shutdown(sock)
+            self._socks.append(sock)
+
+    def fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            socks = list(self._socks)
+        for s in socks:
+            _shutdown(s)
+
+    def context(self, ctx):
+        """``ctx`` (an ``ssl.SSLContext``), whose TLS sockets are registered here as they are made."""
+        watch = self
+        base = getattr(ctx, "sslsocket_class", None)
+        if not isinstance(base, type):  # a context that makes its sockets otherwise (truststore)
+            return ctx
+
+        class _Watched(base):  # type: ignore[misc, valid-type]
+            @classmethod
+            def _create(cls, sock, *args, **kwargs):
+                watch.add(sock)
+                return super()._create(sock, *args, **kwargs)
+
+        try:
+            ctx.sslsocket_class = _Watched
+        except (AttributeError, TypeError):
+            pass  # the worker thread is still abandoned at the deadline
+        return ctx
+
+
+def _shutdown(sock) -> None:
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+def run_bounded(fn: Callable[[], object], deadline: Deadline, watch: SocketWatch | None = None):
+    """Call ``fn`` in a worker thread and wait for it until ``deadline``. Returns ``(done, value,
+    error)``; when time runs out, ``watch``'s sockets are shut down (the call then fails fast)
+    and ``done`` is False whatever it returns after."""
+    box: dict = {}
+    ctx = contextvars.copy_context()
+
+    def work() -> None:
+        try:
+            box["value"] = ctx.run(fn)
+        except BaseException as exc:  # handed back to the caller
+            box["error"] = exc
+
+    t = threading.Thread(target=work, name="certdoctor-bounded", daemon=True)
+    t.start()
+    t.join(deadline.remaining())
+    if t.is_alive():
+        if watch is not None:
+            watch.fire()
+        t.join(0.5)  # let it unwind after its sockets are gone (daemon: never waited for more)
+        return False, None, None
+    return True, box.get("value"), box.get("error")
+
+
+__all__ = ["Deadline", "DeadlineExceeded", "current", "within", "effective", "bounded_response",
+           "SocketWatch", "run_bounded", "HINT"]
