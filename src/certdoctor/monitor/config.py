@@ -279,9 +279,13 @@ def _key_line(text: str, start: int, key: str) -> int | None:
 def _located(exc: UsageError, text: str, name: str, line: int | None, label: str) -> UsageError:
     """``exc`` re-worded to name ``name:line`` (the key's own line when the message names a key)."""
     msg = exc.message.split(": ", 1)[1] if exc.message.startswith("@") else exc.message
-    m = re.search(r"(?:unknown key '|^)([a-z_]+)[ ']", msg)
-    if line is not None and m:
-        line = _key_line(text, line, m.group(1)) or line
+    m = re.search(r"unknown key '([^']+)'", msg)
+    keys = sorted(set(ENDPOINT_KEYS) | set(FILE_KEYS) | set(DEFAULT_KEYS) | {"labels", "label"})
+    named = [(k.start(), k.group(0)) for k in
+             (re.search(r"\b" + re.escape(key) + r"\b", msg) for key in keys) if k is not None]
+    key = m.group(1) if m else (min(named)[1] if named else None)
+    if line is not None and key:
+        line = _key_line(text, line, "labels" if key == "label" else key) or line
     where = f"{name}:{line}" if line is not None else name
     return UsageError(f"{where}: {label}: {msg}", exc.hint)
 
@@ -460,8 +464,11 @@ def expand(spec: TargetSpec) -> Iterator[TargetSpec]:
     text = os.path.expanduser(spec.input)
     if _GLOB.search(text) and not os.path.lexists(text):
         paths: Iterable[str] = (p for p in sorted(_glob.iglob(text, recursive=True)))
-    else:
+    elif os.path.lexists(text):
         paths = [text]
+    else:
+        yield replace(spec, error=f"{spec.origin}: {spec.input} does not exist")
+        return
     count = 0
     for p in paths:
         items = _dir_files(p) if os.path.isdir(p) else iter([p])
