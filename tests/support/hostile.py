@@ -60,9 +60,11 @@ def huge_chain(total: int = 10 << 20):
 
 
 class Counting:
-    """A TLS handler that counts connections open at once (``peak``), holding each ``hold``
-    seconds before answering the ClientHello (the client is waiting, so overlaps show), then
-    reading until the client closes (counted down at once)."""
+    """A TLS handler that counts connections open at once (``peak``). Each is held ``hold``
+    seconds before its ClientHello is answered and counted until its handshake completes: a
+    client cannot have closed a connection whose handshake the server has not finished, so every
+    overlap counted is real (counting until the server notices the close would add the server's
+    own scheduling lag)."""
 
     def __init__(self, ctx: ssl.SSLContext, hold: float = 0.05) -> None:
         self.ctx, self.hold = ctx, hold
@@ -76,14 +78,20 @@ class Counting:
             self.active += 1
             self.total += 1
             self.peak = max(self.peak, self.active)
+        tls = None
         try:
             srv.stopping.wait(self.hold)
             tls = self.ctx.wrap_socket(conn, server_side=True)
-            tls.settimeout(2)
-            while tls.recv(4096):
-                pass
         except (OSError, ssl.SSLError):
             pass
         finally:
             with self.lock:
                 self.active -= 1
+        if tls is None:
+            return
+        try:
+            tls.settimeout(2)
+            while tls.recv(4096):
+                pass
+        except (OSError, ssl.SSLError):
+            pass
