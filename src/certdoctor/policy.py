@@ -105,3 +105,20 @@ AIA_MAX_HOPS = 5
 #: What the whole-run deadline allows beyond ``--timeout`` for work after the last network
 #: step (judging, rendering): tests assert a run ends within ``--timeout`` plus this.
 DEADLINE_MARGIN_SECONDS = 2.5
+
+# --------------------------------------------------------------------------- monitor (issue 11)
+#: ``certdoctor monitor``: targets checked at once (one connection each; ``--concurrency``).
+MONITOR_CONCURRENCY = 200
+#: the most ``--concurrency`` may ask for (each one is an open socket: stay under ``ulimit -n``).
+MONITOR_MAX_CONCURRENCY = 5000
+#: one target's deadline is its ``timeout`` (DNS, connect, proxy, handshake, downloads) plus this
+#: margin for judging; past it the target's row says TIMEOUT and the run goes on.
+MONITOR_DEADLINE_MARGIN_SECONDS = 1.0
+#: ``confirm = true`` targets: real-client runs (threads) at once, whatever ``--concurrency``.
+MONITOR_CONFIRM_CONCURRENCY = 4
+#: ``revocation = true`` targets: CRL/OCSP downloads (threads) at once.
+MONITOR_REVOCATION_CONCURRENCY = 8
+#: the longest line of a ``--targets`` file (a longer one is a bad entry, never read whole).
+MONITOR_TARGET_LINE_MAX = 4096
+#: the most files one directory or glob of a certificate source expands to.
+MONITOR_MAX_FILES_PER_SOURCE = 100_000

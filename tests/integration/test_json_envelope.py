@@ -50,6 +50,7 @@ def _lab_cases(lab, d: Path):
         "pin": (["pin", lab.endpoint("good").url, "--ca-file", ca], 0),
         "expiry": (["expiry", lab.endpoint("expiring_soon").url, lab.endpoint("good").url, "--ca-file", ca], 2),
         "revocation": (["revocation", lab.endpoint("revoked").url, "--method", "crl", "--no-cache"], 1),
+        "monitor": (["monitor", lab.endpoint("good").url, lab.endpoint("self_signed").url, "--ca-file", ca], 2),
         # a chain file whose CRL the lab serves: GOOD, no finding
         "revocation-file": (["revocation", str(lab.workdir / "good.chain.pem"), "--method", "crl", "--no-cache"], 0),
     }
@@ -68,7 +69,7 @@ def _file_cases(d: Path):
     }
 
 
-CASES = ["diagnose", "fix", "inspect", "pin", "expiry", "revocation", "inspect-file", "convert", "bundle",
+CASES = ["diagnose", "fix", "inspect", "pin", "expiry", "revocation", "monitor", "inspect-file", "convert", "bundle",
          "bundle --check", "lint", "pin-file", "expiry-file", "revocation-file", "lab --list"]
 
 
@@ -188,6 +189,9 @@ def _check_command(case: str, doc: dict, d: Path) -> None:
         expired = next(f for f in doc["findings"] if f["code"] == "EXPIRED")
         assert expired["cert_index"] == 0 and certs[0]["expired"] is True and expired["rule"] == "expired"
         assert doc["chain"]["certs"][0]["subject"] == certs[0]["subject"]  # schema 1's chain stays
+    elif case == "monitor":
+        assert codes == [] and certs == [] and doc["summary"]["targets"] == 2
+        assert sorted(r["reason"] or "" for r in doc["rows"]) == ["", "SELF_SIGNED"]
     elif case == "fix":
         assert "CHAIN_INCOMPLETE" in codes and doc["proven"] is True  # finding objects, not code strings
         assert [c["role"] for c in certs][0] == "leaf"

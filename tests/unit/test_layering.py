@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("revocation", "pinning", "lint"),                   # 6
     ("gather", "diagnose", "expiry", "inspect"),         # 7 stage orchestrators
     ("remedies",),                                       # 8
-    ("monitor", "renew"),                                # 9 (future)
+    ("monitor", "renew"),                                # 9 fleets (monitor/); renew (future)
     ("render",),                                         # 10 output formats
     ("lab",),                                            # 11
     ("cli", "__main__"),                                 # 12

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pin": ("pin", "Show SPKI pins of a chain and make a backup pin key."),
     "expiry": ("expiry", "Expiry of every certificate of every chain (Nagios exit codes)."),
     "revocation": ("revocation", "Check revocation by CRL and OCSP, signatures verified."),
+    "monitor": ("monitor", "Check a fleet of endpoints and certificate files (Nagios exit codes)."),
 }
 
 

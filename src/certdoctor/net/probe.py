@@ -468,55 +468,81 @@ def _connect(infos: list[tuple], deadline: float) -> tuple["socket.socket", str]
 
 def _direct(t: _Target, deadline: float) -> tuple[_Wire, str]:
     """A TCP connection to the target (or ``t.address``); failures become findings."""
-    import socket
-
     host = t.address or t.host
     try:
         infos = _resolve(host, t.port, deadline)
-    except _Deadline:
-        raise _Fail(_finding(
+    except Exception as exc:  # noqa: BLE001 - classified (a resolver timeout, gaierror, UnicodeError)
+        failure = _dns_failure(t, None if isinstance(exc, _Deadline) else exc)
+        if failure is None:
+            raise
+        raise _Fail(failure) from None
+    try:
+        sock, addr = _connect(infos, deadline)
+    except Exception as exc:  # noqa: BLE001
+        failure = _connect_failure(t, None if isinstance(exc, _Deadline) else exc,
+                                   [info[4][0] for info in infos])
+        if failure is None:
+            raise
+        raise _Fail(failure) from None
+    return _Wire(sock, deadline, t.max_bytes), addr
+
+
+def _dns_failure(t: _Target, exc: BaseException | None) -> Finding | None:
+    """The finding of a name that did not resolve (``exc``), or did not in time (``None``);
+    ``None`` for an exception that is not a resolver's (the caller re-raises it). Shared by the
+    async driver (:mod:`certdoctor.net.aprobe`)."""
+    import socket
+
+    host = t.address or t.host
+    if exc is None:
+        return _finding(
             Code.DNS_FAILURE, f"resolving {t.host} took longer than {t.timeout:g} s",
             explanation="The system resolver did not answer in time, so no connection was tried.",
             evidence=t.evidence(f"error: no answer from the resolver within {t.timeout:g} s"),
             fix="Check the DNS servers this machine uses (VPN, /etc/resolv.conf); to test a server "
                 "by IP, pass address= (CLI: --resolve HOST:ADDR).",
-            who=Actor.NETWORK_ADMIN)) from None
-    except (socket.gaierror, UnicodeError) as exc:
-        raise _Fail(_finding(
+            who=Actor.NETWORK_ADMIN)
+    if isinstance(exc, (socket.gaierror, UnicodeError)):
+        return _finding(
             Code.DNS_FAILURE, f"{host} does not resolve to an address",
             explanation=f"The system resolver could not find {host} ({_err_text(exc)}). "
                         "No connection, and no TLS, was tried.",
             evidence=t.evidence(f"error: {type(exc).__name__}: {_err_text(exc)}"),
             fix="Check the spelling of the host name. For an internal name, check the VPN and the "
                 "DNS servers configured; to test a server by IP, pass address= (CLI: --resolve HOST:ADDR).",
-            who=Actor.CLIENT_USER)) from exc
-    try:
-        sock, addr = _connect(infos, deadline)
-    except _Deadline:
-        raise _Fail(_timeout_connect(t, None)) from None
-    except TimeoutError:
-        raise _Fail(_timeout_connect(t, infos[0][4][0] if infos else None)) from None
-    except ConnectionRefusedError as exc:
-        addr = infos[-1][4][0]
-        raise _Fail(_finding(
+            who=Actor.CLIENT_USER)
+    return None
+
+
+def _connect_failure(t: _Target, exc: BaseException | None, addrs: list[str]) -> Finding | None:
+    """The finding of a TCP connect that failed with ``exc`` (``None``: the deadline ran out) to
+    one of ``addrs`` (the addresses tried, in order); ``None`` for an exception that is not a
+    connect failure (the caller re-raises it). Shared by the async driver."""
+    if exc is None:
+        return _timeout_connect(t, None)
+    if isinstance(exc, TimeoutError):
+        return _timeout_connect(t, addrs[0] if addrs else None)
+    if isinstance(exc, ConnectionRefusedError):
+        addr = addrs[-1] if addrs else (t.address or t.host)
+        return _finding(
             Code.CONNECTION_REFUSED, f"{t.host}:{t.port} refused the connection: nothing listens there",
             explanation=f"The TCP connection to {addr} port {t.port} was actively refused: no service "
                         "accepts connections on that port, or a firewall rejects them.",
             evidence=t.evidence(f"error: ConnectionRefusedError: {_err_text(exc)}", address=addr),
             fix=f"Check the port (HTTPS is 443). If {t.port} is right, the server operator must start "
                 "the service or open the port in the firewall.",
-            who=Actor.SERVER_OPERATOR)) from exc
-    except OSError as exc:
-        addr = infos[-1][4][0] if infos else None
-        raise _Fail(_finding(
+            who=Actor.SERVER_OPERATOR)
+    if isinstance(exc, OSError):
+        addr = addrs[-1] if addrs else None
+        return _finding(
             Code.CONNECT_FAILED, f"no TCP connection to {t.host}:{t.port}",
             explanation=f"Connecting failed with {type(exc).__name__}: {_err_text(exc)} "
                         "(no route, network unreachable, or the address is not usable here).",
             evidence=t.evidence(f"error: {type(exc).__name__}: {_err_text(exc)}", address=addr),
             fix="Check the network path: VPN, routes, firewall; if this network needs a proxy, "
                 "pass proxy= (or set HTTPS_PROXY).",
-            who=Actor.NETWORK_ADMIN)) from exc
-    return _Wire(sock, deadline, t.max_bytes), addr
+            who=Actor.NETWORK_ADMIN)
+    return None
 
 
 def _timeout_connect(t: _Target, addr: str | None) -> Finding:

@@ -1,0 +1,72 @@
+"""Quick monitor benchmark: N targets (default 1,000) against one local nginx, every chain verified.
+
+    PYTHONPATH=src:tests python bench/monitor_quick.py [N] [CONCURRENCY]
+
+Starts nginx on 127.0.0.1 (tests/support/nginx.py: a free port, everything in a temp dir, one worker with
+worker_connections 64, so the default concurrency is 48: above 64 nginx drops ClientHellos;
+stopped in finally) with a leaf + intermediate from the test PKI, runs ``run_monitor`` over N
+copies of the endpoint (rows consumed and dropped, as the CLI's --jsonl does) and prints
+targets/s, CPU seconds per target and the peak RSS (VmHWM) of this process. Every row must be
+``ok`` (the chain verified against the test root), else the run fails. bench/monitor.sh (another
+step) compares this with other tools.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _hwm_kib() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def main(n: int = 1000, concurrency: int = 48) -> int:
+    from certdoctor.monitor.config import Defaults, endpoint
+    from certdoctor.monitor.run import run_monitor
+    from support.nginx import run_nginx
+    from support.pki import TestCA, pem
+
+    with tempfile.TemporaryDirectory(prefix="certdoctor-bench-") as d:
+        tmp = Path(d)
+        ca = TestCA("Bench Root")
+        leaf = ca.intermediate("Bench Inter").issue_cert("127.0.0.1")
+        (tmp / "chain.pem").write_bytes(pem(leaf.cert, leaf.chain[1]))
+        (tmp / "key.pem").write_bytes(leaf.key_pem())
+        (tmp / "ca.pem").write_bytes(pem(ca.cert))
+        with run_nginx(tmp / "nginx", tmp / "chain.pem", tmp / "key.pem") as (host, port):
+            defaults = Defaults(ca_file=str(tmp / "ca.pem"), timeout=10.0)
+            specs = (endpoint(f"127.0.0.1:{port}", defaults) for _ in range(n))
+            statuses: dict[str, int] = {}
+            errors: list = []
+
+            async def go() -> None:
+                async for row in run_monitor(specs, concurrency=concurrency):
+                    statuses[row.status] = statuses.get(row.status, 0) + 1
+                    if row.status != "ok" and len(errors) < 3:
+                        errors.append((row.reason, row.error))
+
+            before = _hwm_kib()
+            cpu0 = time.process_time()
+            t0 = time.perf_counter()
+            asyncio.run(go())
+            wall = time.perf_counter() - t0
+            cpu = time.process_time() - cpu0
+    print(f"targets: {n}  concurrency: {concurrency}  statuses: {statuses}")
+    for e in errors:
+        print("  not ok:", e)
+    print(f"wall: {wall:.2f} s  targets/s: {n / wall:.1f}  cpu s/target: {cpu / n * 1000:.2f} ms")
+    print(f"peak RSS (VmHWM): {_hwm_kib() / 1024:.1f} MiB (before the run: {before / 1024:.1f} MiB)")
+    return 0 if statuses.get("ok", 0) == n else 1
+
+
+if __name__ == "__main__":
+    args = [int(a) for a in sys.argv[1:3]]
+    sys.exit(main(*args))

@@ -1,0 +1,144 @@
+"""``certdoctor monitor [TARGET…] [--config FILE.toml] [--targets FILE]``: a fleet of endpoints and
+certificate files, each judged by diagnose's checks, one row per target (docs/MONITOR.md).
+
+Exit codes (Nagios): 0 all ok, 1 a warning, 2 a critical, 3 an unknown/error and no critical;
+bad usage or input is 3 too, with one ``error:`` and one ``hint:`` line.
+"""
+
+from __future__ import annotations
+
+import click
+
+from certdoctor import policy
+from certdoctor.cli.common import Nagios
+from certdoctor.cli.options import (
+    ALLOW_PRIVATE_FETCH_HELP, CA_FILE_HELP, PROXY_HELP, RESOLVE_HELP, json_option, password_option,
+)
+
+
+def _usage(message: str, hint: str | None) -> click.exceptions.Exit:
+    from certdoctor.render.text import safe
+
+    click.echo(f"error: {safe(' '.join(str(message).split()))}", err=True)
+    click.echo(f"hint: {safe(hint or 'run certdoctor monitor --help for the arguments and options it takes.')}",
+               err=True)
+    return click.exceptions.Exit(int(Nagios.UNKNOWN))
+
+
+class MonitorCommand(click.Command):
+    """Argument errors exit 3 (UNKNOWN), not click's 2 (which would read as CRITICAL)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            raise _usage(exc.format_message(), "run 'certdoctor monitor --help' for the arguments and options "
+                                                "it takes.") from None
+
+
+@click.command("monitor", cls=MonitorCommand)
+@click.argument("targets", nargs=-1, metavar="[TARGET...]")
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None, metavar="FILE.toml",
+              help="A TOML file of [defaults], [[endpoint]] and [[file]] entries (docs/MONITOR.md).")
+@click.option("--targets", "targets_file", default=None, metavar="FILE",
+              help="One target per line (# comments; '-': stdin), streamed: never loaded whole.")
+@click.option("--ca-file", "ca_file", type=click.Path(), default=None, metavar="FILE", help=CA_FILE_HELP)
+@click.option("--client", default="requests", show_default=True,
+              type=click.Choice(["requests", "httpx", "urllib", "pip"]), help="Whose trust store to verify with.")
+@click.option("--timeout", type=click.FloatRange(policy.TIMEOUT_MIN_SECONDS, policy.TIMEOUT_MAX_SECONDS),
+              default=policy.TIMEOUT_SECONDS, show_default=True, metavar="SECONDS",
+              help="Seconds per target: DNS, connect, proxy and handshake together.")
+@click.option("--warn-days", type=click.IntRange(0), default=policy.EXPIRING_SOON_DAYS, show_default=True,
+              help="WARNING when fewer days than this are left on the verified path.")
+@click.option("--crit-days", type=click.IntRange(0), default=policy.CRITICAL_DAYS, show_default=True,
+              help="CRITICAL when fewer days than this are left (and when expired).")
+@click.option("--proxy", default=None, metavar="URL", help=PROXY_HELP)
+@click.option("--resolve", "resolve", multiple=True, metavar="HOST:PORT:ADDR", help=RESOLVE_HELP)
+@click.option("--concurrency", type=click.IntRange(1, policy.MONITOR_MAX_CONCURRENCY),
+              default=policy.MONITOR_CONCURRENCY, show_default=True, help="Targets checked at once.")
+@click.option("--allow-private-fetch", "allow_private_fetch", is_flag=True, help=ALLOW_PRIVATE_FETCH_HELP)
+@password_option
+@json_option
+@click.option("--jsonl", "as_jsonl", is_flag=True, help="One JSON row per target, printed as each completes.")
+def command(targets: tuple[str, ...], config: str | None, targets_file: str | None, ca_file: str | None,
+            client: str, timeout: float, warn_days: int, crit_days: int, proxy: str | None,
+            resolve: tuple[str, ...], concurrency: int, allow_private_fetch: bool, password: str | None,
+            as_json: bool, as_jsonl: bool) -> int:
+    """Check many endpoints and certificate files at once (Nagios exit codes).
+
+    TARGET is an https:// URL, host[:port], or a certificate file, directory or glob (PEM, DER,
+    PKCS#7, PKCS#12; certbot live/ directories). Options are the defaults of every target; a
+    --config entry or --targets line may override them. Exit 0 ok, 1 warning, 2 critical,
+    3 unknown (or bad usage).
+    """
+    from certdoctor.errors import CertdoctorError
+
+    if as_json and as_jsonl:
+        raise _usage("--json and --jsonl are exclusive", "Pick one: --json (one document) or --jsonl (streamed).")
+    try:
+        specs = _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy,
+                       resolve, password)
+        return _run(specs, concurrency, allow_private_fetch, as_json, as_jsonl)
+    except CertdoctorError as exc:
+        raise _usage(exc.message, exc.hint) from None
+
+
+def _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy, resolve, password):
+    import itertools
+
+    from certdoctor.cli.common import install_resolve
+    from certdoctor.errors import UsageError
+    from certdoctor.monitor.config import Defaults, from_argument, load_config, stream_targets
+    from certdoctor.trust.ca_file import check_ca_file
+
+    if warn_days < crit_days:
+        raise UsageError(f"--warn-days ({warn_days}) must not be below --crit-days ({crit_days})",
+                         "warn-days is the earlier alarm, e.g. --warn-days 30 --crit-days 7.")
+    if not (targets or config or targets_file):
+        raise UsageError("nothing to monitor", "Give TARGETs, --config FILE.toml or --targets FILE.")
+    check_ca_file(ca_file)
+    install_resolve(resolve)
+    defaults = Defaults(ca_file=ca_file, client=client, proxy=proxy, warn_days=warn_days, crit_days=crit_days,
+                        timeout=timeout, password=password)
+    from_config: list = []
+    if config:
+        defaults, from_config = load_config(config, defaults)
+    argv = [from_argument(t, defaults, f"argument {i + 1}") for i, t in enumerate(targets)]
+    streamed = stream_targets(targets_file, defaults) if targets_file else iter(())
+    return itertools.chain(argv, from_config, streamed)
+
+
+def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_jsonl: bool) -> int:
+    import asyncio
+
+    from certdoctor.monitor.result import exit_code as exit_of
+    from certdoctor.monitor.run import run_monitor
+    from certdoctor.net.resolve import allowing_private_fetch
+    from certdoctor.render import monitor as render
+    from certdoctor.render.text import console, is_terminal
+
+    statuses: list[str] = []
+    kept: list = []  # --json: the row objects only; the table: the rows
+    con = console()
+    show_progress = not (as_json or as_jsonl) and is_terminal(None)
+
+    async def consume(progress) -> None:
+        async for row in run_monitor(specs, concurrency=concurrency, progress=progress.update):
+            statuses.append(row.status)
+            if as_jsonl:
+                click.echo(render.jsonl(row))
+            elif as_json:
+                kept.append(row.to_json())
+            else:
+                kept.append(row)
+
+    with allowing_private_fetch(allow_private_fetch), render.Progress(con, show_progress) as progress:
+        asyncio.run(consume(progress))
+    code = exit_of(statuses)
+    if as_json:
+        from certdoctor.render.json import emit
+
+        emit(render.monitor_json(kept, code))
+    elif not as_jsonl:
+        render.render_table(kept, code, con)
+    return code

@@ -1,0 +1,56 @@
+"""``run_monitor``: the one library call behind ``certdoctor monitor``.
+
+    >>> from certdoctor.monitor.run import run_monitor
+    >>> from certdoctor.monitor.config import endpoint
+    >>> async def main():
+    ...     async for row in run_monitor([endpoint("example.org")]):
+    ...         print(row.target, row.status, row.days_left)
+    >>> asyncio.run(main())                                  # doctest: +SKIP
+    example.org ok 61
+
+``targets`` is any iterable of :class:`~certdoctor.monitor.config.TargetSpec` (a list, or the
+generator of :func:`~certdoctor.monitor.config.stream_targets`: it is pulled lazily, at most
+``concurrency`` ahead of the rows already out). Rows come as targets complete and are not kept:
+memory follows the concurrency, not the number of targets. :func:`monitor` is the same,
+synchronous, collecting the rows (small fleets, scripts, tests).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import TYPE_CHECKING, AsyncIterator, Iterable, Mapping
+
+from certdoctor import policy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from certdoctor.monitor.config import TargetSpec
+    from certdoctor.monitor.result import Row
+    from certdoctor.net.fetch import FetchCache
+
+
+async def run_monitor(targets: "Iterable[TargetSpec]", *, concurrency: int = policy.MONITOR_CONCURRENCY,
+                      now: _dt.datetime | None = None, environ: Mapping[str, str] | None = None,
+                      cache: "FetchCache | None" = None, progress=None) -> "AsyncIterator[Row]":
+    """An async iterator of one :class:`~certdoctor.monitor.result.Row` per target (files and
+    globs expanded), in completion order. ``progress(started, finished)`` is called after each
+    row (the CLI's progress bar)."""
+    from certdoctor.monitor.engine import Engine
+
+    engine = Engine(concurrency=concurrency, now=now, environ=environ, cache=cache)
+    async for row in engine.rows(targets):
+        if progress is not None:
+            progress(engine.started, engine.finished)
+        yield row
+
+
+def monitor(targets: "Iterable[TargetSpec]", **kw) -> "list[Row]":
+    """:func:`run_monitor` run to the end on a fresh event loop; the rows in completion order."""
+    import asyncio
+
+    async def collect() -> list:
+        return [row async for row in run_monitor(targets, **kw)]
+
+    return asyncio.run(collect())
+
+
+__all__ = ["run_monitor", "monitor"]

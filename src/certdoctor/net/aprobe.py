@@ -1,0 +1,366 @@
+"""The asyncio twin of :func:`certdoctor.net.probe.probe`: one handshake, no thread per target.
+
+    >>> result = await aprobe("example.org", 443, timeout=5)          # doctest: +SKIP
+    >>> result.failure is None, len(result.chain_der)                 # doctest: +SKIP
+    (True, 3)
+
+The same sans-I/O state machine as the probe: an ``ssl.SSLObject`` over two ``ssl.MemoryBIO``
+(verification off, ``CERT_NONE``, from :func:`certdoctor.net.probe._context`, the one place it is
+set), fed by ``asyncio.open_connection`` streams instead of a blocking socket. What is shared with
+the probe, so that both say the same thing about the same server:
+
+* the context, the chain reader (``get_unverified_chain``, private ``_sslobj`` on 3.11), the
+  record readers (``_Flight``, ``_Framer``) and the byte cap (``max_bytes``: a 10 MB "chain"
+  stops at :data:`certdoctor.policy.PROBE_MAX_BYTES`);
+* every failure's wording: DNS and connect failures (``_dns_failure``/``_connect_failure``), the
+  proxy's (``_proxy_finding``) and the handshake's (``_classify``);
+* the result, a :class:`~certdoctor.net.probe.ProbeResult`.
+
+``timeout`` bounds the whole probe (DNS, connect, proxy CONNECT, handshake and the TLS 1.3
+post-handshake wait) on the loop's clock. Two things leave the loop, each bounded by the same
+deadline and run in the loop's default executor (a small pool, not a thread per target): the
+resolver (``loop.getaddrinfo``, which calls ``socket.getaddrinfo`` at call time, so
+``--resolve`` and the lab's overrides apply), and the legacy retry that tells an old-TLS or
+cipher-mismatch server apart (rare, synchronous, from the probe). No OCSP staple is asked for
+(the stdlib cannot; the monitor checks revocation from CRLs).
+
+Nothing is ever sent but the handshake; the connection is closed (aborted) right after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from certdoctor.net import probe as _p
+from certdoctor.net.probe import ProbeResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from certdoctor.net.probe import _Outcome, _Target
+
+
+class _AWire:
+    """An asyncio stream pair whose every wait is bounded and whose reads are counted (the
+    probe's ``_Wire``, awaited)."""
+
+    __slots__ = ("reader", "writer", "deadline", "limit", "received", "head", "pending")
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: float,
+                 limit: int) -> None:
+        self.reader, self.writer = reader, writer
+        self.deadline = deadline
+        self.limit = limit
+        self.received = 0
+        self.head = bytearray()
+        self.pending = bytearray()
+
+    def _left(self, until: float | None = None) -> float:
+        end = self.deadline if until is None else min(self.deadline, until)
+        left = end - time.monotonic()
+        if left <= 0:
+            raise _p._Deadline()
+        return left
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        try:
+            await asyncio.wait_for(self.writer.drain(), self._left())
+        except TimeoutError as exc:
+            raise _p._Deadline() from exc
+
+    async def recv(self, until: float | None = None) -> bytes:
+        if self.pending:
+            data = bytes(self.pending)
+            self.pending.clear()
+        else:
+            room = self.limit - self.received
+            try:
+                data = await asyncio.wait_for(self.reader.read(min(65536, room + 1)), self._left(until))
+            except TimeoutError as exc:
+                raise _p._Deadline() from exc
+        self.received += len(data)
+        if len(self.head) < _p._HEAD_KEEP:
+            self.head += data[: _p._HEAD_KEEP - len(self.head)]
+        if self.received > self.limit:
+            raise _p._TooMuch()
+        return data
+
+    def close(self) -> None:
+        try:
+            self.writer.transport.abort()  # no wait for a peer that may never read
+        except Exception:  # pragma: no cover - closing is best effort
+            pass
+
+
+async def _resolve(host: str, port: int, deadline: float) -> list[tuple]:
+    import socket
+
+    loop = asyncio.get_running_loop()
+    if _p._is_ip(host):
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _p._Deadline()
+    try:
+        infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), left)
+    except TimeoutError:
+        raise _p._Deadline() from None
+    seen, out = set(), []
+    for info in infos:
+        if info[4] not in seen:
+            seen.add(info[4])
+            out.append(info)
+    return out
+
+
+async def _connect(infos: list[tuple], port: int, deadline: float, limit: int) -> tuple[_AWire, str]:
+    """Connect to the first address that answers (the probe's share rule); the last error is raised."""
+    last: BaseException | None = None
+    for n, info in enumerate(infos):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        share = left if n == len(infos) - 1 else max(left / (len(infos) - n), min(left, 2.0))
+        addr = str(info[4][0])
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(addr, info[4][1]), share)
+        except BaseException as exc:  # noqa: BLE001 - tried in turn, the last one is reported
+            if not isinstance(exc, Exception):
+                raise
+            last = exc
+            continue
+        return _AWire(reader, writer, deadline, limit), addr
+    if last is None or isinstance(last, TimeoutError) and time.monotonic() >= deadline:
+        raise _p._Deadline()
+    raise last
+
+
+async def _direct(t: "_Target", deadline: float) -> tuple[_AWire, str]:
+    host = t.address or t.host
+    try:
+        infos = await _resolve(host, t.port, deadline)
+    except Exception as exc:  # noqa: BLE001
+        failure = _p._dns_failure(t, None if isinstance(exc, _p._Deadline) else exc)
+        if failure is None:
+            raise
+        raise _p._Fail(failure) from None
+    try:
+        return await _connect(infos, t.port, deadline, t.max_bytes)
+    except Exception as exc:  # noqa: BLE001
+        failure = _p._connect_failure(t, None if isinstance(exc, _p._Deadline) else exc,
+                                      [info[4][0] for info in infos])
+        if failure is None:
+            raise
+        raise _p._Fail(failure) from None
+
+
+async def _via_proxy(t: "_Target", deadline: float) -> tuple[_AWire, str | None]:
+    """HTTP CONNECT through ``t.proxy`` (net/proxy's request and reply parser, the probe's findings)."""
+    import socket
+
+    from certdoctor.net.proxy import HEADER_LIMIT, connect_request, parse_connect_reply
+    from certdoctor.net.proxy import authority as proxy_authority
+
+    px = _p._parse_proxy(t)
+    where = px.where
+    if px.scheme == "https":
+        loop = asyncio.get_running_loop()
+        finding = await loop.run_in_executor(None, _p._https_proxy_finding, t, px.host, px.port, deadline)
+        raise _p._Fail(finding)
+    try:
+        infos = await _resolve(px.host, px.port, deadline)
+        wire, paddr = await _connect(infos, px.port, deadline, t.max_bytes)
+    except (_p._Deadline, TimeoutError):
+        raise _p._Fail(_p._proxy_finding(t, f"the proxy {where} did not accept a connection within "
+                                            f"{t.timeout:g} s", "error: timed out")) from None
+    except socket.gaierror as exc:
+        raise _p._Fail(_p._proxy_finding(t, f"the proxy host {px.host} does not resolve",
+                                         f"error: socket.gaierror: {_p._err_text(exc)}")) from exc
+    except OSError as exc:
+        raise _p._Fail(_p._proxy_finding(t, f"the proxy {where} could not be reached",
+                                         f"error: {type(exc).__name__}: {_p._err_text(exc)}")) from exc
+    target = t.address or t.host
+    try:
+        request = connect_request(px, target, t.port, "certdoctor-probe")
+    except UnicodeError as exc:
+        wire.close()
+        raise _p._Fail(_p._proxy_finding(t, f"{target!r} cannot be named in CONNECT", f"error: {exc}",
+                                         paddr)) from None
+    try:
+        await wire.send(request)
+        buf = bytearray()
+        while b"\r\n\r\n" not in buf:
+            if len(buf) > HEADER_LIMIT:
+                raise _p._Fail(_p._proxy_finding(t, f"the proxy {where} sent more than 64 KiB of headers "
+                                                    "in reply to CONNECT", "error: header limit exceeded", paddr))
+            data = await wire.recv()
+            if not data:
+                raise _p._Fail(_p._proxy_finding(t, f"the proxy {where} closed the connection in reply to "
+                                                    "CONNECT", "error: EOF before a status line", paddr))
+            buf += data
+    except _p._Fail:
+        wire.close()
+        raise
+    except (_p._Deadline, _p._TooMuch, OSError) as exc:
+        wire.close()
+        what = "did not answer CONNECT in time" if isinstance(exc, _p._Deadline) else "failed during CONNECT"
+        raise _p._Fail(_p._proxy_finding(t, f"the proxy {where} {what}",
+                                         f"error: {type(exc).__name__}: {_p._err_text(exc)}", paddr)) from None
+    reply = parse_connect_reply(bytes(buf))
+    parts = reply.status_line.split(None, 2)
+    if not reply.ok:
+        wire.close()
+        if not reply.status_line.startswith("HTTP/"):
+            summary = f"the proxy {where} did not answer CONNECT with HTTP"
+        elif len(parts) >= 2 and parts[1] == "407":
+            summary = f"the proxy {where} requires authentication (407)"
+        else:
+            summary = f"the proxy {where} refused to CONNECT to {proxy_authority(target, t.port)}"
+        raise _p._Fail(_p._proxy_finding(t, summary, f"proxy answered: {reply.status_line[:200]!r}", paddr,
+                                         status=parts[1] if len(parts) >= 2 else None))
+    wire.head.clear()
+    wire.received = 0
+    wire.pending += reply.rest
+    return wire, None if not t.address else t.address
+
+
+async def _attempt(t: "_Target", deadline: float) -> "_Outcome":
+    """Connect (direct or through the proxy) and run one handshake. Never raises for the network."""
+    import ssl
+
+    out = _p._Outcome()
+    try:
+        wire, addr = await (_via_proxy(t, deadline) if t.proxy else _direct(t, deadline))
+    except _p._Fail as exc:
+        out.error = exc
+        return out
+    except Exception as exc:  # noqa: BLE001 - every outcome is data (classified as a failed handshake)
+        out.error = exc
+        return out
+    out.wire, out.address = wire, addr  # type: ignore[assignment]
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    sent_at = None
+    try:
+        obj = _p._context(False).wrap_bio(incoming, outgoing, server_hostname=t.servername or None)
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pass
+            data = outgoing.read()
+            if data:
+                await wire.send(data)
+                if sent_at is None:
+                    sent_at = time.monotonic()
+            data = await wire.recv()
+            if out.rtt is None and sent_at is not None:
+                out.rtt = time.monotonic() - sent_at
+            out.flight.feed(data)
+            if data:
+                incoming.write(data)
+            else:
+                incoming.write_eof()
+        data = outgoing.read()  # our Finished
+        if data:
+            await wire.send(data)
+    except Exception as exc:  # noqa: BLE001 - every outcome is data
+        out.error = exc
+        return out
+    out.chain = _p._chain(obj)
+    out.version = obj.version()
+    cipher = obj.cipher()
+    out.cipher = cipher[0] if cipher else None
+    out.alpn = obj.selected_alpn_protocol()
+    if out.version == "TLSv1.3":
+        await _after_handshake(out, wire, obj, incoming)
+    return out
+
+
+async def _after_handshake(out: "_Outcome", wire: _AWire, obj: Any, incoming: Any) -> None:
+    """The probe's TLS 1.3 wait (``_after_handshake``), awaited: read only, at most
+    ``POST_HANDSHAKE_WAIT``; tickets end it, an alert or a close means mutual TLS."""
+    import ssl
+
+    rtt = out.rtt or 0.05
+    end = time.monotonic() + min(_p.POST_HANDSHAKE_WAIT, max(0.25, 4 * rtt))
+    framer = _p._Framer()
+    while True:
+        try:
+            data = await wire.recv(until=end)
+        except _p._Deadline:
+            out.after = "quiet"
+            return
+        except ConnectionResetError as exc:
+            out.after, out.error, out.phase = "reset", exc, "after-handshake"
+            return
+        except (_p._TooMuch, OSError):
+            out.after = "quiet"
+            return
+        boundary = framer.feed(data)
+        if data:
+            incoming.write(data)
+        else:
+            incoming.write_eof()
+        try:
+            got = obj.read(16384)
+        except ssl.SSLWantReadError:
+            if data and boundary and framer.records:
+                out.after = "ticket"
+                return
+            if not data:
+                out.after, out.phase = "eof", "after-handshake"
+                out.error = EOFError("the server closed the connection right after the handshake")
+                return
+            continue
+        except ssl.SSLZeroReturnError as exc:
+            out.after, out.error, out.phase = "closed", exc, "after-handshake"
+            return
+        except ssl.SSLEOFError as exc:
+            out.after, out.error, out.phase = "eof", exc, "after-handshake"
+            return
+        except ssl.SSLError as exc:
+            out.after, out.error, out.phase = "alert", exc, "after-handshake"
+            return
+        out.after = "data" if got else "closed"
+        return
+
+
+async def aprobe(host: str, port: int = 443, *, servername: str | None = None, address: str | None = None,
+                 proxy: str | None = None, timeout: float = _p.DEFAULT_TIMEOUT,
+                 max_bytes: int = _p.DEFAULT_MAX_BYTES) -> ProbeResult:
+    """One TLS handshake with ``host:port`` on the running loop; the arguments and the result are
+    :func:`certdoctor.net.probe.probe`'s (no ``ocsp``). Network failures never raise: they are
+    the result's ``failure``. Bad arguments raise ``UsageError``."""
+    started = time.monotonic()
+    t = _p._target(host, port, servername, address, proxy, timeout, max_bytes)
+    deadline = started + t.timeout
+    first = await _attempt(t, deadline)
+    try:
+        reason = _p._reason(first.error)
+        if first.phase == "handshake" and (reason in _p._VERSION_REASONS or reason in _p._HANDSHAKE_FAILURE_REASONS):
+            # may make the probe's (synchronous) legacy retry: off the loop, within the same deadline
+            loop = asyncio.get_running_loop()
+            failure, used = await loop.run_in_executor(None, _p._classify, t, first, deadline)
+        else:
+            failure, used = _p._classify(t, first, deadline)
+    finally:
+        if first.wire is not None:
+            first.wire.close()
+    cert_req: bool | None = None
+    if used.flight.hs_types and used.version != "TLSv1.3":
+        cert_req = used.flight.certificate_request
+    elif failure is not None and failure.code is _p.Code.CLIENT_CERT_REQUIRED:
+        cert_req = True
+    wire = first.wire
+    return ProbeResult(
+        host=t.host, port=t.port, servername=t.servername, address=used.address or first.address,
+        chain_der=used.chain, tls_version=used.version, cipher=used.cipher, alpn=used.alpn,
+        ocsp_staple=None, failure=failure, elapsed=round(time.monotonic() - started, 6),
+        proxy=_p.redact(t.proxy) if t.proxy else None, client_cert_requested=cert_req,
+        ocsp_requested=False, bytes_received=wire.received if wire else 0,
+    )
+
+
+__all__ = ["aprobe"]
