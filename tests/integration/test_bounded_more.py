@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -163,6 +164,11 @@ def _pip_processes(marker: str) -> list[int]:
     return found
 
 
+#: pip needs a second or two to start and reach the server on a loaded machine: a budget that leaves
+#: it that, so the test sees the real pip dripped at and killed (not merely not started)
+PIP_TIMEOUT = 6.0
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_fix_client_pip_against_a_header_dripping_server_is_cut_short_at_the_deadline(tmp_path, capsys):
     root = TestCA("Pip Drip Root", aia_url=None, crl_url=None, ocsp_url=None)
@@ -177,17 +183,17 @@ def test_fix_client_pip_against_a_header_dripping_server_is_cut_short_at_the_dea
         with tls_server(leaf.cert, leaf.key, handler=_drip_headers, timeout=30) as srv:
             took, code, out, err = _timed(["fix", f"https://127.0.0.1:{srv.port}/", "--client", "pip",
                                            "--ca-file", str(ca_file), "--out", str(tmp_path / "out"),
-                                           "--timeout", str(TIMEOUT), "--json"], capsys)
+                                           "--timeout", str(PIP_TIMEOUT), "--json"], capsys)
             heads = [r for r in srv.records if isinstance(r, bytes)]
             left = _pip_processes(f":{srv.port}/simple/")
-    assert took <= LIMIT, f"fix --client pip took {took:.1f} s with --timeout {TIMEOUT}"
+    assert took <= PIP_TIMEOUT + policy.DEADLINE_MARGIN_SECONDS, f"fix --client pip took {took:.1f} s with --timeout {PIP_TIMEOUT}"
     assert any(b"GET /simple/" in h and b"pip/" in h for h in heads), heads  # the real pip reached the server
     assert not left, f"pip processes left running after fix returned: {left}"
     doc = json.loads(out)
     pip = next(p for p in doc["proofs"] if p["client"] == "pip")
     assert pip["ok"] is False and pip["cut_short"] is True, pip
-    assert f"took longer than its {TIMEOUT:g} s budget (--timeout): stopped after" in pip["error"]
-    assert "killed" in pip["error"] and pip["elapsed"] <= LIMIT
+    assert f"took longer than its {PIP_TIMEOUT:g} s budget (--timeout): stopped after" in pip["error"]
+    assert "killed" in pip["error"] and pip["elapsed"] <= PIP_TIMEOUT + policy.DEADLINE_MARGIN_SECONDS
     assert doc["proven"] is False and code == 1
     assert all(p["ok"] is False for p in doc["proofs"])  # nothing the deadline cut short counts as proof
     said = " ".join(doc["statements"])
@@ -235,3 +241,119 @@ def test_finish_process_returns_what_a_quick_child_printed():
     proc = start_process([sys.executable, "-c", "import sys; print('out'); print('err', file=sys.stderr); sys.exit(3)"])
     done, out, err, code = finish_process(proc, Deadline(30))
     assert (done, out.strip(), err.strip(), code) == (True, "out", "err", 3)
+
+
+# --------------------------------------------------------------------------- the pin race
+
+def _key_switching(first, later):
+    """A TLS server (a raw TCP handler) that presents ``first`` to its first connection and
+    ``later`` to every one after; each connection records what the client sent after the handshake
+    (a request head; ``b""``: nothing before it hung up), or ``("handshake failed", error)``."""
+    import ssl
+    import threading
+
+    count = {"n": 0}
+    lock = threading.Lock()
+
+    def handle(conn, srv) -> None:
+        with lock:
+            n = count["n"]
+            count["n"] += 1
+        ctx = first if n == 0 else later
+        tls = ctx.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
+        try:
+            tls.do_handshake()
+        except (ssl.SSLError, OSError) as exc:
+            srv.record(("handshake failed", repr(exc)))
+            return
+        got = b""
+        try:
+            while b"\r\n\r\n" not in got:  # a request head, or whatever came before EOF
+                chunk = tls.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        except (ssl.SSLError, OSError):
+            pass
+        srv.record(got)
+        if got:
+            with contextlib.suppress(OSError, ssl.SSLError):
+                tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    return handle
+
+
+@pytest.fixture(scope="module")
+def two_keys(tmp_path_factory):
+    from support.servers import server_context
+
+    d = tmp_path_factory.mktemp("pinrace")
+    root = TestCA("Pin Race Root", aia_url=None, crl_url=None, ocsp_url=None)
+    a = root.issue_cert("127.0.0.1", cn="key-a.test", aia_url=None, crl_url=None, ocsp_url=None)
+    b = root.issue_cert("127.0.0.1", cn="key-b.test", aia_url=None, crl_url=None, ocsp_url=None)
+    (d / "root.pem").write_bytes(root.cert_pem())
+    return a, b, str(d / "root.pem"), server_context(a), server_context(b)
+
+
+@pytest.mark.parametrize("client", ["requests", "httpx", "urllib", "pip"])
+def test_pin_race_the_second_connection_gets_no_request(two_keys, client):
+    from certdoctor.diagnose import diagnose
+    from certdoctor.model import Code
+    from certdoctor.pinning.pins import pin_of_certificate
+
+    a, b, ca_file, ctx_a, ctx_b = two_keys
+    with tcp_server(_key_switching(ctx_a, ctx_b)) as srv:
+        d = diagnose(f"https://127.0.0.1:{srv.port}/secret?token=1", client=client, ca_file=ca_file,
+                     pins=[pin_of_certificate(a.cert)], aia=False, revocation=False, timeout=5)
+        records = [srv.received(5) for _ in range(2)]  # the probe's connection, then the client's
+    assert records == [b"", b""], records  # both handshakes completed; neither got an application byte
+    assert len(srv.records) == 2 and all(r == b"" for r in srv.records), srv.records
+    assert d.outcome is not None and d.outcome.not_run == "pin mismatch on the real client's connection"
+    assert not d.outcome.ok and d.verifies is None and not d.ok and d.exit_code == 1
+    assert pin_of_certificate(b.cert).split("/", 1)[1] in d.outcome.error  # it names the key it was shown
+    pin = next(f for f in d.findings if f.code is Code.PIN_MISMATCH)
+    assert "another key to the next" in pin.summary and any("key-b.test" in e for e in pin.evidence)
+
+
+@pytest.mark.parametrize("client", ["requests", "httpx", "urllib", "pip"])
+def test_pin_race_guard_lets_a_server_keeping_its_pinned_key_be_asked(two_keys, client):
+    """The control: the same server presenting the pinned key to both connections gets the request
+    (so the records above would have shown it), with the pin of the leaf or of the root."""
+    from certdoctor.diagnose import diagnose
+    from certdoctor.pinning.pins import pin_of_certificate
+
+    a, _b, ca_file, ctx_a, _ctx_b = two_keys
+    with tcp_server(_key_switching(ctx_a, ctx_a)) as srv:
+        d = diagnose(f"https://127.0.0.1:{srv.port}/", client=client, ca_file=ca_file,
+                     pins=[pin_of_certificate(a.cert)], aia=False, revocation=False, timeout=5)
+        records = [srv.received(5) for _ in range(2)]
+    assert records[0] == b"" and records[1].startswith(b"GET / HTTP/1.1"), records
+    assert d.outcome.ok and d.outcome.not_run is None and d.verifies is True, d.outcome
+
+
+def test_run_client_with_pins_checks_the_chain_not_only_the_leaf(two_keys):
+    """A pin of the root (a CA of the verified chain) lets the client run; on this Python the
+    verified chain is known (3.10+), so a CA pin is not refused as 'not the leaf'."""
+    from cryptography import x509 as _x509
+
+    from certdoctor.net.client import run_client
+    from certdoctor.pinning.pins import pin_of_certificate
+    from certdoctor.trust.effective import effective_trust
+
+    a, _b, ca_file, ctx_a, _ = two_keys
+    root = _x509.load_pem_x509_certificate(Path(ca_file).read_bytes())
+    with tcp_server(_key_switching(ctx_a, ctx_a)) as srv:
+        url = f"https://127.0.0.1:{srv.port}/"
+        out = run_client("requests", url, effective_trust("requests", ca_file=ca_file, environ={}), timeout=5,
+                         pins=[pin_of_certificate(root)])
+        wrong = run_client("requests", url, effective_trust("requests", ca_file=ca_file, environ={}), timeout=5,
+                           pins=["sha256/" + "A" * 43 + "="])
+    assert out.ok and out.status == 200, out
+    assert not wrong.ok and wrong.not_run == "pin mismatch on the real client's connection", wrong
+    assert srv.records.count(b"") == 1 and sum(isinstance(r, bytes) and r.startswith(b"GET") for r in srv.records) == 1
+
+
+def test_the_pin_race_outcome_is_named_the_same_in_net_and_checks():
+    from certdoctor.checks.pins import PIN_RACE as judged
+    from certdoctor.net.client import PIN_RACE as recorded
+
+    assert judged == recorded
