@@ -236,7 +236,7 @@ def _gather(target: str, *, client, ca_file, python, proxy, servername, timeout,
         outcome = ClientOutcome.skipped(client, "pin mismatch")
     elif run_real_client and (res.failure is None or res.chain_der):
         outcome = run_client(client, tgt.url, trust, python=strict_python, proxy=used_proxy, timeout=timeout,
-                             servername=tgt.servername, deadline=deadline)
+                             servername=tgt.servername, deadline=deadline, pins=pins or None)
     options = Options(proxy=used_proxy, proxy_arg=proxy, ca_file=ca_file, servername=servername, timeout=timeout,
                       aia=aia, revocation=revocation, pins=tuple(pins), warn_days=warn_days,
                       run_real_client=run_real_client, clock_pinned=now is not None)

@@ -53,7 +53,9 @@ FRESH_LEAF = _dt.timedelta(minutes=FRESH_LEAF_MINUTES)
 #: intercepting device mints on the fly are.
 SHORT_LIFETIME_DAYS = 7
 SHORT_LIFETIME = _dt.timedelta(days=SHORT_LIFETIME_DAYS)
-#: The longest ``fix --client pip`` waits for the real pip (its own start-up included).
+#: The longest a pip proof run outside any command waits for the real pip (its own start-up
+#: included; a direct ``prove_pip`` call). Under a command its whole-run deadline (``--timeout``)
+#: ends it first: pip's process group is then killed.
 PIP_PROOF_SECONDS = 120.0
 
 # --------------------------------------------------------------------------- downloads (AIA, CRL, OCSP)

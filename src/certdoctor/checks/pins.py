@@ -18,7 +18,23 @@ def check(ctx: "Context") -> list[Finding]:
     f: list[Finding] = []
     outcome = ctx.evidence.outcome
     _check_pins(ctx.path, pins, f, outcome.not_run if outcome is not None else None)
+    if not f and outcome is not None and outcome.not_run == PIN_RACE:
+        wanted = sorted({p.split("/", 1)[-1] for p in pins})
+        f.append(Finding(
+            Code.PIN_MISMATCH, Severity.ERROR,
+            "The server showed a pinned key to one connection and another key to the next.",
+            ("The chain certdoctor captured carries a pinned key, but the real client's own connection was "
+             "presented keys none of which you pinned: the server (or someone in the middle) picks the key per "
+             "connection. The client aborted right after the handshake: the server was sent no request."),
+            tuple(f"expected: sha256/{w}" for w in wanted) + (outcome.error or "",),
+            "Find out which key is right with the server's operator; until then do not send this server data.",
+            Actor.CLIENT_USER, None))
     return f
+
+
+#: ``net/client.py`` ``PIN_RACE`` (checks never import ``net``): the real client's own connection
+#: presented no pinned key, so it sent no request
+PIN_RACE = "pin mismatch on the real client's connection"
 
 
 def pins_match(path: "PathResult | None", pins: Sequence[str]) -> bool:

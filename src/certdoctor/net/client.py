@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 from certdoctor import policy
 from certdoctor.errors import UsageError
@@ -64,6 +64,7 @@ def run_client(
     timeout: float = policy.TIMEOUT_SECONDS,
     servername: str | None = None,
     deadline: "Deadline | None" = None,
+    pins: "Iterable[str] | None" = None,
 ) -> ClientOutcome:
     """Run the real client library against ``url`` with exactly the effective trust.
 
@@ -79,16 +80,25 @@ def run_client(
     running command's, capped at ``timeout`` from now): the library's own ``timeout`` bounds each
     read only, so the run is a worker thread waited for until the deadline, whose TLS sockets
     are then shut down; the outcome then says how long it ran and what the budget was.
+
+    ``pins`` (SPKI pins, ``sha256/B64`` or bare base64, as ``--pin`` takes them): the client's own
+    connection is checked right after its handshake, before a byte of the request is sent — a
+    server that showed a pinned key to the probe and another to this connection gets no request;
+    the outcome is then ``not_run`` (``"pin mismatch on the real client's connection"``) and its
+    ``error`` names the keys presented. requests, pip's stack, httpx and urllib all make their TLS
+    connections through the context handed to them, whose socket and object classes do the check;
+    the real ``pip`` process (``fix --client pip``) cannot be checked so (it is not run with pins).
     """
     from certdoctor.net.deadline import SocketWatch, effective, run_bounded
 
     d = effective(deadline, timeout)
     start = time.monotonic()
     watch = SocketWatch()
+    wanted = frozenset(p.strip().split("/", 1)[-1] for p in pins) if pins else frozenset()
 
     def work() -> ClientOutcome:
         return _run_client(client, url, trust, python=python, proxy=proxy, timeout=max(0.05, d.op(timeout)),
-                           servername=servername, watch=watch)
+                           servername=servername, watch=watch, pins=wanted)
 
     done, value, error = run_bounded(work, d, watch)
     if error is not None:
@@ -100,7 +110,7 @@ def run_client(
 
 
 def _run_client(client: str, url: str, trust: "EffectiveTrust", *, python: str | None, proxy: str | None,
-                timeout: float, servername: str | None, watch) -> ClientOutcome:
+                timeout: float, servername: str | None, watch, pins: frozenset = frozenset()) -> ClientOutcome:
     from email.utils import parsedate_to_datetime
     from urllib.parse import urlsplit
 
@@ -113,6 +123,11 @@ def _run_client(client: str, url: str, trust: "EffectiveTrust", *, python: str |
         return ClientOutcome(client, False, exc.message, "OSError", None, None, time.monotonic() - start)
     if hasattr(ctx, "sslsocket_class"):
         ctx = watch.context(ctx)  # shut down at the deadline, whatever the library does
+    guard = _PinGuard(pins) if pins else None
+    if guard is not None and not guard.install(ctx):
+        return ClientOutcome(client, False, "this client's TLS context cannot be made to check --pin on its own "
+                             "connection, so it was not run", None, None, None, time.monotonic() - start,
+                             "pin check unavailable")
     status = None
     date_header = None
     sni = _other_name(url, servername)
@@ -175,6 +190,9 @@ def _run_client(client: str, url: str, trust: "EffectiveTrust", *, python: str |
     except UsageError:
         raise
     except Exception as exc:  # the client's own error is the evidence
+        if guard is not None and guard.refused:
+            return ClientOutcome(client, False, guard.refused, "PinMismatch", None, None, time.monotonic() - start,
+                                 PIN_RACE)
         if client == "urllib" and exc.__class__.__name__ == "HTTPError":
             status = getattr(exc, "code", None)
             date_header = exc.headers.get("Date") if getattr(exc, "headers", None) else None
@@ -189,7 +207,121 @@ def _run_client(client: str, url: str, trust: "EffectiveTrust", *, python: str |
                 http_date = http_date.replace(tzinfo=_dt.timezone.utc)
         except (TypeError, ValueError):
             http_date = None
+    if guard is not None and guard.refused:  # a library that swallowed the refusal: still no verdict
+        return ClientOutcome(client, False, guard.refused, "PinMismatch", None, None, time.monotonic() - start,
+                             PIN_RACE)
     return ClientOutcome(client, True, None, None, status, http_date, time.monotonic() - start)
+
+
+#: ``ClientOutcome.not_run`` when the real client's own connection presented no pinned key
+PIN_RACE = "pin mismatch on the real client's connection"
+
+
+class _PinGuard:
+    """``--pin`` on the real client's own connection: every TLS socket or object the context makes
+    checks, right after its handshake (chain and host verified), that its verified chain holds a
+    pinned key, and fails the handshake otherwise — before the library sends a byte of the request."""
+
+    def __init__(self, pins: frozenset) -> None:
+        self.pins = pins
+        self.refused: str | None = None
+
+    def install(self, ctx) -> bool:
+        import ssl
+
+        from certdoctor.net.deadline import socket_maker
+
+        maker = socket_maker(ctx)
+        sock_base = getattr(maker, "sslsocket_class", None)
+        obj_base = getattr(maker, "sslobject_class", None)
+        if not (isinstance(sock_base, type) and isinstance(obj_base, type)):
+            return False
+        guard = self
+
+        class _PinnedSocket(sock_base):  # type: ignore[misc, valid-type]
+            def do_handshake(self, *args, **kwargs):
+                ret = super().do_handshake(*args, **kwargs)
+                guard.check(self)
+                return ret
+
+        class _PinnedObject(obj_base):  # type: ignore[misc, valid-type]
+            def do_handshake(self, *args, **kwargs):
+                ret = super().do_handshake(*args, **kwargs)
+                guard.check(self)
+                return ret
+
+        try:
+            maker.sslsocket_class = _PinnedSocket
+            maker.sslobject_class = _PinnedObject
+        except (AttributeError, TypeError):
+            return False
+        return maker.sslsocket_class is _PinnedSocket and isinstance(ctx, ssl.SSLContext)
+
+    def check(self, tls) -> None:
+        presented = _presented_pins(tls)
+        if self.pins & {pin for pin, _name in presented}:
+            return
+        shown = ", ".join(f"sha256/{pin} ({name})" for pin, name in presented) or "no certificate"
+        self.refused = (f"the real client's own connection presented keys none of which is pinned: {shown}; "
+                        "the handshake was aborted before any request was sent (the probe's connection had "
+                        "shown a pinned key: the server changed its key between connections)")
+        raise _PinRefused(self.refused)
+
+
+def _pin_refused_class():
+    import ssl
+
+    class PinRefused(ssl.SSLError):
+        """The handshake completed, but no key of the verified chain is pinned: no request goes out."""
+
+    return PinRefused
+
+
+def _PinRefused(message: str):  # noqa: N802 - builds the ssl.SSLError subclass lazily (ssl on use)
+    return _pin_refused_class()(message)
+
+
+def _presented_pins(tls) -> list[tuple[str, str]]:
+    """(SPKI pin, short name) of each certificate of ``tls``'s verified chain, leaf first; only the
+    leaf's when this Python cannot tell the verified chain (then a pin of a CA cannot match: the
+    check fails closed)."""
+    from cryptography import x509
+
+    from certdoctor.model import spki_pin
+
+    ders: list[bytes] = []
+    c_obj = getattr(tls, "_sslobj", None)
+    for obj in (tls, c_obj):
+        method = getattr(obj, "get_verified_chain", None)
+        if not callable(method):
+            continue
+        try:
+            items = method() or []
+        except (ValueError, AttributeError, OSError):
+            continue
+        ders = [_der_of(i) for i in items]
+        if ders:
+            break
+    if not ders:
+        leaf = tls.getpeercert(binary_form=True)
+        ders = [leaf] if leaf else []
+    out = []
+    for der in ders:
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            continue
+        names = cert.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+        out.append((spki_pin(cert), str(names[0].value) if names else cert.subject.rfc4514_string()))
+    return out
+
+
+def _der_of(item) -> bytes:
+    if isinstance(item, (bytes, bytearray)):
+        return bytes(item)
+    import _ssl
+
+    return item.public_bytes(_ssl.ENCODING_DER)
 
 
 def _no_redirect_class():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import io
+import os
 import socket
 import threading
 import time
@@ -56,8 +57,12 @@ class Deadline:
         return max(floor, left if per_op is None else min(per_op, left))
 
     def sub(self, seconds: float) -> "Deadline":
-        """A deadline ``seconds`` from now, never later than this one (a step's own budget)."""
-        return Deadline(max(0.0, min(seconds, self.end - time.monotonic())))
+        """A deadline ``seconds`` from now, never later than this one (a step's own budget): this
+        one itself when it ends first (its messages then name the command's budget)."""
+        now = time.monotonic()
+        if self.end <= now + seconds:
+            return self
+        return Deadline(max(0.0, seconds), start=now)
 
     def message(self, what: str) -> str:
         return (f"{what} took longer than its {self.budget:g} s budget (--timeout): stopped after "
@@ -179,8 +184,9 @@ class SocketWatch:
     def context(self, ctx):
         """``ctx`` (an ``ssl.SSLContext``), whose TLS sockets are registered here as they are made."""
         watch = self
-        base = getattr(ctx, "sslsocket_class", None)
-        if not isinstance(base, type):  # a context that makes its sockets otherwise (truststore)
+        maker = socket_maker(ctx)
+        base = getattr(maker, "sslsocket_class", None)
+        if not isinstance(base, type):  # a context that makes its sockets otherwise
             return ctx
 
         class _Watched(base):  # type: ignore[misc, valid-type]
@@ -190,10 +196,20 @@ class SocketWatch:
                 return super()._create(sock, *args, **kwargs)
 
         try:
-            ctx.sslsocket_class = _Watched
+            maker.sslsocket_class = _Watched
         except (AttributeError, TypeError):
             pass  # the worker thread is still abandoned at the deadline
         return ctx
+
+
+def socket_maker(ctx):
+    """The ``ssl.SSLContext`` whose ``sslsocket_class``/``sslobject_class`` really make ``ctx``'s
+    TLS sockets: ``ctx`` itself, or for a ``truststore.SSLContext`` the context it wraps (it
+    hands every ``wrap_socket``/``wrap_bio`` to that one and ignores its own classes)."""
+    inner = getattr(ctx, "_ctx", None)
+    if type(ctx).__module__.startswith("truststore") and inner is not None and hasattr(inner, "sslsocket_class"):
+        return inner
+    return ctx
 
 
 def _shutdown(sock) -> None:
@@ -225,5 +241,60 @@ def run_bounded(fn: Callable[[], object], deadline: Deadline, watch: SocketWatch
     return True, box.get("value"), box.get("error")
 
 
+# --------------------------------------------------------------------------- a child process (the real pip)
+
+def start_process(argv, **popen_kw):
+    """``subprocess.Popen(argv)`` in a process group of its own (a new session), output captured,
+    so :func:`finish_process` can kill it and everything it started at the deadline."""
+    import subprocess
+
+    popen_kw.setdefault("stdout", subprocess.PIPE)
+    popen_kw.setdefault("stderr", subprocess.PIPE)
+    popen_kw.setdefault("stdin", subprocess.DEVNULL)
+    if os.name == "posix":
+        popen_kw.setdefault("start_new_session", True)
+    return subprocess.Popen(argv, **popen_kw)
+
+
+def finish_process(proc, deadline: Deadline) -> tuple[bool, str, str, int | None]:
+    """Wait for ``proc`` (from :func:`start_process`) until ``deadline``. Returns ``(done, stdout,
+    stderr, returncode)``; when time runs out the whole process group is killed (SIGKILL: a child
+    dripping a server's answer gets no grace) and ``done`` is False."""
+    import subprocess
+
+    try:
+        out, err = proc.communicate(timeout=deadline.remaining())
+        return True, _text(out), _text(err), proc.returncode
+    except subprocess.TimeoutExpired:
+        pass
+    kill_group(proc)
+    try:
+        out, err = proc.communicate(timeout=1.0)
+    except subprocess.TimeoutExpired:  # a grandchild that left the group holds the pipes: stop reading
+        out = err = b""
+        with contextlib.suppress(OSError, ValueError):
+            for f in (proc.stdout, proc.stderr):
+                if f is not None:
+                    f.close()
+    return False, _text(out), _text(err), proc.returncode
+
+
+def kill_group(proc) -> None:
+    """SIGKILL ``proc``'s process group (it leads its own: :func:`start_process`), then ``proc``."""
+    import signal
+
+    if os.name == "posix":
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        proc.kill()
+
+
+def _text(data) -> str:
+    if data is None:
+        return ""
+    return data if isinstance(data, str) else data.decode("utf-8", "replace")
+
+
 __all__ = ["Deadline", "DeadlineExceeded", "current", "within", "effective", "bounded_response",
-           "SocketWatch", "run_bounded", "HINT"]
+           "SocketWatch", "socket_maker", "run_bounded", "start_process", "finish_process", "kill_group", "HINT"]

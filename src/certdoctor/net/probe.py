@@ -1162,6 +1162,11 @@ def probe(host: str, port: int = 443, *, servername: str | None = None, address:
     started = time.monotonic()
     t = _target(host, port, servername, address, proxy, timeout, max_bytes)
     deadline = started + t.timeout
+    from certdoctor.net.deadline import current
+
+    command = current()  # never beyond the running command's whole-run deadline (--timeout)
+    if command is not None:
+        deadline = min(deadline, max(started + 0.05, command.end))
     first = _attempt(t, deadline, legacy=False)
     try:
         failure, used = _classify(t, first, deadline)

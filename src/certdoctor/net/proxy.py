@@ -3,7 +3,7 @@
 :func:`effective_proxy` follows ``--proxy``, then ``HTTPS_PROXY``/``ALL_PROXY`` with ``NO_PROXY``
 exemptions, as requests, httpx, urllib and pip do. :func:`parse_proxy`, :func:`connect_request`
 and :func:`parse_connect_reply` are the pieces of a CONNECT; the probe drives them over its
-deadline-bounded wire, :func:`open_tunnel` over a plain blocking socket.
+deadline-bounded wire, :func:`open_tunnel` over a plain socket, under the command's deadline.
 
     >>> effective_proxy("https://example.org/", None, {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "example.org"})
     >>> parse_proxy("http://u:p@proxy:3128").where
@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 from urllib.parse import urlsplit
 
 from certdoctor.errors import UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from certdoctor.net.deadline import Deadline
 
 #: The most header bytes a proxy may send in reply to CONNECT.
 HEADER_LIMIT = 65536
@@ -150,11 +153,21 @@ def parse_connect_reply(head_and_rest: bytes) -> ConnectReply:
     return ConnectReply(status_line, status, rest)
 
 
-def open_tunnel(proxy: str, host: str, port: int, timeout: float, agent: str = "certdoctor"):
+def open_tunnel(proxy: str, host: str, port: int, timeout: float, agent: str = "certdoctor", *,
+                deadline: "Deadline | None" = None):
     """A blocking TCP socket to ``host:port`` through ``proxy``'s CONNECT; ``OSError`` when the
-    proxy cannot be reached or refuses. Nothing of the tunnel is read past the headers."""
+    proxy cannot be reached or refuses. Nothing of the tunnel is read past the headers.
+
+    The whole exchange (resolving and connecting to the proxy, the request, the reply's status
+    line and headers) ends by ``deadline`` (default: the running command's, capped at ``timeout``
+    from now); ``timeout`` caps each socket operation. A proxy that drips its reply is cut off at
+    the deadline (``TimeoutError`` saying how long it took and what the budget was), one that
+    sends more than :data:`HEADER_LIMIT` bytes of headers at the limit."""
     import socket
 
+    from certdoctor.net.deadline import effective, run_bounded
+
+    d = effective(deadline, timeout)
     try:
         p = parse_proxy(proxy)
     except UsageError as exc:
@@ -165,22 +178,75 @@ def open_tunnel(proxy: str, host: str, port: int, timeout: float, agent: str = "
         request = connect_request(p, host, port, agent)
     except UnicodeError as exc:
         raise OSError(f"{host!r} cannot be named in CONNECT ({exc})") from None
-    raw = socket.create_connection((p.host, p.port), timeout=timeout)
+
+    def too_slow(what: str) -> TimeoutError:
+        return TimeoutError(d.message(f"{what} the proxy {p.where}"))
+
+    done, infos, err = run_bounded(lambda: socket.getaddrinfo(p.host, p.port, type=socket.SOCK_STREAM), d)
+    if not done:
+        raise too_slow("resolving")
+    if err is not None:
+        raise OSError(f"the proxy host {p.host} does not resolve: {err}")
+    raw = None
+    last: OSError | None = None
+    for family, type_, proto, _cn, sockaddr in infos:
+        if d.expired:
+            break
+        s = socket.socket(family, type_, proto)
+        try:
+            s.settimeout(d.op(timeout, floor=0.01))
+            s.connect(sockaddr)
+        except OSError as exc:
+            s.close()
+            last = exc
+            continue
+        raw = s
+        break
+    if raw is None:
+        if last is None or d.expired:
+            raise too_slow("connecting to")
+        raise last
     try:
+        raw.settimeout(d.op(timeout, floor=0.01))
         raw.sendall(request)
-        head = bytearray()
-        while not head.endswith(b"\r\n\r\n"):  # byte by byte: nothing of the tunnel is read
-            if len(head) > HEADER_LIMIT:
-                raise OSError(f"the proxy {p.where} sent more than 64 KiB of headers in reply to CONNECT")
-            b = raw.recv(1)
-            if not b:
-                raise OSError(f"the proxy {p.where} closed the connection in reply to CONNECT")
-            head += b
-        reply = parse_connect_reply(bytes(head))
+        head = _read_connect_reply(raw, d, timeout, p.where, too_slow)
+        reply = parse_connect_reply(head)
         if not reply.ok:
             raise OSError(f"the proxy {p.where} refused to CONNECT to {authority(host, port)}: "
                           f"{reply.status_line[:200]!r}")
     except BaseException:
         raw.close()
         raise
+    raw.settimeout(d.op(timeout, floor=0.01))
     return raw
+
+
+def _read_connect_reply(raw, d: "Deadline", timeout: float, where: str, too_slow) -> bytes:
+    """The proxy's reply up to and including the blank line, not one byte of the tunnel more:
+    each read peeks at what arrived (``MSG_PEEK``) and takes only up to the end of the headers.
+    Every read gets only the time left before ``d``, and the loop checks ``d`` itself."""
+    import socket
+
+    head = bytearray()
+    while True:
+        if d.expired:
+            raise too_slow("the reply to CONNECT from")
+        if len(head) > HEADER_LIMIT:
+            raise OSError(f"the proxy {where} sent more than {HEADER_LIMIT // 1024} KiB of headers in reply to CONNECT")
+        raw.settimeout(d.op(timeout, floor=0.01))
+        try:
+            peek = raw.recv(min(65536, HEADER_LIMIT + 4 - len(head)), socket.MSG_PEEK)
+        except (TimeoutError, socket.timeout):
+            if d.expired:
+                raise too_slow("the reply to CONNECT from") from None
+            raise
+        if not peek:
+            raise OSError(f"the proxy {where} closed the connection in reply to CONNECT")
+        # where the blank line ends, counting the last 3 bytes already taken
+        tail = bytes(head[-3:])
+        at = (tail + peek).find(b"\r\n\r\n")
+        take = len(peek) if at < 0 else at + 4 - len(tail)
+        got = raw.recv(take)  # exactly what was peeked at (never blocks: it is there)
+        head += got
+        if at >= 0 and len(got) == take:
+            return bytes(head)

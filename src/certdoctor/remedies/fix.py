@@ -27,12 +27,15 @@ import datetime as _dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from certdoctor import policy
 from certdoctor.errors import UsageError
 from certdoctor.model import CertInfo, Code, normalize_fingerprint
 from certdoctor.x509.path import can_issue
+
+if TYPE_CHECKING:  # pragma: no cover
+    from certdoctor.net.deadline import Deadline
 
 CLIENT_FIXABLE_TRUST = (Code.UNTRUSTED_ROOT, Code.INTERCEPTING_PROXY, Code.SELF_SIGNED, Code.CERTIFI_OUTDATED)
 SERVER_ONLY = (
@@ -43,12 +46,17 @@ SERVER_ONLY = (
 
 @dataclass(frozen=True, slots=True)
 class Proof:
-    """One real client run with the produced bundle."""
+    """One real client run with the produced bundle.
+
+    ``cut_short``: the command's deadline (``--timeout``) ended the run before the client did
+    (then ``error`` says how long it ran and what the budget was); ``elapsed``: how long it ran."""
 
     client: str
     ok: bool
     error: str | None
     status: int | None
+    elapsed: float | None = None
+    cut_short: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,16 +149,27 @@ def _bundle_bytes(trust, extra: Sequence[CertInfo], now, base=None) -> bytes:
 
 
 def prove(url: str, bundle: str, *, proxy: str | None = None, timeout: float = policy.TIMEOUT_SECONDS,
-          servername: str | None = None, client: str = "requests") -> tuple[Proof, ...]:
+          servername: str | None = None, client: str = "requests",
+          deadline: "Deadline | None" = None) -> tuple[Proof, ...]:
     """Run the real requests (and httpx, when installed) against ``url`` trusting ``bundle`` —
     and, for ``client="pip"``, the real pip too (:func:`prove_pip`).
 
     The runs are :func:`certdoctor.net.client.run_client`'s, with ``bundle`` as the only
     bundle (``verify=bundle`` / ``cafile=bundle``) and no environment, so the proof never depends
-    on ``REQUESTS_CA_BUNDLE``; ``servername`` is sent as SNI and checked, as in the diagnosis."""
+    on ``REQUESTS_CA_BUNDLE``; ``servername`` is sent as SNI and checked, as in the diagnosis.
+
+    All of them end by ``deadline`` (default: the running command's — ``--timeout`` bounds the
+    whole ``fix`` — capped at ``timeout`` from now): pip's process is started first (it needs a
+    second to start) and runs while the in-process clients do; a run the deadline ends is a
+    failed proof that says it was cut short, after how long, and what the budget was; a client
+    no time was left for is not started."""
+    import time
+
     from certdoctor.net.client import run_client
+    from certdoctor.net.deadline import effective
     from certdoctor.trust.effective import effective_trust
 
+    d = effective(deadline, timeout)
     clients = ["requests"]
     try:
         import httpx  # noqa: F401
@@ -158,15 +177,32 @@ def prove(url: str, bundle: str, *, proxy: str | None = None, timeout: float = p
         pass
     else:
         clients.append("httpx")
+    pip_run = _start_pip(url, bundle, proxy=proxy, timeout=timeout, servername=servername, deadline=d) \
+        if client == "pip" else None
     proofs = []
-    for name in clients:
-        out = run_client(name, url, effective_trust(name, ca_file=bundle, environ={}), proxy=proxy,
-                         timeout=timeout, servername=servername)
-        error = None if out.ok else _short_error(out.error or "failed")
-        proofs.append(Proof(name, out.ok, error, out.status))
-    if client == "pip":
-        proofs.append(prove_pip(url, bundle, proxy=proxy, timeout=timeout, servername=servername))
+    try:
+        for name in clients:
+            if d.expired:
+                proofs.append(_not_started(name, d))
+                continue
+            t0 = time.monotonic()
+            out = run_client(name, url, effective_trust(name, ca_file=bundle, environ={}), proxy=proxy,
+                             timeout=timeout, servername=servername, deadline=d)
+            cut = not out.ok and d.expired  # the run ended because the deadline did
+            error = None if out.ok else _short_error(out.error or "failed")
+            proofs.append(Proof(name, out.ok, error, out.status, round(time.monotonic() - t0, 3), cut))
+    except BaseException:
+        if pip_run is not None:
+            _abort_pip(pip_run)
+        raise
+    if pip_run is not None:
+        proofs.append(_finish_pip(pip_run, d))
     return tuple(proofs)
+
+
+def _not_started(client: str, d: "Deadline") -> Proof:
+    return Proof(client, False, d.message(f"the {client} proof") + ": not started, no time was left", None,
+                 0.0, True)
 
 
 def _short_error(text: str) -> str:
@@ -187,7 +223,8 @@ PIP_PROBE_PACKAGE = "certdoctor-fix-proof-no-such-package"
 
 
 def prove_pip(url: str, bundle: str, *, proxy: str | None = None, timeout: float = policy.TIMEOUT_SECONDS,
-              servername: str | None = None, python: str | None = None) -> Proof:
+              servername: str | None = None, python: str | None = None,
+              deadline: "Deadline | None" = None) -> Proof:
     """The real pip (``python -m pip download --cert BUNDLE``) against the target as an index.
 
     pip runs in its own process, ``--isolated`` and without ``REQUESTS_CA_BUNDLE``,
@@ -200,14 +237,43 @@ def prove_pip(url: str, bundle: str, *, proxy: str | None = None, timeout: float
     process (``--resolve``, the lab) and ``servername`` (connect to the URL's host, send and check
     the servername) are passed on by resolving them for pip's process before pip starts. Through a
     proxy pip asks the proxy for the servername itself (pip has no way to send another name than
-    the one it connects to), as the user's pip will."""
+    the one it connects to), as the user's pip will.
+
+    The run ends by ``deadline`` (default: the running command's; outside a command
+    :data:`~certdoctor.policy.PIP_PROOF_SECONDS`): pip's own ``--timeout`` bounds each read only,
+    so at the deadline pip's whole process group is killed and the proof says it was cut short
+    (how long it ran, what the budget was)."""
+    from certdoctor.net.deadline import effective
+
+    d = effective(deadline, policy.PIP_PROOF_SECONDS)
+    return _finish_pip(_start_pip(url, bundle, proxy=proxy, timeout=timeout, servername=servername,
+                                  python=python, deadline=d), d)
+
+
+@dataclass
+class _PipRun:
+    """A started pip proof: its process (or why it could not start) and its scratch directory."""
+
+    proc: object | None
+    tmp: object | None
+    started: float
+    error: str | None = None
+
+
+def _start_pip(url: str, bundle: str, *, proxy: str | None, timeout: float, servername: str | None,
+               deadline: "Deadline", python: str | None = None) -> _PipRun:
     import json
     import os
-    import subprocess
     import sys
     import tempfile
+    import time
     from urllib.parse import urlsplit
 
+    from certdoctor.net.deadline import start_process
+
+    started = time.monotonic()
+    if deadline.expired:
+        return _PipRun(None, None, started, "not started")
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or 443
@@ -221,32 +287,63 @@ def prove_pip(url: str, bundle: str, *, proxy: str | None = None, timeout: float
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("PIP_") and k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
     env["PIP_CONFIG_FILE"] = os.devnull
-    with tempfile.TemporaryDirectory(prefix="certdoctor-pip-proof-") as tmp:
-        args = ["download", "-vvv", "--isolated", "--no-deps", "--no-input", "--disable-pip-version-check",
-                "--retries", "0", "--timeout", f"{max(1, round(timeout))}", "--index-url", index,
-                "--cert", os.fspath(bundle), "-d", tmp, PIP_PROBE_PACKAGE]
-        if proxy:
-            args[1:1] = ["--proxy", proxy]
-        boot = (
-            "import runpy, socket, sys\n"
-            f"m = {json.dumps(mapping)}\n"
-            "if m:\n"
-            "    o = socket.getaddrinfo\n"
-            "    def g(h, *a, **k):\n"
-            "        n = h.decode() if isinstance(h, bytes) else h\n"
-            "        n = (n or '').rstrip('.').lower()\n"
-            "        return o(m.get(n, h), *a, **k)\n"
-            "    socket.getaddrinfo = g\n"
-            f"sys.argv = ['pip'] + {json.dumps(args)}\n"
-            "runpy.run_module('pip', run_name='__main__', alter_sys=True)\n")
-        try:
-            done = subprocess.run([python or sys.executable, "-c", boot], capture_output=True, text=True, env=env,
-                                  timeout=policy.PIP_PROOF_SECONDS, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return Proof("pip", False, f"pip did not finish within {policy.PIP_PROOF_SECONDS:g} s", None)
-        except OSError as exc:
-            return Proof("pip", False, f"pip could not be started: {exc}", None)
-    return pip_outcome(done.stdout + "\n" + done.stderr, done.returncode)
+    tmp = tempfile.TemporaryDirectory(prefix="certdoctor-pip-proof-")
+    per_read = max(1, round(min(timeout, deadline.remaining())))  # pip's own: each read, not the whole
+    args = ["download", "-vvv", "--isolated", "--no-deps", "--no-input", "--disable-pip-version-check",
+            "--retries", "0", "--timeout", f"{per_read}", "--index-url", index,
+            "--cert", os.fspath(bundle), "-d", tmp.name, PIP_PROBE_PACKAGE]
+    if proxy:
+        args[1:1] = ["--proxy", proxy]
+    boot = (
+        "import runpy, socket, sys\n"
+        f"m = {json.dumps(mapping)}\n"
+        "if m:\n"
+        "    o = socket.getaddrinfo\n"
+        "    def g(h, *a, **k):\n"
+        "        n = h.decode() if isinstance(h, bytes) else h\n"
+        "        n = (n or '').rstrip('.').lower()\n"
+        "        return o(m.get(n, h), *a, **k)\n"
+        "    socket.getaddrinfo = g\n"
+        f"sys.argv = ['pip'] + {json.dumps(args)}\n"
+        "runpy.run_module('pip', run_name='__main__', alter_sys=True)\n")
+    try:
+        proc = start_process([python or sys.executable, "-c", boot], env=env)
+    except OSError as exc:
+        tmp.cleanup()
+        return _PipRun(None, None, started, f"pip could not be started: {exc}")
+    return _PipRun(proc, tmp, started)
+
+
+def _abort_pip(run: _PipRun) -> None:
+    """Kill a started pip proof's process group and remove its scratch directory."""
+    from certdoctor.net.deadline import Deadline, finish_process
+
+    if run.proc is not None:
+        finish_process(run.proc, Deadline(0.0))
+    if run.tmp is not None:
+        run.tmp.cleanup()  # type: ignore[attr-defined]
+
+
+def _finish_pip(run: _PipRun, deadline: "Deadline") -> Proof:
+    """Wait for the pip proof until ``deadline``; at the deadline its process group is killed."""
+    import time
+
+    from certdoctor.net.deadline import finish_process
+
+    if run.proc is None:
+        if run.error == "not started":
+            return _not_started("pip", deadline)
+        return Proof("pip", False, run.error, None, 0.0)
+    try:
+        done, out, err, code = finish_process(run.proc, deadline)
+    finally:
+        run.tmp.cleanup()  # type: ignore[union-attr]
+    elapsed = round(time.monotonic() - run.started, 3)
+    if not done:
+        return Proof("pip", False, deadline.message("the pip proof") + " (pip and its process group were killed: "
+                     "the server had not finished answering)", None, elapsed, True)
+    proof = pip_outcome(out + "\n" + err, code if code is not None else -1)
+    return Proof(proof.client, proof.ok, proof.error, proof.status, elapsed)
 
 
 def pip_outcome(output: str, returncode: int) -> Proof:
@@ -366,7 +463,21 @@ def fix(
     ``intermediates`` are certificates the user obtained (file paths, or parsed certificates),
     e.g. the intermediate a server leaves out when AIA is blocked or absent: those on the path
     go into the bundle (``password`` opens a PKCS#12 one). ``trust_fingerprints`` are the roots (or self-signed certificates) the
-    user confirmed; nothing that cannot issue certificates is written unless it is one of them."""
+    user confirmed; nothing that cannot issue certificates is written unless it is one of them.
+    ``timeout`` bounds the whole run, the diagnosis and every proof together (within the running
+    command's deadline, when there is one)."""
+    from certdoctor.net.deadline import within
+
+    with within(timeout):
+        return _fix(target, out_dir, trust_fingerprints=trust_fingerprints, intermediates=intermediates,
+                    password=password, client=client, ca_file=ca_file, python=python, proxy=proxy,
+                    servername=servername, timeout=timeout, environ=environ, now=now, canaries=canaries)
+
+
+def _fix(target: str, out_dir: str | Path, *, trust_fingerprints: Sequence[str], intermediates: Sequence,
+         password: str | None, client: str, ca_file: str | None, python: str | None, proxy: str | None,
+         servername: str | None, timeout: float, environ, now: "_dt.datetime | None",
+         canaries: "Sequence[str] | str | None") -> FixResult:
     from certdoctor.diagnose import diagnose
     from certdoctor.net.proxy import proxy_for_host
     from certdoctor._text import shell
@@ -478,13 +589,20 @@ def fix(
             written.append(("ca_bundle_unproven", bundle_path))
             full_chain_data = None  # nothing else is left in --out: the chain came from the same path
             statements = [st for st in statements if st not in chain_statements]
-            failed = next((p for p in proofs if not p.ok), None)
-            statements.append(
-                "The real client still fails with this bundle"
-                + (f" ({failed.client}: {failed.error})" if failed and failed.error else "")
-                + f": it is not a fix, so it was left only as {bundle_path} (not {BUNDLE_NAME}) — do not use it. "
-                f"Next: `{shell('certdoctor', 'diagnose', d.target.url, '--ca-file', bundle_path)}` says what "
-                "is still wrong with it in place; delete the bundle if you do not need it.")
+            failed = next((p for p in proofs if not p.ok and not p.cut_short), None)
+            cut = next((p for p in proofs if not p.ok and p.cut_short), None)
+            if failed is None and cut is not None:  # not shown to fail: the deadline ended the proof first
+                statements.append(
+                    f"The proof was cut short by --timeout ({cut.client}: {cut.error}): the bundle is unproven, so it "
+                    f"was left only as {bundle_path} (not {BUNDLE_NAME}) — do not use it yet. Next: run again with a "
+                    "larger --timeout if the server is only slow.")
+            else:
+                statements.append(
+                    "The real client still fails with this bundle"
+                    + (f" ({failed.client}: {failed.error})" if failed and failed.error else "")
+                    + f": it is not a fix, so it was left only as {bundle_path} (not {BUNDLE_NAME}) — do not use it. "
+                    f"Next: `{shell('certdoctor', 'diagnose', d.target.url, '--ca-file', bundle_path)}` says what "
+                    "is still wrong with it in place; delete the bundle if you do not need it.")
     if full_chain_data is not None:
         full_chain_path = str(atomic_write(out / "full_chain.pem", full_chain_data))
         written.insert(0, ("full_chain", full_chain_path))
