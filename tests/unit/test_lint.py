@@ -25,6 +25,8 @@ from certdoctor.lint.scan import (
     lint_file,
     lint_paths,
     lint_source,
+    scan_file,
+    scan_source,
 )
 from certdoctor.model import Severity
 from certdoctor.render.sarif import sarif
@@ -35,11 +37,13 @@ GOOD = sorted((CORPUS / "good").glob("*.pysrc"))
 EXPECT = re.compile(r"#\s*expect:\s*([A-Z_, ]+)\s*$")
 
 
-def expected(path: Path) -> set[tuple[int, str]]:
-    """(line, code) pairs written in the corpus as trailing ``# expect: CODE[, CODE]``."""
+def expected(path: Path, marker: str = "expect") -> set[tuple[int, str]]:
+    """(line, code) pairs written in the corpus as trailing ``# expect: CODE[, CODE]`` (or
+    ``# hygiene: CODE`` / ``# evidence: CODE`` with ``marker``)."""
+    pattern = EXPECT if marker == "expect" else re.compile(rf"#\s*{marker}:\s*([A-Z_, ]+)\s*$")
     out = set()
     for lineno, line in enumerate(path.read_text().splitlines(), 1):
-        m = EXPECT.search(line)
+        m = pattern.search(line)
         if m:
             out.update((lineno, c.strip()) for c in m.group(1).split(",") if c.strip())
     return out
@@ -59,26 +63,42 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 
 def test_corpus_is_there():
     assert len(BAD) >= 5 and len(GOOD) >= 2
-    # every code is exercised by at least one true positive
+    # every code is exercised by at least one true positive (WARNINGS_DISABLED and CERT_OPTIONAL
+    # turn nothing off by themselves: hygiene notes, and evidence on the findings they go with)
     codes = {c for p in BAD for _, c in expected(p)}
-    assert codes == {c.value for c in LintCode}
+    hygiene = {c for p in BAD for _, c in expected(p, "hygiene")}
+    assert codes | hygiene == {c.value for c in LintCode}
+    assert hygiene == {"WARNINGS_DISABLED", "CERT_OPTIONAL"}
+    assert not codes & hygiene
+    assert {c for p in BAD for _, c in expected(p, "evidence")} == {"WARNINGS_DISABLED"}
 
 
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
 def test_bad_corpus_exact(path: Path):
-    findings, note, _ = lint_file(path)
+    r = scan_file(path)
+    findings, note = r.findings, r.note
     assert note is None
     got = {(f.location.line, f.code.value) for f in findings}
     want = expected(path)
-    assert want, "a bad corpus file without # expect: lines"
+    assert want or expected(path, "hygiene"), "a bad corpus file without # expect: lines"
     assert got == want, f"missing {sorted(want - got)}, unexpected {sorted(got - want)}"
+    got_h = {(f.location.line, f.code.value) for f in r.hygiene}
+    want_h = expected(path, "hygiene")
+    assert got_h == want_h, f"hygiene: missing {sorted(want_h - got_h)}, unexpected {sorted(got_h - want_h)}"
+    assert all(f.severity is Severity.INFO for f in r.hygiene)
+    for line, code in expected(path, "evidence"):
+        # the silencer is no result of its own: it is evidence on the findings it goes with
+        assert (line, code) not in got | got_h
+        assert any(e.startswith(f"line {line}: ") for f in findings for e in f.evidence), line
     lines = path.read_text().splitlines()
-    for f in findings:
+    for f in (*findings, *r.hygiene):
         assert f.location.path == str(path)
         assert f.location.snippet == lines[f.location.line - 1].strip()
         assert 1 <= f.location.column <= len(lines[f.location.line - 1])
         assert f.severity == RULES[f.code].severity or f.code is LintCode.WEAK_CIPHERS
         assert f.summary and f.explanation == RULES[f.code].why and f.fix == RULES[f.code].fix
+    for f in findings:
+        assert f.code.value not in ("WARNINGS_DISABLED", "CERT_OPTIONAL")
 
 
 @pytest.mark.parametrize("path", GOOD, ids=lambda p: p.stem)
@@ -94,6 +114,7 @@ def test_corpus_suppressions_counted():
     report = lint_paths([str(p) for p in BAD])
     assert report.suppressed == 2  # the two ignored lines of requests_verify.pysrc
     assert len(report.findings) == sum(len(expected(p)) for p in BAD)
+    assert len(report.hygiene) == sum(len(expected(p, "hygiene")) for p in BAD)
 
 
 def _statements_with_imports(path: Path) -> list[str]:
@@ -117,9 +138,10 @@ def test_prefilter_never_hides_a_finding(path: Path):
         body_only = snippet.split("\n", snippet.count("\n") - 1)[-1]
         for src in (snippet, body_only):
             try:
-                found = lint_source(src)
+                r = scan_source(src)
             except InputError:
                 continue
+            found = r.findings or r.hygiene  # a hygiene note must get through the pre-filter too
             if found:
                 checked += 1
                 assert _may_have_findings(src.encode()), src
@@ -200,7 +222,12 @@ def test_aiohttp_ssl_false_needs_aiohttp():
 def test_import_aliases_are_resolved():
     src = ("import urllib3 as u3\nfrom ssl import CERT_NONE as NOPE\n"
            "u3.disable_warnings()\nctx.verify_mode = NOPE\n")
-    assert codes(src) == [(2, "CERT_NONE"), (3, "WARNINGS_DISABLED"), (4, "CERT_NONE")]
+    # u3.disable_warnings is urllib3's: at module level it is evidence on the file's findings
+    assert codes(src) == [(2, "CERT_NONE"), (4, "CERT_NONE")]
+    assert all(f.evidence == ("line 3: u3.disable_warnings() silences all urllib3 warnings, "
+                              "InsecureRequestWarning too, so these unverified requests raise no "
+                              "warning either",) for f in lint_source(src))
+    assert scan_source(src.replace("import urllib3 as u3", "import other as u3")).findings[0].evidence == ()
 
 
 def test_one_finding_per_line_and_code():
@@ -538,3 +565,95 @@ def test_certdoctor_itself_is_clean_and_cert_none_lives_only_in_the_probe():
             if "# certdoctor: ignore[CERT_NONE]" in line:
                 suppressed.append((path.name, n))
     assert [name for name, _ in suppressed] == ["probe.py"], suppressed
+
+
+# --------------------------------------------------------------------------- strict precision rules
+
+def test_self_check_hostname_of_a_non_context_class_is_a_field():
+    emulation = ("import ssl\nclass PyOpenSSLContext:\n    def __init__(self):\n"
+                 "        self.check_hostname = False\n")
+    assert codes(emulation) == []
+    # a real context (an SSLContext subclass, also through a class of the module) is found
+    real = emulation.replace("class PyOpenSSLContext:", "class Ctx(ssl.SSLContext):")
+    assert codes(real) == [(4, "CHECK_HOSTNAME_OFF")]
+    deeper = ("import ssl\nclass Base(ssl.SSLContext):\n    pass\nclass Ctx(Base):\n"
+              "    def __init__(self):\n        self.check_hostname = False\n")
+    assert codes(deeper) == [(6, "CHECK_HOSTNAME_OFF")]
+    # a context held by the object, or any other context, is still found
+    held = emulation.replace("self.check_hostname", "self.ctx.check_hostname")
+    assert codes(held) == [(4, "CHECK_HOSTNAME_OFF")]
+    assert codes("import ssl\nctx = ssl.create_default_context()\nctx.check_hostname = False\n") == [
+        (3, "CHECK_HOSTNAME_OFF")]
+
+
+def test_cert_reqs_spelled_as_a_string_in_a_dict_is_cert_none():
+    src = ("import urllib3\ndef pool(verify):\n    kw = {}\n    if verify:\n"
+           "        kw['cert_reqs'] = 'CERT_REQUIRED'\n    else:\n        kw['cert_reqs'] = 'CERT_NONE'\n"
+           "    opts = {'cert_reqs': 'NONE', 'ssl_cert_reqs': 0}\n"
+           "    return urllib3.PoolManager(**kw)\n")
+    assert codes(src) == [(7, "CERT_NONE"), (8, "CERT_NONE")]
+    assert codes("kw = {'cert_reqs': 'CERT_REQUIRED'}\nkw['cert_reqs'] = 'REQUIRED'\n") == []
+
+
+def test_an_expected_value_only_compared_is_no_connection():
+    test = ("import unittest\nfrom kubernetes.config import load\nclass FakeConfig:\n    pass\n"
+            "class T(unittest.TestCase):\n    def test_a(self):\n"
+            "        expected = FakeConfig(host='h', verify_ssl=False)\n"
+            "        self.assertEqual(expected, load())\n"
+            "        assert expected == load()\n")
+    assert codes(test) == []
+    # used for anything but a comparison: found
+    used = test.replace("        assert expected == load()\n", "        connect(expected)\n")
+    assert codes(used) == [(7, "VERIFY_FALSE")]
+    # a call known to be an HTTP client's is found even when only compared
+    known = ("import requests\ndef test():\n    s = requests.Session(verify=False)\n"
+             "    assert s == 1\n")
+    assert codes(known) == [(3, "VERIFY_FALSE")]
+    # never bound, never compared: found
+    assert codes(test.replace("expected = FakeConfig", "FakeConfig")) == [(7, "VERIFY_FALSE")]
+
+
+def test_a_silenced_warning_goes_with_the_findings_of_its_function():
+    src = ("import requests, urllib3\n"
+           "def a(u):\n    urllib3.disable_warnings()\n    return requests.get(u, verify=False)\n"
+           "def b(u):\n    return requests.get(u, verify=False)\n"
+           "def c(u, v):\n    urllib3.disable_warnings()\n    return requests.get(u, verify=v)\n")
+    r = scan_source(src)
+    assert [(f.location.line, f.code.value, bool(f.evidence)) for f in r.findings] == [
+        (4, "VERIFY_FALSE", True), (6, "VERIFY_FALSE", False)]
+    assert "InsecureRequestWarning is silenced (line 3)" in r.findings[0].summary
+    # c decides verification at run time: the silencer is a hygiene note, INFO, not a finding
+    assert [(f.location.line, f.code.value, f.severity) for f in r.hygiene] == [
+        (8, "WARNINGS_DISABLED", Severity.INFO)]
+    # suppressed like a finding
+    quiet = src.replace("    urllib3.disable_warnings()\n    return requests.get(u, verify=v)",
+                        "    urllib3.disable_warnings()  # certdoctor: ignore[WARNINGS_DISABLED]\n"
+                        "    return requests.get(u, verify=v)")
+    assert scan_source(quiet).hygiene == () and scan_source(quiet).suppressed == 1
+
+
+def test_cert_optional_by_role():
+    client = "import ssl\nctx = ssl.create_default_context()\nctx.verify_mode = ssl.CERT_OPTIONAL\n"
+    server = client.replace("create_default_context()", "SSLContext(ssl.PROTOCOL_TLS_SERVER)")
+    unknown = "import ssl\ndef f(ctx):\n    ctx.verify_mode = ssl.CERT_OPTIONAL\n"
+    used = ("import ssl\ndef f(sock):\n    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS)\n"
+            "    ctx.verify_mode = ssl.CERT_OPTIONAL\n    return ctx.wrap_socket(sock, server_hostname='h')\n")
+    for src in (client, server, used):
+        r = scan_source(src)
+        assert r.findings == () and r.hygiene == (), src
+    r = scan_source(unknown)
+    assert r.findings == () and [f.code.value for f in r.hygiene] == ["CERT_OPTIONAL"]
+
+
+def test_hygiene_is_shown_but_not_a_finding(tmp_path, capsys):
+    f = tmp_path / "app.py"
+    f.write_text("import urllib3\nurllib3.disable_warnings()\n")
+    code, out, _ = run_cli(capsys, str(f))
+    assert code == 0
+    assert "WARNINGS_DISABLED" in out and "hygiene" in out.lower()
+    assert "No disabled or weakened TLS verification" in out
+    code, out, _ = run_cli(capsys, "--json", str(f))
+    doc = json.loads(out)
+    assert code == 0 and doc["findings"] == [] and doc["counts"] == {}
+    assert [h["code"] for h in doc["hygiene"]] == ["WARNINGS_DISABLED"]
+    assert doc["hygiene"][0]["severity"] == "info"

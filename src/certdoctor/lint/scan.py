@@ -34,12 +34,14 @@ finding's line suppresses it. What is found (codes are stable, never renamed):
   host names itself); an ``SSLContext()`` / ``SSLContext(PROTOCOL_TLS)`` (verify_mode
   CERT_NONE until told otherwise) used as a client's context (``wrap_socket(server_hostname=)``,
   passed as ``ssl=``/``context=``/``ssl_context=``/``verify=``) whose ``verify_mode`` is never set;
-* ``CERT_NONE`` / ``CERT_OPTIONAL``: any reference outside a comparison, ``cert_reqs="CERT_NONE"``
-  (or ``"NONE"``), ``verify_mode = 0``, ``ssl.VerifyMode(0)``, ``from ssl import CERT_NONE``;
+* ``CERT_NONE``: any reference outside a comparison, ``cert_reqs="CERT_NONE"`` (or ``"NONE"``,
+  ``0``; also ``ssl_cert_reqs=``, ``kw["cert_reqs"] = "CERT_NONE"`` and ``{"cert_reqs": "NONE"}``:
+  urllib3 resolves the names), ``verify_mode = 0``, ``ssl.VerifyMode(0)``, ``from ssl import CERT_NONE``;
 * ``CHECK_HOSTNAME_OFF``: ``X.check_hostname = False``, ``check_hostname=False`` and urllib3's
-  ``assert_hostname=False`` keywords;
-* ``WARNINGS_DISABLED``: urllib3's ``disable_warnings(...)``, ``warnings.filterwarnings`` /
-  ``simplefilter`` ignoring ``InsecureRequestWarning``;
+  ``assert_hostname=False`` keywords; ``self.check_hostname = False`` only in a class that is an
+  SSLContext (a base named ``*Context``, or a context class of the module): elsewhere it is a field
+  of that object (urllib3's PyOpenSSLContext emulation), while ``self.ctx.check_hostname = False``
+  is always found;
 * ``PYTHONHTTPSVERIFY_OFF`` / ``CA_BUNDLE_EMPTY``: ``PYTHONHTTPSVERIFY`` set to ``0``,
   ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` set to ``""`` through ``os.environ``, ``putenv``,
   ``setdefault``, env dicts, keyword arguments, or ``NAME=…`` words of a command;
@@ -74,6 +76,24 @@ in a function that refers to one; CERT_NONE/check_hostname off in a module that 
 ``*verify_peercert*`` function (truststore: the OS verifies the chain); anything off inside an
 ``if`` whose test names a fingerprint/thumbprint (the pin replaces the chain check).
 
+Hygiene notes, not findings (:attr:`LintReport.hygiene`, INFO, never the exit status, never
+counted as findings of disabled verification):
+
+* ``WARNINGS_DISABLED``: urllib3's ``disable_warnings(...)``, ``warnings.filterwarnings`` /
+  ``simplefilter`` ignoring ``InsecureRequestWarning`` turn no check off. Next to a finding they
+  are that finding's evidence ("…; and InsecureRequestWarning is silenced (line N)"): a silencer
+  in a function goes with the findings of that function, one at module level with every finding
+  of the file. With no finding to go with (``verify=`` decided at run time) it is a hygiene note.
+* ``CERT_OPTIONAL``: on a client it verifies exactly like CERT_REQUIRED (OpenSSL's
+  SSL_VERIFY_PEER aborts the handshake on a chain that does not verify:
+  tests/integration/test_lint_cert_optional.py), on a server it makes client certificates
+  optional; so a client's (``create_default_context()``, ``PROTOCOL_TLS_CLIENT``, used with
+  ``server_hostname=``...) and a server's are quiet, and one of unknown role is a hygiene note.
+
+Quiet because it is only compared: ``expected = FakeConfig(verify_ssl=False)`` whose every use is
+a comparison or an ``assert*`` argument, when the call is TLS only because the file imports an
+HTTP client (a call known to be a client's, ``requests.Session(verify=False)``, is always found).
+
 Quiet because it is not configuration: comparisons, dict keys and indexes; the arguments of
 ``assert*`` calls (``assertEqual(mode, CERT_NONE)``, ``mock.assert_called_with(...)``; not
 ``assertRaises``, which calls them); a dict or sequence literal holding two or more ssl
@@ -92,8 +112,9 @@ only files holding the text some rule needs are parsed and walked, once. So a sy
 file that could not hold a finding anyway is not reported as a note.
 
 Measured (tests/integration/test_lint_corpus.py, tests/data/lint_corpus/MANIFEST.json): every
-``*.py`` of 45 pinned wheels (8,595 files): 52 findings, 47 judged true by reading the code,
-precision 0.904.
+``*.py`` of 45 pinned wheels (8,595 files): 43 findings, 41 true under the strict reading (the
+line really turns a TLS client's certificate or hostname verification off or weakens it; judged
+by reading the code), precision 0.953, and 4 hygiene notes (not findings).
 """
 
 from __future__ import annotations
@@ -103,6 +124,7 @@ import enum
 import gc
 import os
 import re
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -185,9 +207,10 @@ RULES: dict[LintCode, Rule] = {
              "authenticated at all.",
              f"{_DIAG}; keep `ssl.CERT_REQUIRED` (the default of ssl.create_default_context()) "
              f"and load the right CAs: `ctx.load_verify_locations(cafile=...)` with {_BUNDLE}."),
-        Rule(LintCode.CERT_OPTIONAL, Severity.INFO, "CERT_OPTIONAL",
-             "On a client CERT_OPTIONAL verifies exactly like CERT_REQUIRED yet reads as if it "
-             "did not; on a server it makes client certificates optional.",
+        Rule(LintCode.CERT_OPTIONAL, Severity.INFO, "CERT_OPTIONAL on a context of unknown role",
+             "On a client CERT_OPTIONAL verifies exactly like CERT_REQUIRED (OpenSSL's "
+             "SSL_VERIFY_PEER aborts on a bad chain) yet reads as if it did not; on a server it "
+             "makes client certificates optional. Which one this context is could not be told.",
              "Say `ssl.CERT_REQUIRED` on clients; keep CERT_OPTIONAL only on servers that "
              "really accept clients without a certificate."),
         Rule(LintCode.CHECK_HOSTNAME_OFF, Severity.ERROR, "hostname check turned off",
@@ -196,9 +219,10 @@ RULES: dict[LintCode, Rule] = {
              "Leave `check_hostname = True`; if the names really differ, `certdoctor diagnose "
              "URL` shows the certificate's names: reissue it with the right SAN or connect "
              "with a name it has (`server_hostname=`)."),
-        Rule(LintCode.WARNINGS_DISABLED, Severity.WARNING, "InsecureRequestWarning silenced",
-             "Silencing urllib3's InsecureRequestWarning hides every unverified request; it "
-             "nearly always travels with verify=False.",
+        Rule(LintCode.WARNINGS_DISABLED, Severity.INFO, "InsecureRequestWarning silenced",
+             "Silencing urllib3's InsecureRequestWarning turns no check off by itself, but it "
+             "hides every unverified request the process makes, so a verify=False decided at "
+             "run time goes unnoticed.",
              f"Remove it and fix verification instead: {_DIAG[0].lower()}{_DIAG[1:]}; a verified "
              "request never raises that warning."),
         Rule(LintCode.PYTHONHTTPSVERIFY_OFF, Severity.ERROR, "PYTHONHTTPSVERIFY set to 0",
@@ -257,17 +281,34 @@ class LintNote:
 
 
 @dataclass(frozen=True, slots=True)
+class FileResult:
+    """What one file gave: ``findings`` (verification really off or weakened), ``hygiene``
+    (INFO :class:`Finding` objects that turn nothing off: a silenced InsecureRequestWarning with
+    no finding for it to go with, CERT_OPTIONAL on a context of unknown role), the ``note``
+    when it could not be scanned, and how many results ``# certdoctor: ignore`` ``suppressed``."""
+
+    findings: tuple[Finding, ...] = ()
+    hygiene: tuple[Finding, ...] = ()
+    note: LintNote | None = None
+    suppressed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class LintReport:
     """All findings (sorted by path, line, column), notes, and what was scanned.
 
     ``files_scanned`` counts every file looked at, including those the text pre-filter cleared
     without parsing; ``suppressed`` counts findings silenced by ``# certdoctor: ignore``.
+    ``hygiene`` holds the INFO results that are not findings of disabled verification (see
+    :class:`FileResult`): they are shown, never change the exit status, and are not counted as
+    findings.
     """
 
     findings: tuple[Finding, ...]
     notes: tuple[LintNote, ...]
     files_scanned: int
     suppressed: int = 0
+    hygiene: tuple[Finding, ...] = ()
 
     @property
     def clean(self) -> bool:
@@ -284,14 +325,26 @@ class LintReport:
 # --------------------------------------------------------------------------- public functions
 
 def lint_source(source: str | bytes, path: str = "<string>") -> tuple[Finding, ...]:
-    """Lint one module's source. Raises :class:`InputError` when it is not valid Python."""
-    findings, _ = _lint_text(source, path)
-    return findings
+    """Lint one module's source: its findings (hygiene notes: :func:`scan_source`). Raises
+    :class:`InputError` when it is not valid Python."""
+    return scan_source(source, path).findings
+
+
+def scan_source(source: str | bytes, path: str = "<string>") -> FileResult:
+    """Lint one module's source: findings, hygiene notes and the suppressed count. Raises
+    :class:`InputError` when it is not valid Python."""
+    return _lint_text(source, path)
 
 
 def lint_file(path: str | os.PathLike[str]) -> tuple[tuple[Finding, ...], LintNote | None, int]:
     """Lint one file, whatever its suffix: ``(findings, note, suppressed)``; never raises
-    for unreadable or unparsable input (that is the note)."""
+    for unreadable or unparsable input (that is the note). Hygiene notes: :func:`scan_file`."""
+    r = scan_file(path)
+    return r.findings, r.note, r.suppressed
+
+
+def scan_file(path: str | os.PathLike[str]) -> FileResult:
+    """Lint one file, whatever its suffix, into a :class:`FileResult`; never raises."""
     return _lint_path(os.fspath(path))
 
 
@@ -329,7 +382,7 @@ def lint_paths(paths: Sequence[str | os.PathLike[str]], *, jobs: int | None = No
     """
     files = list(iter_python_files(paths, exclude))
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
-    results: Iterable[tuple[tuple[Finding, ...], LintNote | None, int]]
+    results: Iterable[FileResult]
     if workers > 1 and len(files) >= POOL_THRESHOLD:
         from concurrent.futures import ProcessPoolExecutor
 
@@ -342,15 +395,19 @@ def lint_paths(paths: Sequence[str | os.PathLike[str]], *, jobs: int | None = No
     keep = set(select) if select is not None else set(LintCode)
     keep.difference_update(ignore)
     findings: list[Finding] = []
+    hygiene: list[Finding] = []
     notes: list[LintNote] = []
     suppressed = 0
-    for found, note, n_suppressed in results:
-        findings.extend(f for f in found if f.code in keep)
-        suppressed += n_suppressed
-        if note is not None:
-            notes.append(note)
-    findings.sort(key=lambda f: (f.location.path, f.location.line, f.location.column, f.code.value))
-    return LintReport(tuple(findings), tuple(notes), len(files), suppressed)
+    for r in results:
+        findings.extend(f for f in r.findings if f.code in keep)
+        hygiene.extend(f for f in r.hygiene if f.code in keep)
+        suppressed += r.suppressed
+        if r.note is not None:
+            notes.append(r.note)
+    order = lambda f: (f.location.path, f.location.line, f.location.column, f.code.value)  # noqa: E731
+    findings.sort(key=order)
+    hygiene.sort(key=order)
+    return LintReport(tuple(findings), tuple(notes), len(files), suppressed, tuple(hygiene))
 
 
 # --------------------------------------------------------------------------- files
@@ -410,38 +467,44 @@ def _may_have_findings(data: str | bytes) -> bool:
     return ("verify" in data or "hostname" in data) and _ZERO.search(data) is not None
 
 
-def _lint_path(path: str) -> tuple[tuple[Finding, ...], LintNote | None, int]:
+def _lint_path(path: str) -> FileResult:
     try:
         if os.path.getsize(path) > MAX_FILE_BYTES:
-            return (), LintNote(path, f"skipped: larger than {MAX_FILE_BYTES // 1048576} MiB"), 0
+            return FileResult(note=LintNote(path, f"skipped: larger than {MAX_FILE_BYTES // 1048576} MiB"))
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
-        return (), LintNote(path, f"unreadable: {exc.strerror or exc}"), 0
-    return lint_bytes(data, path)
+        return FileResult(note=LintNote(path, f"unreadable: {exc.strerror or exc}"))
+    return scan_bytes(data, path)
 
 
 def lint_bytes(data: bytes, path: str) -> tuple[tuple[Finding, ...], LintNote | None, int]:
     """Lint one file's bytes (read from disk or from an archive): ``(findings, note,
     suppressed)``. The bytes are decoded as Python decodes source (coding cookie, UTF-8 BOM)
-    *before* the pre-filter; bytes that do not decode are a note, never silence."""
+    *before* the pre-filter; bytes that do not decode are a note, never silence. Hygiene
+    notes: :func:`scan_bytes`."""
+    r = scan_bytes(data, path)
+    return r.findings, r.note, r.suppressed
+
+
+def scan_bytes(data: bytes, path: str) -> FileResult:
+    """:func:`lint_bytes` as a :class:`FileResult` (hygiene notes included)."""
     try:
         text = decode_source(data)
     except InputError as exc:
-        return (), LintNote(path, exc.message), 0
+        return FileResult(note=LintNote(path, exc.message))
     if not _may_have_findings(text):
-        return (), None, 0
+        return FileResult()
     # an AST has no reference cycles: the collector would only rescan it, at ~2x the cost
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        findings, suppressed = _lint_text(text, path)
+        return _lint_text(text, path)
     except InputError as exc:
-        return (), LintNote(path, exc.message), 0
+        return FileResult(note=LintNote(path, exc.message))
     finally:
         if gc_was_enabled:
             gc.enable()
-    return findings, None, suppressed
 
 
 def decode_source(data: bytes) -> str:
@@ -466,7 +529,15 @@ def decode_source(data: bytes) -> str:
     return text
 
 
-def _lint_text(source: str | bytes, path: str) -> tuple[tuple[Finding, ...], int]:
+#: Findings a silenced InsecureRequestWarning goes with (the warning is about them).
+_VERIFICATION_CODES = frozenset({
+    LintCode.VERIFY_FALSE, LintCode.VERIFY_FALSE_ATTR, LintCode.VERIFY_FALSE_FLOW,
+    LintCode.UNVERIFIED_CONTEXT, LintCode.CERT_NONE, LintCode.CHECK_HOSTNAME_OFF,
+    LintCode.PYTHONHTTPSVERIFY_OFF, LintCode.CA_BUNDLE_EMPTY, LintCode.TRUSTED_HOST,
+})
+
+
+def _lint_text(source: str | bytes, path: str) -> FileResult:
     if isinstance(source, bytes):
         source = decode_source(source)
     try:
@@ -482,28 +553,59 @@ def _lint_text(source: str | bytes, path: str) -> tuple[tuple[Finding, ...], int
         walker.run(tree)
     except RecursionError as exc:
         raise InputError("nested too deeply to analyse") from exc
-    if not walker.raw:
-        return (), 0
+    if not (walker.raw or walker.hygiene_raw or walker.silencers):
+        return FileResult()
     # the tokenizer's line ends only: str.splitlines() would also split at \f, \v, \x1c…
     lines = _decode(source).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    findings: list[Finding] = []
     suppressed = 0
-    seen: set[tuple[int, LintCode]] = set()
-    for line, col, code, message, severity in sorted(walker.raw, key=lambda r: (r[0], r[1])):
-        if (line, code) in seen:
-            continue
-        seen.add((line, code))
-        text = lines[line - 1] if 0 < line <= len(lines) else ""
-        if _suppressed(text, code):
-            suppressed += 1
-            continue
-        rule = RULES[code]
-        findings.append(Finding(
-            code=code, severity=severity or rule.severity, summary=message, explanation=rule.why,
-            fix=rule.fix, who=Actor.CLIENT_USER,
-            location=Location(path=path, line=line, column=_char_col(text, col) + 1, snippet=text.strip()),
-        ))
-    return tuple(findings), suppressed
+
+    def build(raw: list) -> list[Finding]:
+        nonlocal suppressed
+        out: list[Finding] = []
+        seen: set[tuple[int, LintCode]] = set()
+        for line, col, code, message, severity in sorted(raw, key=lambda r: (r[0], r[1])):
+            if (line, code) in seen:
+                continue
+            seen.add((line, code))
+            text = lines[line - 1] if 0 < line <= len(lines) else ""
+            if _suppressed(text, code):
+                suppressed += 1
+                continue
+            rule = RULES[code]
+            out.append(Finding(
+                code=code, severity=severity or rule.severity, summary=message,
+                explanation=rule.why, fix=rule.fix, who=Actor.CLIENT_USER,
+                location=Location(path=path, line=line, column=_char_col(text, col) + 1,
+                                  snippet=text.strip()),
+            ))
+        return out
+
+    findings = build(walker.raw)
+    hygiene = build(walker.hygiene_raw)
+    # a silenced InsecureRequestWarning is evidence for the findings of its function (or of the
+    # whole file, when it is silenced at module level); with none to go with, a hygiene note
+    silencers = build([(line, col, LintCode.WARNINGS_DISABLED, message, None)
+                       for line, col, message, _ in walker.silencers])
+    spans = {line: span for line, _, _, span in walker.silencers}
+    attached: dict[int, list[Finding]] = {}
+    for s in silencers:
+        lo, hi = spans.get(s.location.line) or (0, len(lines))
+        targets = [i for i, f in enumerate(findings)
+                   if f.code in _VERIFICATION_CODES and lo <= f.location.line <= hi]
+        for i in targets:
+            attached.setdefault(i, []).append(s)
+        if not targets:
+            hygiene.append(s)
+    for i, with_ in attached.items():
+        f = findings[i]
+        at = ", ".join(str(s.location.line) for s in with_)
+        findings[i] = dataclasses.replace(
+            f, summary=f"{f.summary}; and InsecureRequestWarning is silenced (line {at})",
+            evidence=(*f.evidence, *(f"line {s.location.line}: {s.summary}, so these unverified "
+                                     "requests raise no warning either" for s in with_)))
+    hygiene.sort(key=lambda f: (f.location.line, f.location.column))
+    return FileResult(tuple(findings), tuple(hygiene), None, suppressed)
+
 
 
 def _decode(source: str | bytes) -> str:
@@ -635,6 +737,15 @@ def _is_off(node: ast.AST | None, none: bool = False) -> bool:
     return False
 
 
+def _cert_none_value(node: ast.AST | None) -> bool:
+    """A ``cert_reqs`` value spelling CERT_NONE without the constant: ``"CERT_NONE"``,
+    ``"NONE"`` (urllib3 resolves both names) or ``0``."""
+    s = _str(node)
+    if s is not None:
+        return s.upper() in ("CERT_NONE", "NONE")
+    return isinstance(node, ast.Constant) and type(node.value) is int and node.value == 0
+
+
 def _str(node: ast.AST | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
@@ -668,7 +779,7 @@ def _short(node: ast.AST, limit: int = 60) -> str:
 
 class _Scope:
     __slots__ = ("kind", "parent", "bound", "false_at", "dict_false_at", "globals", "n",
-                 "name", "self_name", "client_class", "own_check")
+                 "name", "self_name", "client_class", "own_check", "span", "ctx_class")
 
     def __init__(self, kind: str, parent: "_Scope | None", n: int = 0, name: str = "") -> None:
         self.kind = kind
@@ -678,6 +789,8 @@ class _Scope:
         self.self_name = ""           # a method's first parameter
         self.client_class = False     # a class deriving from an HTTP client class
         self.own_check = False        # refers to a hostname matcher itself
+        self.span: tuple[int, int] | None = None  # a function's first and last line
+        self.ctx_class = False        # a class deriving from an SSLContext (a real context)
         self.bound: set[str] = set()
         self.false_at: dict[str, tuple[int, str]] = {}   # name -> (line, how)
         self.dict_false_at: dict[str, int] = {}          # name -> line of the "verify": False
@@ -742,6 +855,17 @@ class _Walker:
         self.in_command = 0
         self.adapters: list[_AdapterFrame] = []
         self.in_ca_args = 0  # > 0: inside what names a CA (cafile=..., load_verify_locations(...))
+        self.hygiene_raw: list[tuple[int, int, LintCode, str, Severity | None]] = []
+        # calls silencing InsecureRequestWarning: (line, col, message, enclosing function's span)
+        self.silencers: list[tuple[int, int, str, tuple[int, int] | None]] = []
+        self.ctx_classes: set[str] = set()  # classes of this module deriving from a context
+        # name (by its scope) -> [loads inside comparisons/asserts, other loads]
+        self.loads: dict[tuple[int, str], list[int]] = {}
+        self.assigned_call: tuple[int, str] | None = None  # id(call), the name it is bound to
+        # keyword findings whose call's result, bound to a name, may be only compared:
+        # (scope key of the name, what to do if it is used otherwise)
+        self.expected_only: list[tuple[tuple[int, str], Callable[[], None]]] = []
+        self.watched: set[str] = set()  # the names of those
 
     # -- plumbing
     def run(self, tree: ast.AST) -> None:
@@ -791,6 +915,15 @@ class _Walker:
             self.deferred.append((*(self.defer or ((-2, ""), self.scope)), entry))
         else:
             self.raw.append(entry)
+
+    def _silencer(self, node: ast.AST, message: str) -> None:
+        """A call silencing InsecureRequestWarning: evidence for the verification findings of
+        its function (module level: of the file), or a hygiene note when there are none."""
+        sc: _Scope | None = self.scope
+        while sc is not None and sc.span is None:
+            sc = sc.parent
+        self.silencers.append((node.lineno, node.col_offset, message,
+                               sc.span if sc is not None else None))
 
     def _pend(self, item: tuple) -> None:
         """A flow to resolve once every binding is known (remembering if it sits in a loop)."""
@@ -996,7 +1129,8 @@ class _Walker:
             self.defines_own_check = True
         if "match_hostname" in node.name:
             self.matches_hostnames = True
-        self._in_scope("function", node.body, node.args, node.name)
+        self._in_scope("function", node.body, node.args, node.name,
+                       span=(node.lineno, node.end_lineno or node.lineno))
         return True
 
     def v_lambda(self, node: ast.Lambda) -> bool:
@@ -1023,12 +1157,15 @@ class _Walker:
                 self.scope.bound.add(a.arg)
 
     def _in_scope(self, kind: str, body: Iterable[ast.AST], args: ast.arguments | None = None,
-                  name: str = "", client_class: bool = False) -> None:
+                  name: str = "", client_class: bool = False, span: tuple[int, int] | None = None,
+                  ctx_class: bool = False) -> None:
         """Visit ``body`` in a new scope of ``kind`` (a function's, with its ``args`` bound there
         first, or a class's), then return to the enclosing scope."""
         self.n_scopes += 1
         self.scope = _Scope(kind, self.scope, self.n_scopes, name)
         self.scope.client_class = client_class
+        self.scope.span = span
+        self.scope.ctx_class = ctx_class
         if args is not None:
             self._bind_args(args)
             first = [*args.posonlyargs, *args.args]
@@ -1052,7 +1189,14 @@ class _Walker:
         client = any((q := self.qual(b)) is not None and (
             q.rsplit(".", 1)[-1] in _CLIENT_BASES or q.split(".")[0] in _HTTP_ROOTS)
             for b in node.bases)
-        self._in_scope("class", node.body, name=node.name, client_class=client)
+        # a real context: a base named like one (ssl.SSLContext, truststore.SSLContext,
+        # MyContext) or a context class of this module
+        ctx_class = any((q := self.qual(b)) is not None and (
+            q.rsplit(".", 1)[-1].endswith("Context") or q in self.ctx_classes) for b in node.bases)
+        if ctx_class:
+            self.ctx_classes.add(node.name)
+        self._in_scope("class", node.body, name=node.name, client_class=client,
+                       ctx_class=ctx_class)
         if frame is not None:
             self.adapters.pop()
             if frame.named_pin and frame.builds_ctx and not frame.checks:
@@ -1073,6 +1217,9 @@ class _Walker:
     def v_assign(self, node: ast.Assign) -> bool:
         t = node.targets[0]
         saved = self.defer
+        saved_call = self.assigned_call
+        if len(node.targets) == 1 and isinstance(t, ast.Name) and isinstance(node.value, ast.Call):
+            self.assigned_call = (id(node.value), t.id)
         if isinstance(t, ast.Attribute) and t.attr in ("verify_mode", "check_hostname"):
             # CERT_NONE / check_hostname off on a server's context is no finding: judged at the end
             self.defer = (self.ctx_key(t.value), self.scope)
@@ -1091,6 +1238,7 @@ class _Walker:
                 self.visit(node.value)
         finally:
             self.defer = saved
+            self.assigned_call = saved_call
         return True
 
     def _ssl_const(self, node: ast.AST | None) -> bool:
@@ -1155,6 +1303,11 @@ class _Walker:
                     self._pend((cs, value.attr, "classattr", target,  # type: ignore[attr-defined]
                                          lambda: f"{_short(target)} = {_short(value)}"))
             elif attr == "check_hostname" and _is_false(value):
+                cs = self.self_class(target)
+                if cs is not None and not cs.ctx_class:
+                    # self.check_hostname of a class that is no SSLContext: a field of that
+                    # object (urllib3's PyOpenSSLContext emulation), not a context's switch
+                    return
                 self.add(target, LintCode.CHECK_HOSTNAME_OFF,
                          f"{_short(target)} = {_short(value)}")
             elif attr == "verify_mode" and isinstance(value, ast.Constant) and value.value == 0 \
@@ -1177,6 +1330,9 @@ class _Walker:
                     self.add(target, LintCode.VERIFY_FALSE_ATTR,
                              f"{_short(target)} = {_short(value)} writes the verify attribute "
                              "behind the object's back")
+                return
+            if key.endswith("cert_reqs") and _cert_none_value(value):
+                self.add(target, LintCode.CERT_NONE, f"{_short(target)} = {_short(value)}")
                 return
             if key == "verify" and _is_false(value) and isinstance(target.value, ast.Name):
                 self.scope.dict_false_at.setdefault(target.value.id, target.lineno)
@@ -1256,6 +1412,9 @@ class _Walker:
         if isinstance(node.ctx, ast.Store):
             self.scope.bound.add(node.id)
             return True
+        if node.id in self.watched:
+            key = ((self.scope.lookup(node.id) or self.scope).n, node.id)
+            self.loads.setdefault(key, [0, 0])[0 if self.in_compare else 1] += 1
         if "match_hostname" in node.id:
             self.scope.own_check = True
         if self.adapters:
@@ -1324,6 +1483,8 @@ class _Walker:
             key = _str(k)
             if key is not None and k is not None:
                 self._env(k, key, v, lambda: f"{key!r}: {_short(v)}")
+                if key.endswith("cert_reqs") and _cert_none_value(v):
+                    self.add(v, LintCode.CERT_NONE, f"{key!r}: {_short(v)} (CERT_NONE)")
             if k is not None:  # a key is a lookup (a translation table), like a comparison
                 self._visit_inside("in_compare", (k,))
             self.visit(v)
@@ -1408,7 +1569,7 @@ class _Walker:
             if (q and "urllib3" in q) or mentions:
                 what = ("(...) silences InsecureRequestWarning" if mentions else
                         "() silences all urllib3 warnings, InsecureRequestWarning too")
-                self.add(node, LintCode.WARNINGS_DISABLED, f"{_callee(node)}{what}")
+                self._silencer(node, f"{_callee(node)}{what}")
         elif tail in ("filterwarnings", "simplefilter"):
             action = _str(node.args[0]) if node.args else None
             for kw in node.keywords:
@@ -1416,8 +1577,7 @@ class _Walker:
                     action = _str(kw.value)
             rest = [*node.args[1:], *(kw.value for kw in node.keywords)]
             if action == "ignore" and any(self._mentions_insecure_warning(a) for a in rest):
-                self.add(node, LintCode.WARNINGS_DISABLED,
-                         f"{_callee(node)}('ignore', ...) hides InsecureRequestWarning")
+                self._silencer(node, f"{_callee(node)}('ignore', ...) hides InsecureRequestWarning")
         elif tail in ("setdefault", "putenv") and len(node.args) >= 2:
             key = _str(node.args[0])
             self._env(node, key, node.args[1],
@@ -1476,6 +1636,8 @@ class _Walker:
                 self._pend((self.scope, value.id, "dict", kw,
                                      lambda: f"**{value.id} passed to {_callee(call)}()"))
             return
+        if arg in ("verify", "verify_ssl") and self._expected_value(call, q, kw, arg, value):
+            return
         if arg == "verify":
             if _is_off(value):
                 self.add(kw, LintCode.VERIFY_FALSE,
@@ -1496,13 +1658,9 @@ class _Walker:
             self.ssl_false.append((kw, f"ssl=False passed to {_callee(call)}() (aiohttp)"))
             if q and q.startswith("aiohttp"):
                 self.imports_aiohttp = True
-        elif arg == "cert_reqs":
-            s = _str(value)
-            if s is not None and s.upper() in ("CERT_NONE", "NONE"):
-                self.add(kw, LintCode.CERT_NONE, f"cert_reqs={s!r} passed to {_callee(call)}()")
-            elif isinstance(value, ast.Constant) and type(value.value) is int and value.value == 0:
-                self.add(kw, LintCode.CERT_NONE,
-                         f"cert_reqs=0 (CERT_NONE) passed to {_callee(call)}()")
+        elif arg is not None and arg.endswith("cert_reqs") and _cert_none_value(value):
+            self.add(kw, LintCode.CERT_NONE,
+                     f"{arg}={_short(value)} (CERT_NONE) passed to {_callee(call)}()")
         elif arg in ("check_hostname", "assert_hostname") and _is_false(value):
             self.add(kw, LintCode.CHECK_HOSTNAME_OFF, f"{arg}=False passed to {_callee(call)}()")
         elif arg == "ciphers":
@@ -1510,6 +1668,31 @@ class _Walker:
         elif arg in _ENV_KEYS:
             self._env(kw, arg, value,
                       lambda: f"{arg}={_short(value)} passed to {_callee(call)}()")
+
+    def _expected_value(self, call: ast.Call, q: str | None, kw: ast.keyword, arg: str,
+                        value: ast.AST) -> bool:
+        """``expected = FakeConfig(verify_ssl=False)`` then only ``assertEqual(expected, ...)``:
+        a value a test compares, not a connection. Taken when the call is TLS only because
+        the file imports an HTTP client (a call *known* to be a client's is always found) and
+        its result is bound to a name; judged once every use of the name is known."""
+        if self.assigned_call is None or self.assigned_call[0] != id(call):
+            return False
+        if not (_is_off(value) if arg == "verify" else _is_false(value)):
+            return False
+        parts = (q or "").replace("()", "").split(".")
+        if parts[0] in _HTTP_ROOTS or parts[-1] in _HTTP_CALL_TAILS:
+            return False
+        name = self.assigned_call[1]
+        key = ((self.scope.lookup(name) or self.scope).n, name)
+        self.watched.add(name)
+        if arg == "verify":
+            def emit() -> None:
+                self.add(kw, LintCode.VERIFY_FALSE, f"verify={_short(value)} passed to {_callee(call)}()")
+        else:
+            def emit() -> None:
+                self.verify_ssl.append((kw, f"verify_ssl=False passed to {_callee(call)}()"))
+        self.expected_only.append((key, emit))
+        return True
 
     def _mentions_insecure_warning(self, node: ast.AST) -> bool:
         for n in ast.walk(node):
@@ -1524,11 +1707,20 @@ class _Walker:
 
     # -- after the walk: flows and aiohttp's ssl=False
     def resolve(self) -> None:
+        for key, emit in self.expected_only:
+            compared, other = self.loads.get(key, (0, 0))
+            if not (compared and not other):
+                emit()  # used for more than a comparison (or not at all): a real setting
         for key, scope, entry in self.deferred:
             kind = self.ctx_kind.get(key, ("", None))[0]
             uses = self.ctx_use.get(key, set())
             if kind == "server" or ("server" in uses and "client" not in uses):
                 continue  # a server's context: CERT_NONE there means "ask no client certificate"
+            if entry[2] is LintCode.CERT_OPTIONAL:
+                if kind in ("client", "urllib3") or "client" in uses:
+                    continue  # on a client CERT_OPTIONAL verifies like CERT_REQUIRED
+                self.hygiene_raw.append(entry)  # a context of unknown role: worth a word, no more
+                continue
             if entry[2] is LintCode.CHECK_HOSTNAME_OFF and (
                     kind == "urllib3" or self.matches_hostnames or self._own_check(scope)):
                 continue  # the code (or urllib3, whose context it is) matches names itself

@@ -15,8 +15,9 @@ STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 def lint_json(report: "LintReport", target: dict[str, Any] | None, paths: Sequence[str] = ()) -> dict[str, Any]:
     """``certdoctor lint --json``: the envelope (each finding's ``location`` holds path, line,
-    column and the line's text) plus the counts and notes."""
-    from certdoctor.render.json import envelope
+    column and the line's text) plus the counts, notes and ``hygiene`` (finding objects, INFO,
+    that turn no verification off: not in ``findings``, ``counts`` or the exit status)."""
+    from certdoctor.render.json import envelope, findings_json
 
     return envelope(
         "lint", target=target, exit_code=1 if report.findings else 0, findings=report.findings,
@@ -25,6 +26,7 @@ def lint_json(report: "LintReport", target: dict[str, Any] | None, paths: Sequen
         counts=report.counts(),
         suppressed=report.suppressed,
         notes=report.notes,
+        hygiene=findings_json(report.hygiene),
     )
 
 
@@ -51,6 +53,20 @@ def render_lint(report: "LintReport", console: "Console") -> None:
             if f.location.snippet:
                 out.print(Padding(Text("│ " + safe(f.location.snippet.expandtabs(4)), style="dim"), (0, 0, 0, width + 4),
                                   expand=False))
+            for e in f.evidence:
+                out.print(Padding(Text("+ " + safe(e), style="dim"), (0, 0, 0, width + 4), expand=False))
+        out.print()
+    if report.hygiene:
+        out.print(Text("Hygiene (no verification is turned off by these; not counted as findings)",
+                       style="bold"))
+        for f in report.hygiene:
+            where = f"{f.location.path}:{f.location.line}:{f.location.column}"
+            out.print(Text.assemble("  ", (safe(where), STYLE["info"]), "  ", (f.code.value, "bold"),
+                                    "  ", safe(f.summary)))
+        for code in dict.fromkeys(f.code for f in report.hygiene):
+            rule = RULES[code]
+            out.print(f"    [bold]{code.value}[/bold]: {escape(rule.why)} [green]fix:[/green] "
+                      f"{escape(rule.fix)}")
         out.print()
     for note in report.notes:
         out.print(Text(f"note: {safe(note.path)}: {safe(note.message)}", style="dim"))
@@ -70,6 +86,9 @@ def render_lint(report: "LintReport", console: "Console") -> None:
         sev[f.severity.value] = sev.get(f.severity.value, 0) + 1
     parts = ", ".join(f"{v} {k}" for k, v in sorted(sev.items()))
     extra = f"; {report.suppressed} suppressed" if report.suppressed else ""
+    if report.hygiene:
+        h = len(report.hygiene)
+        extra += f"; {h} hygiene note{'s' * (h != 1)}"
     if n:
         out.print(f"[bold]{n} finding{'s' * (n != 1)}[/bold] ({parts}) in {len(by_file)} of "
                   f"{files}{extra}.")
