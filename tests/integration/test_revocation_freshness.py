@@ -124,11 +124,14 @@ def test_fresh_good_with_the_nonce_echoed_is_good(pki):
 def test_a_real_answer_without_next_update_replayed_later_is_believed_one_day_only(pki):
     """openssl's own answer (no nextUpdate, no nonce) served again by a plain HTTP server: the
     request carries a nonce, the replay echoes none; judged as if hours, days, 900 days later."""
-    pki.web.routes["/replay/nonext"] = _openssl(pki, "nonext", pki.good.cert)
+    der = _openssl(pki, "nonext", pki.good.cert)
+    pki.web.routes["/replay/nonext"] = der
     url = f"{pki.web.base}/replay/nonext"
+    # judged from when openssl made it (a module-level NOW can be minutes older in a slow suite)
+    made = ocsp.load_der_ocsp_response(der).this_update_utc
     for later, want in ((dt.timedelta(0), GOOD), (dt.timedelta(hours=12), GOOD),
                         (dt.timedelta(days=policy.OCSP_MAX_AGE_DAYS, hours=1), ERROR), (900 * DAY, ERROR)):
-        r = check_revocation(pki.good.cert, pki.inter.cert, method="ocsp", ocsp_urls=[url], now=NOW + later)
+        r = check_revocation(pki.good.cert, pki.inter.cert, method="ocsp", ocsp_urls=[url], now=made + later)
         assert r.status is want, (later, r.evidence)
         assert "did not echo the nonce" in " ".join(r.evidence) or want is ERROR
         if want is ERROR:
@@ -144,13 +147,14 @@ def test_a_real_answer_with_next_update_replayed_past_the_lifetime_cap_is_stale(
     index = pki.dir / "index.txt"
     with OpenSSLOCSPResponder(ca, index, ca, key, ("-ndays", "30"), nmin=None) as month:
         der = month.respond(build_ocsp_request(pki.good.cert, pki.inter.cert))
-    assert ocsp.load_der_ocsp_response(der).next_update_utc > NOW + 29 * DAY
+    made = ocsp.load_der_ocsp_response(der).this_update_utc  # not NOW: that can be minutes older
+    assert ocsp.load_der_ocsp_response(der).next_update_utc > made + 29 * DAY
     pki.web.routes["/replay/month"] = der
     url = f"{pki.web.base}/replay/month"
     later = dt.timedelta(days=policy.OCSP_MAX_LIFETIME_DAYS + 1)
     assert check_revocation(pki.good.cert, pki.inter.cert, method="ocsp", ocsp_urls=[url],
-                            now=NOW + 3 * DAY).status is GOOD
-    r = check_revocation(pki.good.cert, pki.inter.cert, method="ocsp", ocsp_urls=[url], now=NOW + later)
+                            now=made + 3 * DAY).status is GOOD
+    r = check_revocation(pki.good.cert, pki.inter.cert, method="ocsp", ocsp_urls=[url], now=made + later)
     assert r.status is ERROR and r.attempts[0].problem is Problem.STALE
     assert "no nonce echoed" in r.attempts[0].error
 
