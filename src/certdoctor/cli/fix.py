@@ -9,17 +9,18 @@ from __future__ import annotations
 import click
 
 from certdoctor.cli.diagnose import client_options
-from certdoctor.cli.options import canary_option, connection_options, json_option, password_option
+from certdoctor.cli.options import (Fingerprint, InputFile, canary_option, connection_options, json_option,
+                                    password_option)
 
 
 @click.command("fix")
 @click.argument("target")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write into.")
-@click.option("--trust", "trust", multiple=True, metavar="SHA256",
+@click.option("--trust", "trust", multiple=True, metavar="SHA256", type=Fingerprint(),
               help="Fingerprint of the root (or self-signed certificate) you confirmed with its owner.")
-@click.option("--intermediate", "intermediates", multiple=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--intermediate", "intermediates", multiple=True, type=InputFile(exists=True),
               metavar="FILE", help="An intermediate you obtained (from the CA, or a browser's export) that the "
-                                   "server does not send; PEM, DER or PKCS#7 (repeatable).")
+                                   "server does not send; PEM, DER or PKCS#7 (repeatable; - for stdin).")
 @connection_options
 @client_options
 @password_option
