@@ -70,9 +70,9 @@ def run(group: click.Group, argv: list[str] | None) -> int:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"error: {safe(exc.message)}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {safe(exc.hint)}", err=True)
+        click.echo(f"error: {safe(' '.join(str(exc.message).split()))}", err=True)
+        hint = " ".join(exc.hint.split()) if exc.hint else _help_hint(group, argv)
+        click.echo(f"hint: {safe(hint)}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
@@ -80,6 +80,14 @@ def run(group: click.Group, argv: list[str] | None) -> int:
     except BrokenPipeError:
         return Exit.PROBLEM
     return int(rv or 0)
+
+
+def _help_hint(group: click.Group, argv: list[str] | None) -> str:
+    """The hint of an error that has none of its own: where the command's help is."""
+    words = argv if argv is not None else sys.argv[1:]
+    name = next((w for w in words if not w.startswith("-")), None)
+    where = f"certdoctor {name}" if name in group.list_commands(click.Context(group)) else "certdoctor"
+    return f"run '{where} --help' for the arguments and options it takes."
 
 
 def install_resolve(specs) -> None:
@@ -107,6 +115,21 @@ def classify(text: str, kinds: Iterable[str], servername: str | None = None) -> 
     if source.kind == "stdin":
         claim_stdin(f"the argument {text!r}")
     return source
+
+
+def endpoint(text: str, command: str) -> None:
+    """``diagnose`` and ``fix`` take a server only: a TARGET that names a file (``-``, a path, a
+    name ending like a certificate file: :func:`certdoctor.net.target.looks_like_path`) is bad
+    usage, said before any DNS lookup."""
+    import os
+
+    from certdoctor.errors import UsageError
+    from certdoctor.net.target import looks_like_path, quote_input
+
+    if text == "-" or looks_like_path(text) or (text and os.path.isdir(text)):
+        raise UsageError(f"{quote_input(text)}: {command} takes a server (an https:// URL or host[:port]), "
+                         "not a file",
+                         "For a certificate file use `certdoctor inspect FILE` (or expiry, pin, revocation).")
 
 
 #: ``ctx.meta`` key: which input of this command reads standard input

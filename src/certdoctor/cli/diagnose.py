@@ -40,11 +40,12 @@ def command(target, timeout, proxy, servername, resolve, ca_file, client, python
     TARGET is an https:// URL or host[:port]. --ca-file is the bundle the client trusts
     (like verify=FILE).
     """
-    from certdoctor.cli.common import install_resolve
+    from certdoctor.cli.common import endpoint, install_resolve
     from certdoctor.trust.ca_file import check_ca_file
     from certdoctor.diagnose import diagnose
     from certdoctor.net.fetch import FetchCache
 
+    endpoint(target, "diagnose")
     check_ca_file(ca_file, directory=True)
     install_resolve(resolve)
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,

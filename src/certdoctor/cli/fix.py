@@ -33,10 +33,11 @@ def command(target, out_dir, trust, intermediates, timeout, proxy, servername, r
 
     --ca-file is the bundle the client trusts today (like verify=FILE).
     """
-    from certdoctor.cli.common import install_resolve
+    from certdoctor.cli.common import endpoint, install_resolve
     from certdoctor.trust.ca_file import check_ca_file
     from certdoctor.remedies.fix import check_out_dir, fix
 
+    endpoint(target, "fix")
     check_ca_file(ca_file, directory=True)
     check_out_dir(out_dir)  # empty, -, a file or under a file: error: + hint before any connection
     install_resolve(resolve)
