@@ -66,7 +66,7 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
     from certdoctor.errors import InputError, UsageError
     from certdoctor.remedies.bundle import build_bundle, save_bundle
 
-    from certdoctor.fsutil import is_stdout, resolve_output
+    from certdoctor.fsutil import check_output, is_stdout, resolve_output
 
     sources = [classify(item, KINDS) for item in items]  # the one rule set: a missing file is an error here
     base_source = classify(base, KINDS) if base not in ("certifi", "system", "none") and base == "-" else None
@@ -77,7 +77,7 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
         raise UsageError("--json and --out - would both write to standard output",
                          "Write the bundle to a file (--out FILE), or drop --json.")
     if not to_stdout:
-        _check_out(out)  # a bad --out is said before any work (and no directory made for nothing)
+        check_output(out, "--out")  # a bad --out is said before any work (and no directory made for nothing)
     result = build_bundle([read_bytes(s) if s.kind == "stdin" else s.input for s in sources],
                           base=read_bytes(base_source) if base_source is not None else base,
                           allow_leaf=allow_leaf, password=password)
@@ -108,27 +108,6 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
         with contextlib.redirect_stdout(sys.stderr) if to_stdout else contextlib.nullcontext():
             render_build(result)
     return code
-
-
-def _check_out(out: str) -> None:
-    """``--out``'s refusals (:func:`certdoctor.fsutil.resolve_output`) without making anything:
-    missing directories are made only once the bundle is built; until then the nearest existing
-    one must be a directory."""
-    import os
-    from pathlib import Path
-
-    from certdoctor.errors import UsageError
-    from certdoctor.fsutil import resolve_output
-
-    parent = Path(out).parent
-    if os.path.isdir(parent) or not out.strip():
-        resolve_output(out, "--out")
-        return
-    above = parent
-    while not os.path.lexists(above) and above != above.parent:
-        above = above.parent
-    if not os.path.isdir(above):
-        raise UsageError(f"--out {out}: {above} is not a directory", "Give a path whose directories exist.")
 
 
 def _check(path: str, as_json: bool, password: str | None = None) -> int:

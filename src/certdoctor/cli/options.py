@@ -149,12 +149,14 @@ class InputFile(click.ParamType):
                 return stdin_file(option, ctx)
             except CertdoctorError as exc:
                 raise BadValue(exc.message, exc.hint, ctx, param) from None
-        if self.exists:
-            if not text or not os.path.lexists(text):
-                raise BadValue(f"{text!r}: no such file", "Check the path (or give - for stdin).", ctx, param)
-            if os.path.isdir(text):
-                raise BadValue(f"{text!r}: is a directory, not a file", "Give the path of a certificate file.",
-                               ctx, param)
+        if self.exists:  # the one rule set (certdoctor.net.target.classify): an existing file
+            from certdoctor.errors import CertdoctorError
+            from certdoctor.net.target import FILE, classify
+
+            try:
+                classify(text, kinds=(FILE,))
+            except CertdoctorError as exc:
+                raise BadValue(exc.message, exc.hint, ctx, param) from None
         return text
 
 TIMEOUT_HELP = ("Seconds for the whole run: every connection, handshake, download and real-client run "
