@@ -117,6 +117,22 @@ def resolve_output(path: "str | os.PathLike[str]", what: str = "output", *,
     return target, st
 
 
+def check_output(path: "str | os.PathLike[str]", what: str = "output") -> None:
+    """:func:`resolve_output`'s refusals (``parents=True``) without making anything, for a check
+    before the work: missing directories are made only when the file is written; until then the
+    nearest existing one must be a directory."""
+    text = _nonempty(path, what)
+    parent = Path(text).parent
+    if parent.is_dir():
+        resolve_output(text, what)
+        return
+    above = parent
+    while not os.path.lexists(above) and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise UsageError(f"{what} {text}: {above} is not a directory", "Give a path whose directories exist.")
+
+
 def write_atomic(path: "str | os.PathLike[str]", data: bytes, mode: int = 0o644, *, exclusive: bool = False,
                  parents: bool = True, what: str = "output") -> Path:
     """Write ``data`` to ``path`` so that no reader ever sees half a file; the path written.
@@ -368,6 +384,7 @@ __all__ = [
     "write_atomic",
     "atomic_write",
     "resolve_output",
+    "check_output",
     "check_parent",
     "private_dir",
     "fresh_dir",

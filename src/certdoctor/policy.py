@@ -17,6 +17,12 @@ import datetime as _dt
 EXPIRING_SOON_DAYS = 30
 #: ``certdoctor expiry``: fewer days left is CRITICAL.
 CRITICAL_DAYS = 7
+#: ``expiry --warn-days/--crit-days``: whole days from 0 to this (100 years: longer than any
+#: certificate lives; beyond it a date would leave ``datetime``'s range).
+MAX_DAYS = 36_525
+#: ``expiry --concurrency`` (endpoints checked at once) and ``lint --jobs`` (worker processes):
+#: from 1 to this.
+MAX_CONCURRENCY = 256
 
 # --------------------------------------------------------------------------- clocks
 #: A clock difference (client vs server, or a revocation answer's thisUpdate vs now) larger
@@ -29,6 +35,8 @@ CLOCK_SKEW = _dt.timedelta(seconds=CLOCK_SKEW_SECONDS)
 TIMEOUT_SECONDS = 10.0
 TIMEOUT_MIN_SECONDS = 0.1
 TIMEOUT_MAX_SECONDS = 300.0
+#: ``lab --duration``: the longest a lab may be asked to run (a day); without it, until Ctrl-C.
+LAB_MAX_SECONDS = 86_400.0
 #: diagnose: the most AIA chasing may take (the whole chase, not per URL).
 AIA_BUDGET_SECONDS = 8.0
 #: diagnose: the most revocation checking may take (soft fail after that).

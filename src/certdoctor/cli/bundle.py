@@ -66,7 +66,7 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
     from certdoctor.errors import InputError, UsageError
     from certdoctor.remedies.bundle import build_bundle, save_bundle
 
-    from certdoctor.fsutil import is_stdout, resolve_output
+    from certdoctor.fsutil import check_output, is_stdout, resolve_output
 
     sources = [classify(item, KINDS) for item in items]  # the one rule set: a missing file is an error here
     base_source = classify(base, KINDS) if base not in ("certifi", "system", "none") and base == "-" else None
@@ -77,7 +77,7 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
         raise UsageError("--json and --out - would both write to standard output",
                          "Write the bundle to a file (--out FILE), or drop --json.")
     if not to_stdout:
-        resolve_output(out, "--out", parents=True)  # a bad --out is said before any work
+        check_output(out, "--out")  # a bad --out is said before any work (and no directory made for nothing)
     result = build_bundle([read_bytes(s) if s.kind == "stdin" else s.input for s in sources],
                           base=read_bytes(base_source) if base_source is not None else base,
                           allow_leaf=allow_leaf, password=password)
@@ -89,6 +89,8 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
             "A bundle should hold the CA that issued a server certificate, not the certificate itself. "
             "Add the issuing CA; or, to trust exactly that certificate (a self-signed server), use --allow-leaf.",
         )
+    if not to_stdout:
+        resolve_output(out, "--out", parents=True)  # now the missing directories are made
     result = save_bundle(result, out)
     code = Exit.PROBLEM if result.refused() else Exit.OK
     if as_json:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from certdoctor.cli.options import canary_option, connection_options, json_option
+from certdoctor.cli.options import Pin, canary_option, connection_options, json_option
 
 
 def client_options(f):
@@ -29,7 +29,7 @@ def client_options(f):
 @client_options
 @click.option("--no-revocation", is_flag=True, help="Skip the CRL/OCSP check.")
 @click.option("--no-aia", is_flag=True, help="Do not download missing intermediates.")
-@click.option("--pin", "pins", multiple=True, metavar="sha256/BASE64", help="Expected SPKI pin (repeatable).")
+@click.option("--pin", "pins", multiple=True, metavar="sha256/BASE64", type=Pin(), help="Expected SPKI pin (repeatable).")
 @click.option("--no-cache", is_flag=True, help="Do not use the on-disk cache of AIA/CRL/OCSP downloads.")
 @canary_option
 @json_option
@@ -40,11 +40,12 @@ def command(target, timeout, proxy, servername, resolve, ca_file, client, python
     TARGET is an https:// URL or host[:port]. --ca-file is the bundle the client trusts
     (like verify=FILE).
     """
-    from certdoctor.cli.common import install_resolve
+    from certdoctor.cli.common import endpoint, install_resolve
     from certdoctor.trust.ca_file import check_ca_file
     from certdoctor.diagnose import diagnose
     from certdoctor.net.fetch import FetchCache
 
+    endpoint(target, "diagnose")
     check_ca_file(ca_file, directory=True)
     install_resolve(resolve)
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,

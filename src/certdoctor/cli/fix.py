@@ -9,17 +9,18 @@ from __future__ import annotations
 import click
 
 from certdoctor.cli.diagnose import client_options
-from certdoctor.cli.options import canary_option, connection_options, json_option, password_option
+from certdoctor.cli.options import (Fingerprint, InputFile, canary_option, connection_options, json_option,
+                                    password_option)
 
 
 @click.command("fix")
 @click.argument("target")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write into.")
-@click.option("--trust", "trust", multiple=True, metavar="SHA256",
+@click.option("--trust", "trust", multiple=True, metavar="SHA256", type=Fingerprint(),
               help="Fingerprint of the root (or self-signed certificate) you confirmed with its owner.")
-@click.option("--intermediate", "intermediates", multiple=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--intermediate", "intermediates", multiple=True, type=InputFile(exists=True),
               metavar="FILE", help="An intermediate you obtained (from the CA, or a browser's export) that the "
-                                   "server does not send; PEM, DER or PKCS#7 (repeatable).")
+                                   "server does not send; PEM, DER or PKCS#7 (repeatable; - for stdin).")
 @connection_options
 @client_options
 @password_option
@@ -32,10 +33,11 @@ def command(target, out_dir, trust, intermediates, timeout, proxy, servername, r
 
     --ca-file is the bundle the client trusts today (like verify=FILE).
     """
-    from certdoctor.cli.common import install_resolve
+    from certdoctor.cli.common import endpoint, install_resolve
     from certdoctor.trust.ca_file import check_ca_file
     from certdoctor.remedies.fix import check_out_dir, fix
 
+    endpoint(target, "fix")
     check_ca_file(ca_file, directory=True)
     check_out_dir(out_dir)  # empty, -, a file or under a file: error: + hint before any connection
     install_resolve(resolve)

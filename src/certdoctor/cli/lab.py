@@ -15,14 +15,15 @@ import time
 import click
 
 from certdoctor.cli.common import Exit, console
-from certdoctor.cli.options import json_option
+from certdoctor import policy
+from certdoctor.cli.options import Seconds, json_option
 
 
 @click.command("lab")
 @click.option("--list", "list_only", is_flag=True, help="List the scenarios without starting anything.")
 @click.option("--scenario", "-s", "scenarios", multiple=True, metavar="ID",
               help="Serve only this scenario (repeatable). Default: all.")
-@click.option("--duration", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+@click.option("--duration", type=Seconds(0, policy.LAB_MAX_SECONDS), default=None, metavar="SECONDS",
               help="Stop after this many seconds (default: until Ctrl-C).")
 @click.option("--workdir", type=click.Path(file_okay=False), default=None,
               help="Write the PKI here and keep it (default: a temp dir removed on exit).")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import click
 
 from certdoctor.cli.common import Exit
-from certdoctor.cli.options import json_option
+from certdoctor import policy
+from certdoctor.cli.options import count, json_option
 
 #: what ``lint`` reads
 KINDS = ("file", "directory")
@@ -43,7 +44,7 @@ def _codes(values: tuple[str, ...], option: str):
 @click.option("--exclude", multiple=True, metavar="DIRNAME",
               help="Also skip directories with this name (.venv, .git, node_modules and "
                    "__pycache__ always are).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+@click.option("--jobs", "-j", type=count(policy.MAX_CONCURRENCY), default=None,
               help="Worker processes for large trees (default: CPU count).")
 def command(paths: tuple[str, ...], fmt: str | None, as_json: bool, select: tuple[str, ...],
             ignore: tuple[str, ...], exclude: tuple[str, ...], jobs: int | None) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import click
 
 from certdoctor.cli.common import Exit
-from certdoctor.cli.options import connection_options, json_option, password_option
+from certdoctor.cli.options import InputFile, connection_options, json_option, password_option
 
 #: what ``pin`` reads
 KINDS = ("file", "stdin", "endpoint")
@@ -52,8 +52,8 @@ def _chain_of(source, servername: str | None, timeout: float, proxy: str | None 
               help="Write a new private key (EC P-256, mode 0600; never overwrites) and print its pin.")
 @click.option("--rsa", "rsa_bits", type=click.Choice(["2048", "3072", "4096"]), default=None,
               help="With --new-backup-key: an RSA key of this size instead of EC P-256.")
-@click.option("--backup-key", "backup_files", multiple=True, type=click.Path(dir_okay=False), metavar="FILE",
-              help="Add the pin of an existing backup key (private/public key, CSR or certificate).")
+@click.option("--backup-key", "backup_files", multiple=True, type=InputFile(exists=True), metavar="FILE",
+              help="Add the pin of an existing backup key (private/public key, CSR or certificate; - for stdin).")
 @click.option("--level", type=click.Choice(["leaf", "intermediate"]), default="leaf", show_default=True,
               help="Primary pin: the server's key, or the key of the intermediate that issued it.")
 @connection_options

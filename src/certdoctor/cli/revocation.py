@@ -24,7 +24,7 @@ import click
 
 from certdoctor import policy
 from certdoctor.cli.common import Exit
-from certdoctor.cli.options import connection_options, json_option, password_option
+from certdoctor.cli.options import InputFile, connection_options, json_option, password_option
 
 #: what ``revocation`` reads
 KINDS = ("file", "stdin", "endpoint")
@@ -78,8 +78,8 @@ def _issuer_from_aia(cert, timeout: float, scope=None):
 
 @click.command("revocation")
 @click.argument("target")
-@click.option("--issuer", "issuer_file", type=click.Path(dir_okay=False),
-              help="The issuer's certificate (default: the next certificate of the chain).")
+@click.option("--issuer", "issuer_file", type=InputFile(), metavar="FILE",
+              help="The issuer's certificate (default: the next certificate of the chain; - for stdin).")
 @click.option("--policy", "policy_name", type=click.Choice(["soft", "hard"]), default="soft", show_default=True,
               help="soft: an unknown status is a warning; hard: it is an error.")
 @click.option("--method", type=click.Choice(["all", "crl", "ocsp"]), default="all", show_default=True,

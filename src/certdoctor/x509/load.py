@@ -769,26 +769,41 @@ def _friendly(exc: BaseException) -> str:
     return f"invalid ASN.1 ({words}{where})"
 
 
-def read_source(source: "Source", *, password: str | None = None) -> "LoadedFile":
-    """The certificates (and a PKCS#12 key) of a file or of standard input."""
+def read_stdin(what: str = "standard input") -> bytes:
+    """The bytes of standard input, at most :data:`MAX_INPUT_BYTES` (more is an
+    :class:`InputError`, as for a file); a closed or unreadable stdin is an ``InputError`` too."""
     import sys
 
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    try:
+        data = stream.read(MAX_INPUT_BYTES + 1)
+    except (OSError, ValueError, AttributeError) as exc:  # closed (<&-), detached, or not readable
+        raise InputError(f"{what} (-): cannot read standard input ({exc})",
+                         "Pipe the certificate in (… | certdoctor …), or give a file instead of -.") from None
+    if isinstance(data, str):  # a text stream (an embedding program's stdin)
+        data = data.encode("utf-8", "surrogateescape")
+    if len(data) > MAX_INPUT_BYTES:
+        raise _too_large(what, None)
+    return bytes(data)
+
+
+def read_source(source: "Source", *, password: str | None = None) -> "LoadedFile":
+    """The certificates (and a PKCS#12 key) of a file or of standard input."""
     if source.kind == "stdin":
-        return load_bundle(sys.stdin.buffer.read(MAX_INPUT_BYTES + 1), password=password, source="<stdin>")
+        return load_bundle(read_stdin("<stdin>"), password=password, source="<stdin>")
     return load_bundle_file(source.input, password=password)
 
 
 def read_bytes(source: "Source") -> bytes:
     """The bytes of a file or of standard input (bounded like every certificate input)."""
-    import sys
-
     if source.kind == "stdin":
-        return sys.stdin.buffer.read(MAX_INPUT_BYTES + 1)
+        return read_stdin("<stdin>")
     return read_input(source.input)
 
 
 
 __all__ = [
+    "read_stdin",
     "read_source",
     "read_bytes",
     "MAX_INPUT_BYTES",
