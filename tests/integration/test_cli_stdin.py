@@ -190,3 +190,24 @@ def test_closed_port_with_odd_values_never_traceback(command, odd, tmp_path, cap
         lines = err.splitlines()
         assert len(lines) == 2 and lines[0].startswith("error: ") and lines[1].startswith("hint: "), (argv, err)
     assert not (tmp_path / "fix").exists() or code == 0
+
+
+def test_lint_reads_standard_input_as_one_source_file():
+    """`certdoctor lint -`: the source piped in is linted like a file named '-' (with other paths too)."""
+    import json
+    import subprocess
+    import sys
+
+    src = b'import requests\nrequests.get("https://example.test/", verify=False)\n'
+    r = subprocess.run([sys.executable, "-m", "certdoctor", "lint", "-", "--json"], input=src,
+                       capture_output=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["target"]["kind"] == "stdin"
+    assert [(f["code"], f["location"]["path"]) for f in doc["findings"]] == [("VERIFY_FALSE", "-")]
+    clean = subprocess.run([sys.executable, "-m", "certdoctor", "lint", "-"], input=b"x = 1\n",
+                           capture_output=True, timeout=60)
+    assert clean.returncode == 0, clean.stdout
+    twice = subprocess.run([sys.executable, "-m", "certdoctor", "lint", "-", "-"], input=src,
+                           capture_output=True, timeout=60)
+    assert twice.returncode == 2 and twice.stderr.startswith(b"error: ") and b"\nhint: " in twice.stderr

@@ -13,7 +13,7 @@ from certdoctor import policy
 from certdoctor.cli.options import count, json_option
 
 #: what ``lint`` reads
-KINDS = ("file", "directory")
+KINDS = ("file", "directory", "stdin")
 
 
 def _codes(values: tuple[str, ...], option: str):
@@ -50,7 +50,7 @@ def command(paths: tuple[str, ...], fmt: str | None, as_json: bool, select: tupl
             ignore: tuple[str, ...], exclude: tuple[str, ...], jobs: int | None) -> int:
     """Find disabled or weakened TLS verification in Python code.
 
-    Scans files and directories (recursively, *.py) for verify=False and its relatives:
+    Scans files and directories (recursively, *.py; - is standard input) for verify=False and its relatives:
     session.verify = False, CERT_NONE, check_hostname = False, unverified contexts,
     silenced InsecureRequestWarning, PYTHONHTTPSVERIFY=0, fake pinning adapters and more,
     each with the certdoctor fix. Silence one line with  # certdoctor: ignore[CODE].
@@ -66,11 +66,17 @@ def command(paths: tuple[str, ...], fmt: str | None, as_json: bool, select: tupl
         raise UsageError(f"--json and --format {fmt} contradict each other",
                          hint="use one of them")
     fmt = "json" if as_json else (fmt or "human")
+    files = [p for p in paths if p != "-"]
     sources = [classify(p, KINDS) for p in paths]  # before scanning anything: a missing path is bad usage
+    stdin = None
+    if "-" in paths:  # standard input is one more source file, named "-"
+        from certdoctor.x509.load import read_stdin
+
+        stdin = read_stdin("lint -")  # classify() above claimed it: a second - is already bad usage
     report = lint_paths(
-        paths, jobs=jobs, exclude=DEFAULT_EXCLUDES | set(exclude),
+        files, jobs=jobs, exclude=DEFAULT_EXCLUDES | set(exclude),
         select=_codes(select, "--select") if select else None,
-        ignore=_codes(ignore, "--ignore"),
+        ignore=_codes(ignore, "--ignore"), stdin=stdin,
     )
     if fmt == "json":
         from certdoctor.render.json import emit, target_json

@@ -375,10 +375,11 @@ def iter_python_files(paths: Iterable[str | os.PathLike[str]],
 def lint_paths(paths: Sequence[str | os.PathLike[str]], *, jobs: int | None = None,
                exclude: Iterable[str] = DEFAULT_EXCLUDES,
                select: Iterable[LintCode] | None = None,
-               ignore: Iterable[LintCode] = ()) -> LintReport:
+               ignore: Iterable[LintCode] = (), stdin: bytes | None = None) -> LintReport:
     """Lint files and directory trees. ``jobs`` caps worker processes (default: CPU count;
     a pool is used only from :data:`POOL_THRESHOLD` files on). ``select``/``ignore`` filter
     codes. Raises :class:`InputError` when a path does not exist (before scanning anything).
+    ``stdin``: the bytes of one more source file, named ``-`` (``certdoctor lint -``).
     """
     files = list(iter_python_files(paths, exclude))
     workers = jobs if jobs is not None else (os.cpu_count() or 1)
@@ -392,6 +393,8 @@ def lint_paths(paths: Sequence[str | os.PathLike[str]], *, jobs: int | None = No
             results = list(pool.map(_lint_path, files, chunksize=chunk))
     else:
         results = [_lint_path(f) for f in files]
+    if stdin is not None:
+        results = list(results) + [scan_bytes(stdin, "-")]
     keep = set(select) if select is not None else set(LintCode)
     keep.difference_update(ignore)
     findings: list[Finding] = []
@@ -407,7 +410,7 @@ def lint_paths(paths: Sequence[str | os.PathLike[str]], *, jobs: int | None = No
     order = lambda f: (f.location.path, f.location.line, f.location.column, f.code.value)  # noqa: E731
     findings.sort(key=order)
     hygiene.sort(key=order)
-    return LintReport(tuple(findings), tuple(notes), len(files), suppressed, tuple(hygiene))
+    return LintReport(tuple(findings), tuple(notes), len(files) + (stdin is not None), suppressed, tuple(hygiene))
 
 
 # --------------------------------------------------------------------------- files
