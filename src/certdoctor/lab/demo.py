@@ -38,16 +38,15 @@ def _requests_outcome(url: str, ca_file: str, proxy: str | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
     from certdoctor.diagnose import diagnose
     from certdoctor.lab import SCENARIOS, Lab
     from certdoctor.render.diagnose import render_diagnosis
+    from certdoctor.render.text import console as make_console, markup as escape
 
     _clean_env()
-    console = Console(highlight=False, emoji=False)
+    console = make_console()  # the commands' console: sanitised, never hard-wrapped on a pipe
     showcase = ("missing_intermediate", "intercepting_proxy", "strict_bc_not_critical")
     with Lab() as lab, lab.resolving():
         ca = str(lab.ca_file)
