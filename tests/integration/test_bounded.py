@@ -174,3 +174,46 @@ def test_a_20_deep_aia_chain_is_chased_at_most_aia_max_hops(tmp_path):
     assert len(d.evidence.aia) <= policy.AIA_MAX_HOPS
     assert not d.path.trusted  # 20 above the leaf: never reached within the hop limit
 
+
+
+# --------------------------------------------------------------------------- a server dripping its handshake
+
+def _drip_handshake(conn, srv) -> None:
+    """Read the ClientHello, then answer with a TLS handshake record header announcing 16 KiB and
+    send its body one byte every 0.3 s: every read gets a byte well within any per-read timeout."""
+    try:
+        conn.recv(65536)
+    except OSError:
+        return
+    srv.record("hello")
+    try:
+        conn.sendall(b"\x16\x03\x03\x40\x00")
+        for _ in range(16384):
+            if srv.stopping.wait(0.3):
+                return
+            conn.sendall(b"\x02")
+    except OSError:
+        return
+
+
+@pytest.mark.parametrize("argv", [
+    ["inspect", "{url}"],
+    ["pin", "{url}"],
+    ["expiry", "{url}"],
+    ["revocation", "{url}"],
+    ["diagnose", "{url}", "--no-cache"],
+    ["diagnose", "{url}", "--no-cache", "--client", "pip"],
+    ["fix", "{url}", "--out", "{out}"],
+], ids=lambda a: " ".join(a[:1] + [x for x in a[2:] if x.startswith("--client") or x == "pip"]))
+def test_every_connecting_command_is_bounded_by_a_handshake_dripping_server(tmp_path, capsys, argv):
+    """A server that dribbles its ServerHello never completes the handshake, yet answers every read:
+    only a whole-run deadline ends the command, within --timeout plus the margin, with exit code
+    and message (no traceback)."""
+    with tcp_server(_drip_handshake, timeout=30) as srv:
+        url = f"https://127.0.0.1:{srv.port}/"
+        args = [a.format(url=url, out=tmp_path / "out") for a in argv] + ["--timeout", str(TIMEOUT)]
+        took, code, out, err = _timed(args, capsys)
+        assert srv.received(1) == "hello"  # the command did reach the dripping server
+    assert took <= LIMIT, f"{' '.join(argv[:1])} took {took:.1f} s with --timeout {TIMEOUT}"
+    assert "Traceback" not in out + err
+    assert code != 0, (out, err)
