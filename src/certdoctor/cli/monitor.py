@@ -231,7 +231,7 @@ def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_j
 
         fams = metric_families.build() + self_families(last_run=time.time(), duration=time.monotonic() - started,
                                                        targets=len(statuses))
-        write_atomic(textfile, render.textfile(fams), 0o644, what="--textfile")
+        write_atomic(textfile, render.textfile(fams), 0o644, parents=False, what="--textfile")
     if nagios is not None:
         click.echo(nagios.line(code))
     elif as_json:
