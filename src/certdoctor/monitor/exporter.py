@@ -82,10 +82,8 @@ class Exporter:
         self.concurrency = concurrency
         self.allow_private_fetch = allow_private_fetch
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-        self._fleet_families: list = M.families(())
-        self.last_run: float | None = None
-        self.duration: float | None = None
-        self.targets: int | None = None
+        # (families, last_run, duration, targets, rendered bodies): published whole, one assignment
+        self._snapshot: tuple = (M.families(()), None, None, None, {})
         self.runs = 0
         self._probes = threading.BoundedSemaphore(policy.MONITOR_PROBE_CONCURRENCY)
         self._stopping = threading.Event()
@@ -93,11 +91,29 @@ class Exporter:
         self._task: asyncio.Task | None = None
 
     # ----------------------------------------------------------------------- /metrics
+    @property
+    def last_run(self) -> float | None:
+        """When the latest complete fleet run ended (Unix seconds; ``None`` before the first)."""
+        return self._snapshot[1]
+
     def metrics(self) -> list:
-        """The latest complete snapshot and the self-metrics (read under no lock: each is one
-        reference, swapped whole by the refresher)."""
-        fams, last, took, n = self._fleet_families, self.last_run, self.duration, self.targets
+        """The latest complete snapshot and the self-metrics (read under no lock: the snapshot is
+        one reference, swapped whole by the refresher)."""
+        fams, last, took, n, _ = self._snapshot
         return list(fams) + M.self_families(last_run=last, duration=took, targets=n)
+
+    def metrics_body(self, accept: str | None) -> tuple[bytes, str]:
+        """``/metrics``' body and content type, rendered once per snapshot and format (a 10,000
+        target fleet is ~15 MB of text: rendering it on every scrape would cost seconds)."""
+        from prometheus_client.exposition import choose_encoder
+
+        snapshot = self._snapshot
+        fams, last, took, n, cache = snapshot
+        _, content_type = choose_encoder(accept or "")
+        if content_type not in cache:
+            cache[content_type] = M.exposition(
+                list(fams) + M.self_families(last_run=last, duration=took, targets=n), accept)
+        return cache[content_type]
 
     async def run_once(self) -> None:
         """One fleet run; publishes its snapshot only when it completes."""
@@ -112,8 +128,7 @@ class Exporter:
                 fams.add(row)
                 n += 1
         built = fams.build()
-        self._fleet_families, self.duration, self.targets = built, round(time.monotonic() - m0, 6), n
-        self.last_run = time.time()
+        self._snapshot = (built, time.time(), round(time.monotonic() - m0, 6), n, {})
         self.runs += 1
 
     async def refresh_forever(self) -> None:
@@ -193,7 +208,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         exporter: Exporter = self.server.exporter  # type: ignore[attr-defined]
         if url.path == "/metrics":
-            body, ctype = M.exposition(exporter.metrics(), self.headers.get("Accept"))
+            body, ctype = exporter.metrics_body(self.headers.get("Accept"))
             self._answer(200, body, ctype)
         elif url.path == "/probe":
             self._probe(exporter, urllib.parse.parse_qs(url.query))
