@@ -132,3 +132,21 @@ MONITOR_REVOCATION_CONCURRENCY = 8
 MONITOR_TARGET_LINE_MAX = 4096
 #: the most files one directory or glob of a certificate source expands to.
 MONITOR_MAX_FILES_PER_SOURCE = 100_000
+
+# monitor outputs: --nagios, --textfile, --serve (the exporter)
+#: the longest Prometheus label value the exporter writes (a subject, a target): longer ones are
+#: cut and end in ``…`` (a label is an index key in Prometheus; a 10 kB subject is an attack).
+MONITOR_LABEL_MAX = 512
+#: ``--serve`` with no address: where blackbox's neighbour port convention puts it (loopback only).
+MONITOR_SERVE_DEFAULT = "127.0.0.1:9219"
+#: ``--interval``: seconds between the starts of two fleet runs of ``--serve``.
+MONITOR_SERVE_INTERVAL_SECONDS = 300.0
+#: the shortest ``--interval`` (a run every second is for tests; the fleet's own length bounds it anyway).
+MONITOR_SERVE_INTERVAL_MIN_SECONDS = 1.0
+#: ``/probe`` requests answered at once; the next waits this long for a slot, then gets 503.
+MONITOR_PROBE_CONCURRENCY = 16
+MONITOR_PROBE_QUEUE_SECONDS = 5.0
+#: seconds the exporter waits for a running fleet run or /probe to end after SIGTERM/SIGINT.
+MONITOR_SHUTDOWN_SECONDS = 5.0
+#: ``--nagios``: the non-ok targets named in the summary line per status (the rest: ``+N more``).
+NAGIOS_NAMES_PER_STATUS = 5

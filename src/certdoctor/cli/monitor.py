@@ -16,9 +16,13 @@ from certdoctor.cli.options import (
 )
 
 
-def _usage(message: str, hint: str | None) -> click.exceptions.Exit:
+def _usage(message: str, hint: str | None, *, nagios: bool = False) -> click.exceptions.Exit:
     from certdoctor.render.text import safe
 
+    if nagios:  # Nagios shows the plugin's stdout: the reason goes there too, as UNKNOWN
+        from certdoctor.render.monitor import nagios_unknown
+
+        click.echo(nagios_unknown(message))
     click.echo(f"error: {safe(' '.join(str(message).split()))}", err=True)
     click.echo(f"hint: {safe(hint or 'run certdoctor monitor --help for the arguments and options it takes.')}",
                err=True)
@@ -29,11 +33,12 @@ class MonitorCommand(click.Command):
     """Argument errors exit 3 (UNKNOWN), not click's 2 (which would read as CRITICAL)."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        nagios = "--nagios" in args  # before click consumes the list
         try:
             return super().parse_args(ctx, args)
         except click.UsageError as exc:
             raise _usage(exc.format_message(), "run 'certdoctor monitor --help' for the arguments and options "
-                                                "it takes.") from None
+                                                "it takes.", nagios=nagios) from None
 
 
 @click.command("monitor", cls=MonitorCommand)
@@ -60,10 +65,22 @@ class MonitorCommand(click.Command):
 @password_option
 @json_option
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="One JSON row per target, printed as each completes.")
+# --- outputs for monitoring systems (monitor/metrics.py, monitor/exporter.py; docs/MONITOR-METRICS.md)
+@click.option("--nagios", "as_nagios", is_flag=True,
+              help="One Nagios plugin line with perfdata ('TARGET_days'=D;WARN:;CRIT:;;), exit 0/1/2/3.")
+@click.option("--textfile", "textfile", default=None, metavar="FILE.prom",
+              help="Also write the metrics for node_exporter's textfile collector (atomically, through symlinks).")
+@click.option("--serve", "serve", default=None, is_flag=False, flag_value=policy.MONITOR_SERVE_DEFAULT,
+              metavar="HOST:PORT", help="Run as a Prometheus exporter: /metrics (the fleet, refreshed every "
+              f"--interval) and /probe?target=… (default {policy.MONITOR_SERVE_DEFAULT}).")
+@click.option("--interval", "interval", type=click.FloatRange(policy.MONITOR_SERVE_INTERVAL_MIN_SECONDS), default=None,
+              metavar="SECONDS", help=f"--serve: seconds between fleet runs [default: "
+              f"{policy.MONITOR_SERVE_INTERVAL_SECONDS:g}].")
 def command(targets: tuple[str, ...], config: str | None, targets_file: str | None, ca_file: str | None,
             client: str, timeout: float, warn_days: int, crit_days: int, proxy: str | None,
             resolve: tuple[str, ...], concurrency: int, allow_private_fetch: bool, password: str | None,
-            as_json: bool, as_jsonl: bool) -> int:
+            as_json: bool, as_jsonl: bool, as_nagios: bool = False, textfile: str | None = None,
+            serve: str | None = None, interval: float | None = None) -> int:
     """Check many endpoints and certificate files at once (Nagios exit codes).
 
     TARGET is an https:// URL, host[:port], or a certificate file, directory or glob (PEM, DER,
@@ -74,16 +91,69 @@ def command(targets: tuple[str, ...], config: str | None, targets_file: str | No
     from certdoctor.errors import CertdoctorError
 
     if as_json and as_jsonl:
-        raise _usage("--json and --jsonl are exclusive", "Pick one: --json (one document) or --jsonl (streamed).")
+        raise _usage("--json and --jsonl are exclusive", "Pick one: --json (one document) or --jsonl (streamed).",
+                     nagios=as_nagios)
     try:
+        _check_outputs(as_json, as_jsonl, as_nagios, textfile, serve, interval, targets_file)
+        if serve is not None:
+            return _serve(serve, interval, targets, config, targets_file, ca_file, client, timeout, warn_days,
+                          crit_days, proxy, resolve, password, concurrency, allow_private_fetch)
         specs = _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy,
                        resolve, password)
-        return _run(specs, concurrency, allow_private_fetch, as_json, as_jsonl)
+        return _run(specs, concurrency, allow_private_fetch, as_json, as_jsonl, as_nagios, textfile)
     except CertdoctorError as exc:
-        raise _usage(exc.message, exc.hint) from None
+        raise _usage(exc.message, exc.hint, nagios=as_nagios) from None
+
+
+def _check_outputs(as_json, as_jsonl, as_nagios, textfile, serve, interval, targets_file) -> None:
+    """The outputs that go together: one stdout format; --serve alone; --interval only with --serve."""
+    from certdoctor.errors import UsageError
+    from certdoctor.fsutil import is_stdout, resolve_output
+
+    if as_nagios and (as_json or as_jsonl):
+        raise UsageError("--nagios and --json/--jsonl both write standard output",
+                         "Pick one; --textfile FILE.prom can go with any of them.")
+    if serve is not None:
+        others = [name for name, on in (("--json", as_json), ("--jsonl", as_jsonl), ("--nagios", as_nagios),
+                                        ("--textfile", textfile is not None)) if on]
+        if others:
+            raise UsageError(f"--serve runs until stopped; {', '.join(others)} report(s) one run",
+                             "Use --serve alone (Prometheus scrapes it), or drop --serve for a one-off run.")
+        if targets_file is not None and (targets_file == "-" or is_stdout(targets_file)):
+            raise UsageError("--serve re-reads --targets at every run; standard input can be read only once",
+                             "Give --targets a file.")
+    elif interval is not None:
+        raise UsageError("--interval applies to --serve", "e.g. --serve 127.0.0.1:9219 --interval 300.")
+    if textfile is not None:
+        if is_stdout(textfile) and (as_json or as_jsonl or as_nagios):
+            raise UsageError("--textfile - and another output both write standard output",
+                             "Give --textfile a file name (node_exporter's textfile directory).")
+        if not is_stdout(textfile):
+            resolve_output(textfile, "--textfile")  # a bad path fails now, not after the whole run
+
+
+def _serve(listen, interval, targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy,
+           resolve, password, concurrency, allow_private_fetch) -> int:
+    from certdoctor.monitor.exporter import Exporter, bind, parse_listen, serve
+
+    host, port = parse_listen(listen)
+    fleet, defaults = _fleet(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy,
+                             resolve, password, allow_empty=True)
+    exporter = Exporter(fleet, defaults, interval=interval or policy.MONITOR_SERVE_INTERVAL_SECONDS,
+                        concurrency=concurrency, allow_private_fetch=allow_private_fetch)
+    return serve(exporter, bind(exporter, host, port))
 
 
 def _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy, resolve, password):
+    fleet, _ = _fleet(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy, resolve,
+                      password)
+    return fleet()
+
+
+def _fleet(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy, resolve, password,
+           *, allow_empty: bool = False):
+    """``(fleet, defaults)``: ``fleet()`` is a fresh iterator of the targets (the --targets file
+    re-opened and streamed each time; the command line and --config read once, here)."""
     import itertools
 
     from certdoctor.cli.common import install_resolve
@@ -94,7 +164,7 @@ def _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, c
     if warn_days < crit_days:
         raise UsageError(f"--warn-days ({warn_days}) must not be below --crit-days ({crit_days})",
                          "warn-days is the earlier alarm, e.g. --warn-days 30 --crit-days 7.")
-    if not (targets or config or targets_file):
+    if not (targets or config or targets_file or allow_empty):
         raise UsageError("nothing to monitor", "Give TARGETs, --config FILE.toml or --targets FILE.")
     check_ca_file(ca_file)
     install_resolve(resolve)
@@ -104,12 +174,18 @@ def _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, c
     if config:
         defaults, from_config = load_config(config, defaults)
     argv = [from_argument(t, defaults, f"argument {i + 1}") for i, t in enumerate(targets)]
-    streamed = stream_targets(targets_file, defaults) if targets_file else iter(())
-    return itertools.chain(argv, from_config, streamed)
+
+    def fleet():
+        streamed = stream_targets(targets_file, defaults) if targets_file else iter(())
+        return itertools.chain(argv, from_config, streamed)
+
+    return fleet, defaults
 
 
-def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_jsonl: bool) -> int:
+def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_jsonl: bool, as_nagios: bool = False,
+         textfile: str | None = None) -> int:
     import asyncio
+    import time
 
     from certdoctor.monitor.result import exit_code as exit_of
     from certdoctor.monitor.run import run_monitor
@@ -117,28 +193,51 @@ def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_j
     from certdoctor.render import monitor as render
     from certdoctor.render.text import console, is_terminal
 
+    from certdoctor.fsutil import is_stdout
+
     statuses: list[str] = []
     kept: list = []  # --json: the row objects only; the table: the rows
     con = console()
-    show_progress = not (as_json or as_jsonl) and is_terminal(None)
+    table = not (as_json or as_jsonl or as_nagios or (textfile is not None and is_stdout(textfile)))
+    show_progress = table and is_terminal(None)
+    nagios = render.Nagios() if as_nagios else None
+    metric_families = None
+    if textfile is not None:
+        from certdoctor.monitor.metrics import Families
+
+        metric_families = Families()
+    started = time.monotonic()
 
     async def consume(progress) -> None:
         async for row in run_monitor(specs, concurrency=concurrency, progress=progress.update):
             statuses.append(row.status)
-            if as_jsonl:
+            if metric_families is not None:
+                metric_families.add(row)
+            if nagios is not None:
+                nagios.add(row)
+            elif as_jsonl:
                 click.echo(render.jsonl(row))
             elif as_json:
                 kept.append(row.to_json())
-            else:
+            elif table:
                 kept.append(row)
 
     with allowing_private_fetch(allow_private_fetch), render.Progress(con, show_progress) as progress:
         asyncio.run(consume(progress))
     code = exit_of(statuses)
-    if as_json:
+    if metric_families is not None:
+        from certdoctor.fsutil import write_atomic
+        from certdoctor.monitor.metrics import self_families
+
+        fams = metric_families.build() + self_families(last_run=time.time(), duration=time.monotonic() - started,
+                                                       targets=len(statuses))
+        write_atomic(textfile, render.textfile(fams), 0o644, parents=False, what="--textfile")
+    if nagios is not None:
+        click.echo(nagios.line(code))
+    elif as_json:
         from certdoctor.render.json import emit
 
         emit(render.monitor_json(kept, code))
-    elif not as_jsonl:
+    elif table:
         render.render_table(kept, code, con)
     return code

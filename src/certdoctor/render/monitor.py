@@ -1,5 +1,7 @@
 """Renderers of ``certdoctor monitor`` rows: the rich table (with a progress bar on a terminal),
-the JSON document (the house envelope, ``rows``) and JSON Lines (one row per line, as they come).
+the JSON document (the house envelope, ``rows``) and JSON Lines (one row per line, as they come);
+``--nagios`` (:class:`Nagios`: one plugin line with perfdata) and ``--textfile`` (:func:`textfile`:
+the exporter's metrics in the text format for node_exporter's textfile collector).
 
 Every server- or user-supplied string in the table (target, reason text, error, subject) goes
 through :func:`certdoctor.render.text.markup` (``safe`` + rich escaping); JSON carries the exact
@@ -114,4 +116,82 @@ class Progress:
             self._bar.__exit__(*exc)
 
 
-__all__ = ["jsonl", "monitor_json", "table", "render_table", "summary_line", "counts", "Progress"]
+# --------------------------------------------------------------------------- --nagios
+
+NAGIOS_WORDS = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+#: the statuses counted in the summary, in this order (``error`` only when there is one)
+NAGIOS_COUNTED = ("critical", "warning", "unknown", "ok")
+
+
+def _nagios_text(text: str) -> str:
+    """Plugin output text: one printable line without ``|`` (Nagios cuts the perfdata there)."""
+    from certdoctor.render.text import safe
+
+    return safe(text).replace("|", "%7C")
+
+
+def perf_label(target: str) -> str:
+    """``'TARGET_days'``: quoted (a label may hold blanks), ``'`` doubled, ``=`` and ``|`` replaced
+    (the monitoring-plugins guidelines forbid ``=`` in a label; ``|`` would split the output)."""
+    return "'" + _nagios_text(f"{target}_days").replace("=", "_").replace("'", "''") + "'"
+
+
+class Nagios:
+    """The ``--nagios`` line, built a row at a time (only what the line needs is kept)::
+
+        CERTDOCTOR CRITICAL - 3 targets: 1 critical, 1 warning, 0 unknown, 1 ok; critical: a:443 (EXPIRED); \
+        warning: b:443 (EXPIRING_SOON) | 'a:443_days'=-3;30:;7:;; 'b:443_days'=12;30:;7:;; 'c:443_days'=80;30:;7:;;
+
+    Perfdata per the Nagios plugin guidelines: ``'label'=value[UOM];[warn];[crit];[min];[max]``,
+    the value the whole days left on the verified path (negative once expired; ``U`` without a
+    certificate), the thresholds as ranges ``W:``/``C:`` (alert when below), soonest first. The
+    non-ok targets are named, :data:`~certdoctor.policy.NAGIOS_NAMES_PER_STATUS` per status, worst
+    first. The exit code is the run's (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+    """
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[str, str, str | None, int | None, int, int]] = []
+
+    def add(self, row: "Row") -> None:
+        self._rows.append((row.target, row.status, row.reason, row.days_left, row.warn_days, row.crit_days))
+
+    def line(self, exit_code: int) -> str:
+        from certdoctor import policy
+
+        c = counts(status for _, status, *_ in self._rows)
+        shown = [s for s in NAGIOS_COUNTED] + (["error"] if c.get("error") else [])
+        n = len(self._rows)
+        text = f"CERTDOCTOR {NAGIOS_WORDS.get(exit_code, 'UNKNOWN')} - {n} target{'s' if n != 1 else ''}: " + \
+            ", ".join(f"{c.get(s, 0)} {s}" for s in shown)
+        limit = policy.NAGIOS_NAMES_PER_STATUS
+        for status in ("critical", "error", "unknown", "warning"):
+            named = sorted((r for r in self._rows if r[1] == status), key=lambda r: (r[3] is None, r[3] or 0, r[0]))
+            if not named:
+                continue
+            parts = [_nagios_text(t) + (f" ({_nagios_text(reason)})" if reason else "")
+                     for t, _, reason, *_ in named[:limit]]
+            more = f", +{len(named) - limit} more" if len(named) > limit else ""
+            text += f"; {status}: " + ", ".join(parts) + more
+        perf = []
+        for target, _, _, days, warn, crit in sorted(self._rows, key=lambda r: (r[3] is None, r[3] or 0, r[0])):
+            perf.append(f"{perf_label(target)}={'U' if days is None else days};{warn}:;{crit}:;;")
+        return text + (" | " + " ".join(perf) if perf else "")
+
+
+def nagios_unknown(message: str) -> str:
+    """The plugin line of a run that could not start (bad usage or input): UNKNOWN, exit 3."""
+    return f"CERTDOCTOR UNKNOWN - {_nagios_text(' '.join(str(message).split()))}"
+
+
+# --------------------------------------------------------------------------- --textfile
+
+def textfile(fams) -> bytes:
+    """The text format (0.0.4) of metric families (:mod:`certdoctor.monitor.metrics`), what
+    ``prometheus_client.write_to_textfile`` writes; the CLI writes it with ``fsutil.write_atomic``."""
+    from certdoctor.monitor.metrics import text
+
+    return text(fams)
+
+
+__all__ = ["jsonl", "monitor_json", "table", "render_table", "summary_line", "counts", "Progress", "Nagios",
+           "perf_label", "nagios_unknown", "textfile"]
