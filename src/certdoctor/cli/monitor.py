@@ -60,10 +60,19 @@ class MonitorCommand(click.Command):
 @password_option
 @json_option
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="One JSON row per target, printed as each completes.")
+# --- state and webhooks (docs/MONITOR.md "State and transitions", "Webhooks")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="The SQLite state file (last result and history per target; transitions are reported "
+                   "against it). Default: $XDG_DATA_HOME/certdoctor/monitor.sqlite.")
+@click.option("--no-state", "no_state", is_flag=True, help="Keep no state: no transitions, no webhooks.")
+@click.option("--webhook", "webhooks", multiple=True, metavar="URL",
+              help="POST a JSON event per transition to URL (repeatable; shown redacted everywhere).")
+# --- end of state and webhooks
 def command(targets: tuple[str, ...], config: str | None, targets_file: str | None, ca_file: str | None,
             client: str, timeout: float, warn_days: int, crit_days: int, proxy: str | None,
             resolve: tuple[str, ...], concurrency: int, allow_private_fetch: bool, password: str | None,
-            as_json: bool, as_jsonl: bool) -> int:
+            as_json: bool, as_jsonl: bool, state_path: str | None = None, no_state: bool = False,
+            webhooks: tuple[str, ...] = ()) -> int:
     """Check many endpoints and certificate files at once (Nagios exit codes).
 
     TARGET is an https:// URL, host[:port], or a certificate file, directory or glob (PEM, DER,
@@ -75,15 +84,31 @@ def command(targets: tuple[str, ...], config: str | None, targets_file: str | No
 
     if as_json and as_jsonl:
         raise _usage("--json and --jsonl are exclusive", "Pick one: --json (one document) or --jsonl (streamed).")
+    from certdoctor.monitor.alerts import check_webhook_url
+
+    state = None
     try:
+        if no_state and (state_path or webhooks):
+            raise _usage("--no-state excludes --state and --webhook" if state_path else
+                         "--webhook needs the state (webhooks report transitions)",
+                         "Drop --no-state, or the options that need the state.")
+        hooks = tuple(check_webhook_url(u) for u in webhooks)
         specs = _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy,
-                       resolve, password)
-        return _run(specs, concurrency, allow_private_fetch, as_json, as_jsonl)
+                       resolve, password, hooks)
+        if not no_state:
+            from certdoctor.monitor.state import State
+
+            state = State.open(state_path)
+        return _run(specs, concurrency, allow_private_fetch, as_json, as_jsonl, state)
     except CertdoctorError as exc:
         raise _usage(exc.message, exc.hint) from None
+    finally:
+        if state is not None:
+            state.close()
 
 
-def _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy, resolve, password):
+def _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy, resolve, password,
+           webhooks=()):
     import itertools
 
     from certdoctor.cli.common import install_resolve
@@ -99,7 +124,7 @@ def _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, c
     check_ca_file(ca_file)
     install_resolve(resolve)
     defaults = Defaults(ca_file=ca_file, client=client, proxy=proxy, warn_days=warn_days, crit_days=crit_days,
-                        timeout=timeout, password=password)
+                        timeout=timeout, password=password, webhooks=tuple(webhooks))
     from_config: list = []
     if config:
         defaults, from_config = load_config(config, defaults)
@@ -108,11 +133,11 @@ def _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, c
     return itertools.chain(argv, from_config, streamed)
 
 
-def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_jsonl: bool) -> int:
+def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_jsonl: bool, state=None) -> int:
     import asyncio
 
     from certdoctor.monitor.result import exit_code as exit_of
-    from certdoctor.monitor.run import run_monitor
+    from certdoctor.monitor.run import RunReport, run_monitor
     from certdoctor.net.resolve import allowing_private_fetch
     from certdoctor.render import monitor as render
     from certdoctor.render.text import console, is_terminal
@@ -121,9 +146,11 @@ def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_j
     kept: list = []  # --json: the row objects only; the table: the rows
     con = console()
     show_progress = not (as_json or as_jsonl) and is_terminal(None)
+    report = RunReport()
 
     async def consume(progress) -> None:
-        async for row in run_monitor(specs, concurrency=concurrency, progress=progress.update):
+        async for row in run_monitor(specs, concurrency=concurrency, progress=progress.update, state=state,
+                                     report=report):
             statuses.append(row.status)
             if as_jsonl:
                 click.echo(render.jsonl(row))
@@ -135,10 +162,12 @@ def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_j
     with allowing_private_fetch(allow_private_fetch), render.Progress(con, show_progress) as progress:
         asyncio.run(consume(progress))
     code = exit_of(statuses)
+    for line in render.report_lines(report):  # webhook and state failures: stderr, every mode
+        click.echo(f"warning: {line}", err=True)
     if as_json:
         from certdoctor.render.json import emit
 
-        emit(render.monitor_json(kept, code))
+        emit(render.monitor_json(kept, code, report=report))
     elif not as_jsonl:
-        render.render_table(kept, code, con)
+        render.render_table(kept, code, con, report=report)
     return code
