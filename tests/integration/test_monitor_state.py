@@ -116,7 +116,6 @@ def test_warning_to_critical_as_the_days_pass(tmp_path, servers, pki):
 def test_an_outage_keeps_what_was_known(tmp_path, servers, pki):
     """Unreachable, then back with a new leaf: the leaf change is still seen, and the chain's
     findings do not 'clear' while nothing answered."""
-    from support.servers import closed_port
 
     _, inter, ca = pki
     srv = servers.tls(inter.issue_cert("127.0.0.1", not_after=NOW + dt.timedelta(days=10)))
