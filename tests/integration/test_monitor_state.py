@@ -114,8 +114,9 @@ def test_warning_to_critical_as_the_days_pass(tmp_path, servers, pki):
 
 
 def test_an_outage_keeps_what_was_known(tmp_path, servers, pki):
-    """Unreachable, then back with a new leaf: the leaf change is still seen, and the chain's
-    findings do not 'clear' while nothing answered."""
+    """Unreachable: the status change and the connection finding are reported, and the state
+    keeps the last known certificates and chain findings (none 'clears' while nothing answered;
+    a new leaf after the outage is covered by tests/unit/test_monitor_changes.py)."""
 
     _, inter, ca = pki
     srv = servers.tls(inter.issue_cert("127.0.0.1", not_after=NOW + dt.timedelta(days=10)))
