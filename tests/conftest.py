@@ -40,6 +40,8 @@ def clean_environ(monkeypatch, tmp_path):
     monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
     # the on-disk AIA/CRL/OCSP cache lives in the test's own folder, never in ~/.cache
     monkeypatch.setenv("CERTDOCTOR_CACHE_DIR", str(tmp_path / "certdoctor-cache"))
+    # and the monitor's default state file (--state) in it too, never in ~/.local/share
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     yield
 
 

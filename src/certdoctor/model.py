@@ -104,6 +104,8 @@ class Code(str, enum.Enum):
     CONNECT_FAILED = "CONNECT_FAILED"
     # the verdict could not be confirmed with the real client
     VERDICT_UNCONFIRMED = "VERDICT_UNCONFIRMED"
+    # monitor: the certificate file a target names holds a newer certificate than the one served
+    NOT_DEPLOYED = "NOT_DEPLOYED"
 
 
 @dataclass(frozen=True, slots=True)

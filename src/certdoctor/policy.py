@@ -150,3 +150,28 @@ MONITOR_PROBE_QUEUE_SECONDS = 5.0
 MONITOR_SHUTDOWN_SECONDS = 5.0
 #: ``--nagios``: the non-ok targets named in the summary line per status (the rest: ``+N more``).
 NAGIOS_NAMES_PER_STATUS = 5
+
+# --------------------------------------------------------------------------- monitor state and webhooks (issue 11)
+#: ``--state``: how long a run waits for another run's write on the same SQLite file (SQLite's
+#: busy timeout) before that row's state update is reported as failed.
+MONITOR_STATE_BUSY_TIMEOUT_SECONDS = 30.0
+#: transitions kept per target in the state file's history (older ones are pruned).
+MONITOR_STATE_HISTORY_PER_TARGET = 200
+#: runs kept in the state file's ``runs`` table.
+MONITOR_STATE_RUNS_KEPT = 1000
+#: ``--webhook``: tries per event (the first and the retries), the wait before each retry,
+#: and each try's timeout (connect + send + the answer's head).
+WEBHOOK_TRIES = 3
+WEBHOOK_BACKOFF_SECONDS = (0.5, 1.0, 2.0)
+WEBHOOK_TIMEOUT_SECONDS = 5.0
+#: events waiting for delivery at most; past that an event is dropped and reported.
+WEBHOOK_MAX_QUEUE = 10_000
+#: delivery threads (each sends one event at a time).
+WEBHOOK_SENDERS = 4
+#: once the last row is out, the run waits at most this long for the events still queued or in
+#: flight; what is left then is reported as not delivered (the run never waits on a stalled hook).
+WEBHOOK_DRAIN_SECONDS = 10.0
+#: the most bytes of a webhook's answer read (the body is discarded).
+WEBHOOK_MAX_RESPONSE_BYTES = 65536
+#: the largest event body sent (the certificate list is cut first, then the findings).
+WEBHOOK_MAX_EVENT_BYTES = 256 * 1024

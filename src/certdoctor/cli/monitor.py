@@ -76,11 +76,20 @@ class MonitorCommand(click.Command):
 @click.option("--interval", "interval", type=click.FloatRange(policy.MONITOR_SERVE_INTERVAL_MIN_SECONDS), default=None,
               metavar="SECONDS", help=f"--serve: seconds between fleet runs [default: "
               f"{policy.MONITOR_SERVE_INTERVAL_SECONDS:g}].")
+# --- state and webhooks (docs/MONITOR.md "State and transitions", "Webhooks")
+@click.option("--state", "state_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="The SQLite state file (last result and history per target; transitions are reported "
+                   "against it). Default: $XDG_DATA_HOME/certdoctor/monitor.sqlite.")
+@click.option("--no-state", "no_state", is_flag=True, help="Keep no state: no transitions, no webhooks.")
+@click.option("--webhook", "webhooks", multiple=True, metavar="URL",
+              help="POST a JSON event per transition to URL (repeatable; shown redacted everywhere).")
+# --- end of state and webhooks
 def command(targets: tuple[str, ...], config: str | None, targets_file: str | None, ca_file: str | None,
             client: str, timeout: float, warn_days: int, crit_days: int, proxy: str | None,
             resolve: tuple[str, ...], concurrency: int, allow_private_fetch: bool, password: str | None,
             as_json: bool, as_jsonl: bool, as_nagios: bool = False, textfile: str | None = None,
-            serve: str | None = None, interval: float | None = None) -> int:
+            serve: str | None = None, interval: float | None = None, state_path: str | None = None,
+            no_state: bool = False, webhooks: tuple[str, ...] = ()) -> int:
     """Check many endpoints and certificate files at once (Nagios exit codes).
 
     TARGET is an https:// URL, host[:port], or a certificate file, directory or glob (PEM, DER,
@@ -93,16 +102,34 @@ def command(targets: tuple[str, ...], config: str | None, targets_file: str | No
     if as_json and as_jsonl:
         raise _usage("--json and --jsonl are exclusive", "Pick one: --json (one document) or --jsonl (streamed).",
                      nagios=as_nagios)
+    from certdoctor.monitor.alerts import check_webhook_url
+
+    state = None
     try:
         _check_outputs(as_json, as_jsonl, as_nagios, textfile, serve, interval, targets_file)
+        if no_state and (state_path or webhooks):
+            raise _usage("--no-state excludes --state and --webhook" if state_path else
+                         "--webhook needs the state (webhooks report transitions)",
+                         "Drop --no-state, or the options that need the state.", nagios=as_nagios)
+        hooks = tuple(check_webhook_url(u) for u in webhooks)
         if serve is not None:
+            if state_path or hooks:
+                raise _usage("--serve keeps no state file yet: --state and --webhook go with one-off runs",
+                             "Run `certdoctor monitor --state FILE --webhook URL` from cron beside the exporter.")
             return _serve(serve, interval, targets, config, targets_file, ca_file, client, timeout, warn_days,
                           crit_days, proxy, resolve, password, concurrency, allow_private_fetch)
         specs = _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy,
-                       resolve, password)
-        return _run(specs, concurrency, allow_private_fetch, as_json, as_jsonl, as_nagios, textfile)
+                       resolve, password, hooks)
+        if not no_state:
+            from certdoctor.monitor.state import State
+
+            state = State.open(state_path)
+        return _run(specs, concurrency, allow_private_fetch, as_json, as_jsonl, as_nagios, textfile, state)
     except CertdoctorError as exc:
         raise _usage(exc.message, exc.hint, nagios=as_nagios) from None
+    finally:
+        if state is not None:
+            state.close()
 
 
 def _check_outputs(as_json, as_jsonl, as_nagios, textfile, serve, interval, targets_file) -> None:
@@ -144,14 +171,15 @@ def _serve(listen, interval, targets, config, targets_file, ca_file, client, tim
     return serve(exporter, bind(exporter, host, port))
 
 
-def _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy, resolve, password):
+def _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy, resolve, password,
+           webhooks=()):
     fleet, _ = _fleet(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy, resolve,
-                      password)
+                      password, webhooks=webhooks)
     return fleet()
 
 
 def _fleet(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy, resolve, password,
-           *, allow_empty: bool = False):
+           *, allow_empty: bool = False, webhooks=()):
     """``(fleet, defaults)``: ``fleet()`` is a fresh iterator of the targets (the --targets file
     re-opened and streamed each time; the command line and --config read once, here)."""
     import itertools
@@ -169,7 +197,7 @@ def _fleet(targets, config, targets_file, ca_file, client, timeout, warn_days, c
     check_ca_file(ca_file)
     install_resolve(resolve)
     defaults = Defaults(ca_file=ca_file, client=client, proxy=proxy, warn_days=warn_days, crit_days=crit_days,
-                        timeout=timeout, password=password)
+                        timeout=timeout, password=password, webhooks=tuple(webhooks))
     from_config: list = []
     if config:
         defaults, from_config = load_config(config, defaults)
@@ -183,12 +211,12 @@ def _fleet(targets, config, targets_file, ca_file, client, timeout, warn_days, c
 
 
 def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_jsonl: bool, as_nagios: bool = False,
-         textfile: str | None = None) -> int:
+         textfile: str | None = None, state=None) -> int:
     import asyncio
     import time
 
     from certdoctor.monitor.result import exit_code as exit_of
-    from certdoctor.monitor.run import run_monitor
+    from certdoctor.monitor.run import RunReport, run_monitor
     from certdoctor.net.resolve import allowing_private_fetch
     from certdoctor.render import monitor as render
     from certdoctor.render.text import console, is_terminal
@@ -207,9 +235,11 @@ def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_j
 
         metric_families = Families()
     started = time.monotonic()
+    report = RunReport()
 
     async def consume(progress) -> None:
-        async for row in run_monitor(specs, concurrency=concurrency, progress=progress.update):
+        async for row in run_monitor(specs, concurrency=concurrency, progress=progress.update, state=state,
+                                     report=report):
             statuses.append(row.status)
             if metric_families is not None:
                 metric_families.add(row)
@@ -232,12 +262,14 @@ def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_j
         fams = metric_families.build() + self_families(last_run=time.time(), duration=time.monotonic() - started,
                                                        targets=len(statuses))
         write_atomic(textfile, render.textfile(fams), 0o644, parents=False, what="--textfile")
+    for line in render.report_lines(report):  # webhook and state failures: stderr, every mode
+        click.echo(f"warning: {line}", err=True)
     if nagios is not None:
         click.echo(nagios.line(code))
     elif as_json:
         from certdoctor.render.json import emit
 
-        emit(render.monitor_json(kept, code))
+        emit(render.monitor_json(kept, code, report=report))
     elif table:
-        render.render_table(kept, code, con)
+        render.render_table(kept, code, con, report=report)
     return code

@@ -48,12 +48,12 @@ FILE = "file"
 
 #: keys of a ``[[endpoint]]`` entry
 ENDPOINT_KEYS = ("target", "servername", "address", "ca_file", "client", "proxy", "pins", "warn_days",
-                 "crit_days", "timeout", "labels", "revocation", "confirm")
+                 "crit_days", "timeout", "labels", "revocation", "confirm", "cert_file", "webhook")
 #: keys of a ``[[file]]`` entry
-FILE_KEYS = ("path", "password", "warn_days", "crit_days", "labels")
+FILE_KEYS = ("path", "password", "warn_days", "crit_days", "labels", "webhook")
 #: keys of ``[defaults]``
 DEFAULT_KEYS = ("ca_file", "client", "proxy", "warn_days", "crit_days", "timeout", "labels", "revocation",
-                "confirm", "password")
+                "confirm", "password", "webhook")
 #: ``key=value`` options a ``--targets`` line may carry after its target
 LINE_KEYS = ("servername", "address", "warn_days", "crit_days")
 _GLOB = re.compile(r"[*?\[]")
@@ -74,6 +74,9 @@ class Defaults:
     revocation: bool = False
     confirm: bool = False
     password: str | None = None
+    #: webhook URLs every target posts its transitions to (``--webhook``, ``[defaults] webhook``);
+    #: never shown unredacted (:func:`certdoctor.monitor.alerts.redact_url`)
+    webhooks: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,11 @@ class TargetSpec:
     confirm: bool = False
     password: str | None = field(default=None, repr=False)
     error: str | None = None
+    #: endpoint: the certificate file the server should be serving (``cert_file = …``); a newer
+    #: certificate in it than the one served is ``NOT_DEPLOYED``
+    cert_file: str | None = None
+    #: the webhook URLs of this target (the run's and its own), never shown unredacted
+    webhooks: tuple[str, ...] = field(default=(), repr=False)
 
 
 # --------------------------------------------------------------------------- values
@@ -203,7 +211,25 @@ def _apply(defaults: Defaults, entry: Mapping[str, Any], keys: Iterable[str], wh
         if key in allowed:
             out[key] = _bool(entry[key], key, where) if key in entry else getattr(defaults, key)
     out["labels"] = _labels(entry["labels"], where, defaults.labels) if "labels" in entry else defaults.labels
+    if "webhook" in allowed:
+        own = _webhooks(entry["webhook"], where) if "webhook" in entry else ()
+        out["webhooks"] = tuple(dict.fromkeys((*defaults.webhooks, *own)))
     return out
+
+
+def _webhooks(value: Any, where: str) -> tuple[str, ...]:
+    """``webhook = "https://…"`` or a list of them: each an http(s) URL with a host (the URL is
+    never echoed unredacted, also not in this error)."""
+    from certdoctor.monitor.alerts import check_webhook_url
+
+    raw = [value] if isinstance(value, str) else value
+    if not isinstance(raw, (list, tuple)) or not raw:
+        raise UsageError(f"{where}: webhook must be a URL or a list of URLs",
+                         'e.g. webhook = "https://hooks.example.org/certdoctor"')
+    try:
+        return tuple(check_webhook_url(u) for u in raw)
+    except UsageError as exc:
+        raise UsageError(f"{where}: {exc.message}", exc.hint) from None
 
 
 def endpoint(text: str, defaults: Defaults = Defaults(), origin: str = "argv", **options: Any) -> TargetSpec:
@@ -233,7 +259,10 @@ def endpoint(text: str, defaults: Defaults = Defaults(), origin: str = "argv", *
         except CertdoctorError as exc:
             raise UsageError(f"{where}: {exc.message}", exc.hint) from None
     opts.pop("target", None)
-    return TargetSpec(ENDPOINT, text, origin, servername=servername, address=address, pins=pins, **opts)
+    cert_file = (os.path.expanduser(_str(options["cert_file"], "cert_file", where))
+                 if options.get("cert_file") is not None else None)
+    return TargetSpec(ENDPOINT, text, origin, servername=servername, address=address, pins=pins,
+                      cert_file=cert_file, **opts)
 
 
 def source(text: str, defaults: Defaults = Defaults(), origin: str = "argv", **options: Any) -> TargetSpec:

@@ -33,6 +33,7 @@ from certdoctor.model import Code, Finding, Severity, to_jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
     from certdoctor.model import CertInfo
+    from certdoctor.monitor.changes import Transition
 
 OK, WARNING, CRITICAL, UNKNOWN, ERROR = "ok", "warning", "critical", "unknown", "error"
 STATUSES = (OK, WARNING, CRITICAL, UNKNOWN, ERROR)
@@ -103,6 +104,12 @@ class Row:
     trust: str | None = None
     findings: tuple[Finding, ...] = ()
     certificates: tuple[CertFacts, ...] = ()
+    #: what changed since the state file's previous result (``--state``; empty without state):
+    #: :class:`~certdoctor.monitor.changes.Transition` values, kinds in docs/MONITOR.md
+    transitions: tuple["Transition", ...] = ()
+    #: when the state last saw the served leaf change (``leaf_renewed``/``leaf_rekeyed``); null
+    #: until a change has been recorded (the first sight of a target is not a change)
+    leaf_changed_at: _dt.datetime | None = None
 
     @property
     def exit_code(self) -> int:

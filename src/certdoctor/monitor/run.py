@@ -21,26 +21,41 @@ import datetime as _dt
 from typing import TYPE_CHECKING, AsyncIterator, Iterable, Mapping
 
 from certdoctor import policy
+from certdoctor.monitor.hooks import RunReport
 
 if TYPE_CHECKING:  # pragma: no cover
     from certdoctor.monitor.config import TargetSpec
+    from certdoctor.monitor.state import State
     from certdoctor.monitor.result import Row
     from certdoctor.net.fetch import FetchCache
 
 
 async def run_monitor(targets: "Iterable[TargetSpec]", *, concurrency: int = policy.MONITOR_CONCURRENCY,
                       now: _dt.datetime | None = None, environ: Mapping[str, str] | None = None,
-                      cache: "FetchCache | None" = None, progress=None) -> "AsyncIterator[Row]":
+                      cache: "FetchCache | None" = None, progress=None, state: "State | None" = None,
+                      webhooks: "Iterable[str]" = (), report: "RunReport | None" = None,
+                      webhook_drain: float | None = None) -> "AsyncIterator[Row]":
     """An async iterator of one :class:`~certdoctor.monitor.result.Row` per target (files and
     globs expanded), in completion order. ``progress(started, finished)`` is called after each
-    row (the CLI's progress bar)."""
+    row (the CLI's progress bar).
+
+    ``state`` (an open :class:`~certdoctor.monitor.state.State`): each row is recorded in it and
+    carries its ``transitions``. ``webhooks`` (the run's URLs; a target adds its own): one event
+    per transition, sent in the background (:mod:`certdoctor.monitor.alerts`). ``report``
+    receives what is not a row: webhook and state errors, counts (read it after the loop)."""
     from certdoctor.monitor.engine import Engine
+    from certdoctor.monitor.hooks import Hooks
 
     engine = Engine(concurrency=concurrency, now=now, environ=environ, cache=cache)
-    async for row in engine.rows(targets):
-        if progress is not None:
-            progress(engine.started, engine.finished)
-        yield row
+    hooks = Hooks(state, tuple(webhooks), report if report is not None else RunReport(), webhook_drain)
+    try:
+        async for row in engine.rows(hooks.track(targets)):
+            row = hooks.after(row)
+            if progress is not None:
+                progress(engine.started, engine.finished)
+            yield row
+    finally:
+        hooks.close()
 
 
 def monitor(targets: "Iterable[TargetSpec]", **kw) -> "list[Row]":
@@ -53,4 +68,4 @@ def monitor(targets: "Iterable[TargetSpec]", **kw) -> "list[Row]":
     return asyncio.run(collect())
 
 
-__all__ = ["run_monitor", "monitor"]
+__all__ = ["run_monitor", "monitor", "RunReport"]

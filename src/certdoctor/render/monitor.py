@@ -39,15 +39,32 @@ def counts(statuses: Iterable[str]) -> dict[str, int]:
     return out
 
 
-def monitor_json(rows: Sequence[dict[str, Any]], exit_code: int) -> dict[str, Any]:
+def monitor_json(rows: Sequence[dict[str, Any]], exit_code: int, report=None) -> dict[str, Any]:
     """The one ``--json`` document: the envelope (``target`` kind ``several``, no top-level
-    findings or certificates: each row has its own), ``rows`` (the row objects, completion order)
-    and ``summary`` (targets, and the count of each status)."""
+    findings or certificates: each row has its own), ``rows`` (the row objects, completion order),
+    ``summary`` (targets, and the count of each status), ``state`` (the state file, run and
+    transitions; null without state) and ``webhook_errors`` (events not delivered, redacted)."""
     from certdoctor.render.json import envelope, make_target
 
     summary = {"targets": len(rows), **counts(r["status"] for r in rows)}
+    extra: dict[str, Any] = {
+        "state": report.to_json() if report is not None and report.state_path is not None else None,
+        "webhook_errors": [e.to_json() for e in report.webhook_errors] if report is not None else []}
     return envelope("monitor", target=make_target(None, "several"), exit_code=exit_code, rows=list(rows),
-                    summary=summary)
+                    summary=summary, **extra)
+
+
+def report_lines(report) -> list[str]:
+    """One line per webhook event not delivered and per state failure (URLs already redacted)."""
+    if report is None:
+        return []
+    lines = [f"webhook {e.webhook}: {e.kind} of {e.target} not delivered ({e.tries} tries): {e.error}"
+             for e in report.webhook_errors]
+    return lines + [f"state {report.state_path}: {e}" for e in report.state_errors]
+
+
+def _changed(row: "Row") -> str:
+    return ", ".join(dict.fromkeys("new" if t.kind == "new_target" else t.kind for t in row.transitions))
 
 
 def _days(row: "Row") -> str:
@@ -67,13 +84,14 @@ def table(rows: Sequence["Row"]):
 
     t = Table(show_edge=False, pad_edge=False, header_style="bold")
     for name, kw in (("status", {}), ("target", {"overflow": "fold"}), ("days", {"justify": "right"}),
-                     ("not after (UTC)", {}), ("reason", {}), ("detail", {"overflow": "fold"})):
+                     ("not after (UTC)", {}), ("reason", {}), ("changed", {"overflow": "fold"}),
+                     ("detail", {"overflow": "fold"})):
         t.add_column(name, **kw)
     for row in sorted(rows, key=lambda r: (ORDER.get(r.status, 9), r.target)):
         style = STYLE.get(row.status, "")
         t.add_row(f"[{style}]{row.status.upper()}[/]", markup(row.target), _days(row),
                   row.not_after.strftime("%Y-%m-%d %H:%M") if row.not_after else "",
-                  markup(row.reason or ""), markup(_detail(row)))
+                  markup(row.reason or ""), markup(_changed(row)), markup(_detail(row)))
     return t
 
 
@@ -83,9 +101,14 @@ def summary_line(rows: Sequence["Row"], exit_code: int) -> str:
     return f"{len(rows)} target{'s' if len(rows) != 1 else ''}: {parts or 'none'} (exit {exit_code})"
 
 
-def render_table(rows: Sequence["Row"], exit_code: int, console: "Console") -> None:
+def render_table(rows: Sequence["Row"], exit_code: int, console: "Console", report=None) -> None:
     console.print(table(rows))
-    console.print(markup(summary_line(rows, exit_code)))
+    line = summary_line(rows, exit_code)
+    if report is not None and report.state_path is not None:
+        line += f"; {report.transitions} transition{'s' if report.transitions != 1 else ''}"
+    if report is not None and (report.webhooks_sent or report.webhook_errors):
+        line += f"; webhooks: {report.webhooks_sent} sent, {len(report.webhook_errors)} failed"
+    console.print(markup(line))
 
 
 class Progress:
@@ -193,5 +216,5 @@ def textfile(fams) -> bytes:
     return text(fams)
 
 
-__all__ = ["jsonl", "monitor_json", "table", "render_table", "summary_line", "counts", "Progress", "Nagios",
+__all__ = ["jsonl", "monitor_json", "report_lines", "table", "render_table", "summary_line", "counts", "Progress", "Nagios",
            "perf_label", "nagios_unknown", "textfile"]
