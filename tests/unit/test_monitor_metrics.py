@@ -175,11 +175,17 @@ def test_change_timestamp_is_read_defensively_from_the_row():
 
     fields = {name: getattr(row, name) for name in row.__dataclass_fields__}
     for attr, value in (("leaf_changed_at", when), ("changed_at", when.timestamp())):
-        stated = Stated(**fields, **{attr: value})
+        stated = Stated(**(fields | {"leaf_changed_at": None} | {attr: value}))
         got = _samples(M.families([stated]), "certdoctor_cert_change_timestamp_seconds")
         assert got == {frozenset({("target", row.target)}): when.timestamp()}
-    assert _samples(M.families([Stated(**fields, leaf_changed_at=None)]),
+    assert _samples(M.families([Stated(**(fields | {"leaf_changed_at": None}))]),
                     "certdoctor_cert_change_timestamp_seconds") == {}
+    # the state layer's real field (monitor/state.py records it on a leaf change)
+    import dataclasses
+
+    real = dataclasses.replace(row, leaf_changed_at=when)
+    assert _samples(M.families([real]), "certdoctor_cert_change_timestamp_seconds") == {
+        frozenset({("target", row.target)}): when.timestamp()}
 
 
 def test_labels_are_sanitised_bounded_and_never_duplicated():
