@@ -152,6 +152,8 @@ def _concrete_commands(findings: list[Finding], url: str, **opts) -> list[Findin
     be pasted as they are. The fingerprint stays a placeholder: it must be confirmed out of band."""
     from certdoctor._text import quote
 
+    if not any("`certdoctor " in f.fix for f in findings):
+        return findings  # nothing to fill in (quoting the options costs more than the checks' reuse)
     extra = "".join(f" --{name.replace('_', '-')} {quote(value)}"
                     for name, value in opts.items() if value and not (name == "client" and value == "requests"))
     out = []
