@@ -30,7 +30,9 @@ handshake ~2 ms): a target is judged at the wall clock in whole seconds, and the
 its evidence but the URL: the presented chain (DER), client, CA file, Python, options, the name
 checked (``servername``: the hostname check is per name) and that clock. Another target with the
 same key gets that verdict with its own URL filled into the suggested commands
-(:func:`certdoctor.diagnose.diagnosis_of`) and its own probe facts in its row. Not reused: a
+(:func:`certdoctor.diagnose.diagnosis_of`) and its own probe facts in its row. Verdicts older
+than the second before the newest clock are dropped, so the cache holds what one or two seconds
+of targets need, however long the run. Not reused: a
 failed handshake, a chain that does not parse (its findings name host:port), and targets with
 ``revocation`` or ``confirm`` (their evidence is per target).
 """
@@ -69,6 +71,7 @@ class Engine:
         self._trust: dict[tuple[str, str | None], tuple] = {}
         self._judged: dict[tuple, tuple] = {}  # judgement key -> (verdict, TrustEvidence), LRU order
         self.reused = 0  # endpoints whose judgement was reused (see _endpoint)
+        self._judged_at = _dt.datetime.min.replace(tzinfo=_dt.timezone.utc)  # the newest clock in a key
         self._confirm = asyncio.Semaphore(policy.MONITOR_CONFIRM_CONCURRENCY)
         self._revocation = asyncio.Semaphore(policy.MONITOR_REVOCATION_CONCURRENCY)
         self.started = 0
@@ -171,6 +174,10 @@ class Engine:
         if res.failure is None and res.chain_der and not spec.revocation and not spec.confirm:
             # everything the checks read of this evidence but the URL (filled in per target below)
             key = (res.chain_der, spec.client, spec.ca_file, python, options, tgt.servername, clock)
+            if clock > self._judged_at:  # a new second: verdicts of the seconds before it are dead weight
+                self._judged_at = clock
+                for old in [k for k in self._judged if k[-1] < clock - _dt.timedelta(seconds=1)]:
+                    del self._judged[old]
             hit = self._judged.pop(key, None)
             if hit is not None:
                 self._judged[key] = hit  # most recently used
