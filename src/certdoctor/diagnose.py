@@ -37,6 +37,7 @@ from certdoctor.net.proxy import effective_proxy, proxy_for_host  # noqa: F401 (
 from certdoctor.net.target import Target, parse_target  # noqa: F401 (also importable from here, as before)
 
 if TYPE_CHECKING:  # pragma: no cover
+    from certdoctor.checks.runner import Judgement
     from certdoctor.evidence import Evidence
     from certdoctor.net.fetch import FetchCache
     from certdoctor.net.probe import ProbeResult
@@ -127,7 +128,15 @@ def judge(evidence: "Evidence", now: _dt.datetime | None = None) -> Diagnosis:
     judged at ``now`` (default: the clock it was gathered at). No network, no file is read."""
     from certdoctor import checks
 
-    verdict = checks.judge(evidence, now)
+    return diagnosis_of(evidence, checks.judge(evidence, now))
+
+
+def diagnosis_of(evidence: "Evidence", verdict: "Judgement") -> Diagnosis:
+    """The :class:`Diagnosis` of ``evidence`` from the checks' ``verdict`` on it
+    (:func:`certdoctor.checks.runner.judge`): the commands filled in, each finding once. The
+    monitor hands a verdict it reuses for another target with the same chain, name and trust."""
+    from certdoctor import checks
+
     opts = evidence.options
     findings = _concrete_commands(list(verdict.findings), evidence.target.url, ca_file=opts.ca_file,
                                   proxy=opts.proxy_arg, client=evidence.client,
@@ -143,6 +152,8 @@ def _concrete_commands(findings: list[Finding], url: str, **opts) -> list[Findin
     be pasted as they are. The fingerprint stays a placeholder: it must be confirmed out of band."""
     from certdoctor._text import quote
 
+    if not any("`certdoctor " in f.fix for f in findings):
+        return findings  # nothing to fill in (quoting the options costs more than the checks' reuse)
     extra = "".join(f" --{name.replace('_', '-')} {quote(value)}"
                     for name, value in opts.items() if value and not (name == "client" and value == "requests"))
     out = []

@@ -128,6 +128,10 @@ MONITOR_DEADLINE_MARGIN_SECONDS = 1.0
 MONITOR_CONFIRM_CONCURRENCY = 4
 #: ``revocation = true`` targets: CRL/OCSP downloads (threads) at once.
 MONITOR_REVOCATION_CONCURRENCY = 8
+#: judgements the monitor keeps for reuse (an LRU): targets that present the same chain for the
+#: same name, trust and options in the same second share one run of the checks. Bounded, so
+#: memory grows with this and the concurrency, not with the number of targets.
+MONITOR_JUDGEMENT_CACHE = 256
 #: the longest line of a ``--targets`` file (a longer one is a bad entry, never read whole).
 MONITOR_TARGET_LINE_MAX = 4096
 #: the most files one directory or glob of a certificate source expands to.

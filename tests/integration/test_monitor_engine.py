@@ -151,3 +151,76 @@ def test_a_bug_is_an_error_row_and_the_run_goes_on(monkeypatch, tmp_path):
     rows = monitor([source(str(f)), endpoint(f"127.0.0.1:{closed_port()}", Defaults(timeout=1.0))])
     assert sorted(r.status for r in rows) == ["error", "unknown"]
     assert any("synthetic bug" in (r.error or "") for r in rows)
+
+
+def test_judgements_are_shared_per_chain_and_name_never_across_names(tmp_path, servers):
+    """Targets presenting one chain for one name share one run of the checks (the engine's
+    judgement cache); a host that presents the same chain under a name it does not match still
+    gets its HOSTNAME_MISMATCH, and every row says what an engine without reuse says."""
+    import asyncio
+    import datetime as dt
+
+    from certdoctor.monitor.engine import Engine
+
+    root = TestCA("Mon Root")
+    leaf = root.intermediate("Mon Inter").issue_cert("good.lab.test")
+    one, two = servers.tls(leaf), servers.tls(leaf)  # one chain on two ports
+    cafile = tmp_path / "ca.pem"
+    cafile.write_bytes(pem(root.cert))
+    d = Defaults(ca_file=str(cafile))
+    specs = [endpoint(f"good.lab.test:{srv.port}", d, address="127.0.0.1") for srv in (one, two, one, two)]
+    specs.append(endpoint(f"other.lab.test:{one.port}", d, "mismatch", address="127.0.0.1"))
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+    def run(engine, targets):
+        async def go():
+            return [row async for row in engine.rows(targets)]
+        return asyncio.run(go())
+
+    shared = Engine(concurrency=1, now=now)
+    rows = run(shared, specs)
+    assert shared.reused == 3  # the first good.lab.test target is judged, the next three reuse it
+    by_origin = [r for r in rows if r.origin == "argv"]
+    assert [r.status for r in by_origin] == ["ok"] * 4 and all(r.verified for r in by_origin)
+    [mismatch] = [r for r in rows if r.origin == "mismatch"]
+    assert mismatch.reason == "HOSTNAME_MISMATCH" and mismatch.verified is False
+
+    def comparable(row):
+        doc = row.to_json()
+        doc.pop("elapsed")
+        return doc
+
+    for spec, row in zip(specs, rows):  # concurrency 1: rows in target order
+        alone = Engine(concurrency=1, now=now)
+        [fresh] = run(alone, [spec])
+        assert alone.reused == 0
+        assert comparable(row) == comparable(fresh)
+    assert {r.port for r in by_origin} == {one.port, two.port}
+
+
+def test_judgement_reuse_fills_each_targets_own_url_into_fixes(tmp_path, servers):
+    """A reused judgement of an untrusted chain suggests commands naming each target's own URL."""
+    import asyncio
+    import datetime as dt
+
+    from certdoctor.monitor.engine import Engine
+
+    leaf = TestCA("Unknown Root").intermediate().issue_cert("127.0.0.1")
+    one, two = servers.tls(leaf), servers.tls(leaf)
+    cafile = tmp_path / "other.pem"
+    cafile.write_bytes(pem(TestCA("Mon Root").cert))
+    d = Defaults(ca_file=str(cafile))
+    specs = [endpoint(f"127.0.0.1:{one.port}", d), endpoint(f"127.0.0.1:{two.port}", d)]
+    engine = Engine(concurrency=1, now=dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+
+    async def go():
+        return [row async for row in engine.rows(specs)]
+
+    rows = asyncio.run(go())
+    assert engine.reused == 1
+    assert all(r.status == "critical" and r.verified is False for r in rows)
+    for row, srv in zip(rows, (one, two)):
+        fixes = " ".join(f.fix for f in row.findings)
+        assert f"127.0.0.1:{srv.port}" in fixes
+        other = two if srv is one else one
+        assert f"127.0.0.1:{other.port}" not in fixes

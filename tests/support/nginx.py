@@ -51,8 +51,10 @@ def _q(path: str | os.PathLike[str]) -> str:
 
 
 def write_conf(tmpdir: Path, port: int, cert_chain_path, key_path, *, stapling_file=None,
-               extra_conf: str = "") -> Path:
-    """Write ``tmpdir/nginx.conf`` for one TLS server on 127.0.0.1:``port``; return its path."""
+               extra_conf: str = "", worker_connections: int = 64) -> Path:
+    """Write ``tmpdir/nginx.conf`` for one TLS server on 127.0.0.1:``port``; return its path.
+    ``worker_connections``: nginx's per-worker connection limit (64 by default; a benchmark at
+    concurrency 200 needs more, else nginx drops ClientHellos)."""
     temp = tmpdir / "temp"
     temp.mkdir(parents=True, exist_ok=True)
     stapling = ""
@@ -67,7 +69,7 @@ def write_conf(tmpdir: Path, port: int, cert_chain_path, key_path, *, stapling_f
         f"{user}"
         f"pid {_q(tmpdir / 'nginx.pid')};\n"
         f"error_log {_q(tmpdir / 'error.log')} info;\n"
-        "events { worker_connections 64; }\n"
+        f"events {{ worker_connections {int(worker_connections)}; }}\n"
         "http {\n"
         f"    access_log {_q(tmpdir / 'access.log')};\n"
         f"    client_body_temp_path {_q(temp / 'client_body')};\n"
@@ -139,10 +141,10 @@ def _stop(proc: subprocess.Popen, pgid: int) -> None:
 
 
 def _start(binary: str, tmpdir: Path, port: int, cert_chain_path, key_path, stapling_file,
-           extra_conf: str) -> tuple[subprocess.Popen, str | None]:
+           extra_conf: str, worker_connections: int = 64) -> tuple[subprocess.Popen, str | None]:
     """Start nginx on ``port``; return (process, None) once it accepts, or (process, why) if not."""
     conf = write_conf(tmpdir, port, cert_chain_path, key_path, stapling_file=stapling_file,
-                      extra_conf=extra_conf)
+                      extra_conf=extra_conf, worker_connections=worker_connections)
     pid_file = tmpdir / "nginx.pid"
     for stale in (pid_file, tmpdir / "error.log"):
         with contextlib.suppress(FileNotFoundError):
@@ -173,11 +175,12 @@ def _start(binary: str, tmpdir: Path, port: int, cert_chain_path, key_path, stap
 
 @contextlib.contextmanager
 def run_nginx(tmpdir, cert_chain_path, key_path, *, stapling_file=None,
-              extra_conf: str = "") -> Iterator[tuple[str, int]]:
+              extra_conf: str = "", worker_connections: int = 64) -> Iterator[tuple[str, int]]:
     """Serve ``cert_chain_path`` (PEM, sent exactly in that order) with ``key_path`` through nginx
     on 127.0.0.1; yield ``(host, port)``. ``stapling_file``: a DER OCSP response to staple.
-    ``extra_conf`` goes into the ``server`` block. Raises :class:`NginxError` (with ``nginx -t``
-    output and the error log) when nginx cannot start; always stops it."""
+    ``extra_conf`` goes into the ``server`` block; ``worker_connections`` is nginx's (64).
+    Raises :class:`NginxError` (with ``nginx -t`` output and the error log) when nginx cannot
+    start; always stops it."""
     binary = nginx_binary()
     if binary is None:
         raise NginxError("nginx is not installed (not in PATH, no /usr/sbin/nginx)")
@@ -187,7 +190,7 @@ def run_nginx(tmpdir, cert_chain_path, key_path, *, stapling_file=None,
     for _attempt in range(PORT_ATTEMPTS):
         port = closed_port()  # free a moment ago: nginx cannot listen on port 0 and tell us
         proc, why = _start(binary, tmpdir, port, cert_chain_path, key_path, stapling_file,
-                           extra_conf)
+                           extra_conf, worker_connections)
         pgid = proc.pid  # start_new_session: the master leads its own process group
         if why is None:
             break

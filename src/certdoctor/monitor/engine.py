@@ -22,6 +22,19 @@ finishes: look-ahead = ``concurrency``), each under its own deadline (its ``time
 :data:`~certdoctor.policy.MONITOR_DEADLINE_MARGIN_SECONDS`). A target that raises is a row with
 status ``error``; nothing one target does costs another its row. The engine holds no global
 state: the trust stores it loads are cached on the instance, for one run.
+
+Judgements are reused (most fleets repeat chains; the checks cost ~10 ms a target, the
+handshake ~2 ms): a target is judged at the wall clock in whole seconds, and the checks' verdict
+(:func:`certdoctor.checks.runner.judge`) is kept, in an LRU of
+:data:`~certdoctor.policy.MONITOR_JUDGEMENT_CACHE` entries, under everything the checks read of
+its evidence but the URL: the presented chain (DER), client, CA file, Python, options, the name
+checked (``servername``: the hostname check is per name) and that clock. Another target with the
+same key gets that verdict with its own URL filled into the suggested commands
+(:func:`certdoctor.diagnose.diagnosis_of`) and its own probe facts in its row. Verdicts older
+than the second before the newest clock are dropped, so the cache holds what one or two seconds
+of targets need, however long the run. Not reused: a
+failed handshake, a chain that does not parse (its findings name host:port), and targets with
+``revocation`` or ``confirm`` (their evidence is per target).
 """
 
 from __future__ import annotations
@@ -56,6 +69,9 @@ class Engine:
         self.environ = os.environ if environ is None else environ
         self._cache = cache
         self._trust: dict[tuple[str, str | None], tuple] = {}
+        self._judged: dict[tuple, tuple] = {}  # judgement key -> (verdict, TrustEvidence), LRU order
+        self.reused = 0  # endpoints whose judgement was reused (see _endpoint)
+        self._judged_at = _dt.datetime.min.replace(tzinfo=_dt.timezone.utc)  # the newest clock in a key
         self._confirm = asyncio.Semaphore(policy.MONITOR_CONFIRM_CONCURRENCY)
         self._revocation = asyncio.Semaphore(policy.MONITOR_REVOCATION_CONCURRENCY)
         self.started = 0
@@ -112,7 +128,8 @@ class Engine:
             return _error_row(spec, clock, t0, R.ERROR, f"{type(exc).__name__}: {exc}")
 
     def _clock(self) -> _dt.datetime:
-        return self.now or _dt.datetime.now(_dt.timezone.utc)
+        # whole seconds: the targets checked in one second with one chain share one judgement
+        return self.now or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
 
     # ----------------------------------------------------------------------- endpoints
     def _trust_for(self, client: str, ca_file: str | None):
@@ -135,7 +152,8 @@ class Engine:
         return self._cache
 
     async def _endpoint(self, spec: TargetSpec, clock: _dt.datetime) -> R.Row:
-        from certdoctor.diagnose import judge
+        from certdoctor import checks
+        from certdoctor.diagnose import diagnosis_of
         from certdoctor.errors import InputError
         from certdoctor.evidence import Evidence, Options, TrustEvidence
         from certdoctor.net.aprobe import aprobe
@@ -149,6 +167,24 @@ class Engine:
         sni = None if _is_ip(tgt.servername) else tgt.servername
         res = await aprobe(tgt.host, tgt.port, servername=sni, address=spec.address, proxy=proxy,
                            timeout=spec.timeout)
+        options = Options(proxy=proxy, proxy_arg=spec.proxy, ca_file=spec.ca_file, servername=spec.servername,
+                          timeout=spec.timeout, aia=False, revocation=spec.revocation, pins=spec.pins,
+                          warn_days=spec.warn_days, run_real_client=spec.confirm, clock_pinned=self.now is not None)
+        key = None
+        if res.failure is None and res.chain_der and not spec.revocation and not spec.confirm:
+            # everything the checks read of this evidence but the URL (filled in per target below)
+            key = (res.chain_der, spec.client, spec.ca_file, python, options, tgt.servername, clock)
+            if clock > self._judged_at:  # a new second: verdicts of the seconds before it are dead weight
+                self._judged_at = clock
+                for old in [k for k in self._judged if k[-1] < clock - _dt.timedelta(seconds=1)]:
+                    del self._judged[old]
+            hit = self._judged.pop(key, None)
+            if hit is not None:
+                self._judged[key] = hit  # most recently used
+                self.reused += 1
+                verdict, trust_ev = hit
+                evidence = Evidence(tgt, spec.client, python, clock, trust_ev, res, (), None, (), None, options)
+                return endpoint_row(spec, diagnosis_of(evidence, verdict), clock, time.monotonic() - t0)
         try:
             certs = res.certificates() if res.chain_der else ()
         except InputError:  # judged as INVALID_CERT / MALFORMED_CERT by the checks
@@ -159,13 +195,14 @@ class Engine:
         outcome = None
         if spec.confirm and (res.failure is None or res.chain_der):
             outcome = await self._confirm_run(spec, tgt, trust, python, proxy)
-        options = Options(proxy=proxy, proxy_arg=spec.proxy, ca_file=spec.ca_file, servername=spec.servername,
-                          timeout=spec.timeout, aia=False, revocation=spec.revocation, pins=spec.pins,
-                          warn_days=spec.warn_days, run_real_client=spec.confirm, clock_pinned=self.now is not None)
-        evidence = Evidence(tgt, spec.client, python, clock, TrustEvidence.of(trust, store, certs), res, (), rev, (),
-                            outcome, options)
-        diagnosis = judge(evidence)
-        return endpoint_row(spec, diagnosis, clock, time.monotonic() - t0)
+        trust_ev = TrustEvidence.of(trust, store, certs)
+        evidence = Evidence(tgt, spec.client, python, clock, trust_ev, res, (), rev, (), outcome, options)
+        verdict = checks.judge(evidence)
+        if key is not None and verdict.chain is not None:  # a chain that did not parse names host:port
+            self._judged[key] = (verdict, trust_ev)
+            while len(self._judged) > policy.MONITOR_JUDGEMENT_CACHE:
+                del self._judged[next(iter(self._judged))]  # the least recently used
+        return endpoint_row(spec, diagnosis_of(evidence, verdict), clock, time.monotonic() - t0)
 
     async def _revocation_of(self, certs, store, tgt, clock, res, proxy, spec):
         from certdoctor.x509.path import build_path
