@@ -77,9 +77,15 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), pid $NGINX_PID"
-echo "openssl s_time, one client, new handshake each, 10 s:"
-timeout 30 openssl s_time -connect "127.0.0.1:$FIRST" -new -time 10 -CAfile "$WORK/ca.pem" 2>/dev/null \
-  | grep -E "connections/user sec|connections in" || echo "  (s_time failed)"
+echo "openssl s_time, one client, new handshake each, 10 s (and the nginx worker's CPU meanwhile):"
+WORKER=$(awk '{print $1}' "/proc/$NGINX_PID/task/$NGINX_PID/children")
+read -r w0 _ < <($H proc "$WORKER")
+timeout 30 openssl s_time -connect "127.0.0.1:$FIRST" -new -time 10 -CAfile "$WORK/ca.pem" >"$WORK/stime" 2>/dev/null || true
+read -r w1 _ < <($H proc "$WORKER")
+grep -E "connections/user sec|connections in" "$WORK/stime" || echo "  (s_time failed)"
+HS=$(sed -n 's/^\([0-9]*\) connections in [0-9.]* real seconds.*/\1/p' "$WORK/stime")
+[ -n "$HS" ] && [ "$HS" -gt 0 ] && echo "nginx worker: $(echo "scale=3; ($w1 - $w0) * 1000 / $HS" | bc) ms CPU per handshake" \
+  "(one core's ceiling: $(echo "$HS / ($w1 - $w0 + 0.001)" | bc) handshakes/s)"
 
 RES="$WORK/results.tsv"
 : >"$RES"
