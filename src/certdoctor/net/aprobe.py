@@ -304,50 +304,15 @@ async def _attempt(t: "_Target", deadline: float) -> "_Outcome":
 async def _after_handshake(out: "_Outcome", wire: _AWire, obj: Any, incoming: Any) -> None:
     """The probe's TLS 1.3 wait (``_after_handshake``), awaited: read only, at most
     ``POST_HANDSHAKE_WAIT``; tickets end it, an alert or a close means mutual TLS."""
-    import ssl
-
-    rtt = out.rtt or 0.05
-    end = time.monotonic() + min(_p.POST_HANDSHAKE_WAIT, max(0.25, 4 * rtt))
-    framer = _p._Framer()
+    wait = _p._AfterHandshake(out, obj, incoming)
     while True:
         try:
-            data = await wire.recv(until=end)
-        except _p._Deadline:
-            out.after = "quiet"
+            data = await wire.recv(until=wait.end)
+        except (_p._Deadline, _p._TooMuch, OSError) as exc:
+            wait.failed(exc)
             return
-        except ConnectionResetError as exc:
-            out.after, out.error, out.phase = "reset", exc, "after-handshake"
+        if wait.received(data):
             return
-        except (_p._TooMuch, OSError):
-            out.after = "quiet"
-            return
-        boundary = framer.feed(data)
-        if data:
-            incoming.write(data)
-        else:
-            incoming.write_eof()
-        try:
-            got = obj.read(16384)
-        except ssl.SSLWantReadError:
-            if data and boundary and framer.records:
-                out.after = "ticket"
-                return
-            if not data:
-                out.after, out.phase = "eof", "after-handshake"
-                out.error = EOFError("the server closed the connection right after the handshake")
-                return
-            continue
-        except ssl.SSLZeroReturnError as exc:
-            out.after, out.error, out.phase = "closed", exc, "after-handshake"
-            return
-        except ssl.SSLEOFError as exc:
-            out.after, out.error, out.phase = "eof", exc, "after-handshake"
-            return
-        except ssl.SSLError as exc:
-            out.after, out.error, out.phase = "alert", exc, "after-handshake"
-            return
-        out.after = "data" if got else "closed"
-        return
 
 
 async def aprobe(host: str, port: int = 443, *, servername: str | None = None, address: str | None = None,

@@ -798,50 +798,67 @@ def _after_handshake(out: _Outcome, wire: _Wire, obj: "ssl.SSLObject", incoming:
     ``certificate required`` alert or a close means mutual TLS; session tickets (whole
     records that carry no application data) mean the server accepted us, and end the wait.
     """
-    import ssl
-
-    rtt = out.rtt or 0.05
-    end = time.monotonic() + min(POST_HANDSHAKE_WAIT, max(0.25, 4 * rtt))
-    framer = _Framer()
+    wait = _AfterHandshake(out, obj, incoming)
     while True:
         try:
-            data = wire.recv(until=end)
-        except _Deadline:
-            out.after = "quiet"
+            data = wire.recv(until=wait.end)
+        except (_Deadline, _TooMuch, OSError) as exc:
+            wait.failed(exc)
             return
-        except ConnectionResetError as exc:
-            out.after, out.error, out.phase = "reset", exc, "after-handshake"
+        if wait.received(data):
             return
-        except (_TooMuch, OSError):
-            out.after = "quiet"  # the handshake itself went through; stop reading
-            return
-        boundary = framer.feed(data)
-        if data:
-            incoming.write(data)
+
+
+class _AfterHandshake:
+    """The TLS 1.3 post-handshake wait without I/O, shared by :func:`probe` and the asyncio
+    :mod:`certdoctor.net.aprobe`: read until :attr:`end`, hand each read's bytes to
+    :meth:`received` (``True``: done) or its error to :meth:`failed`; ``out.after`` (with
+    ``out.error`` and ``out.phase``) then says what the server did."""
+
+    def __init__(self, out: "_Outcome", obj: Any, incoming: Any) -> None:
+        rtt = out.rtt or 0.05
+        self.end = time.monotonic() + min(POST_HANDSHAKE_WAIT, max(0.25, 4 * rtt))
+        self.out, self.obj, self.incoming, self.framer = out, obj, incoming, _Framer()
+
+    def failed(self, exc: BaseException) -> None:
+        """A read that ended the wait: a reset is mutual-TLS evidence; the deadline, too much data
+        or any other socket error only stops reading (the handshake itself went through)."""
+        if isinstance(exc, ConnectionResetError):
+            self.out.after, self.out.error, self.out.phase = "reset", exc, "after-handshake"
         else:
-            incoming.write_eof()
+            self.out.after = "quiet"
+
+    def received(self, data: bytes) -> bool:
+        import ssl
+
+        out = self.out
+        boundary = self.framer.feed(data)
+        if data:
+            self.incoming.write(data)
+        else:
+            self.incoming.write_eof()
         try:
-            got = obj.read(16384)
+            got = self.obj.read(16384)
         except ssl.SSLWantReadError:
-            if data and boundary and framer.records:
+            if data and boundary and self.framer.records:
                 out.after = "ticket"
-                return
+                return True
             if not data:
                 out.after, out.phase = "eof", "after-handshake"
                 out.error = EOFError("the server closed the connection right after the handshake")
-                return
-            continue
+                return True
+            return False
         except ssl.SSLZeroReturnError as exc:
             out.after, out.error, out.phase = "closed", exc, "after-handshake"
-            return
+            return True
         except ssl.SSLEOFError as exc:
             out.after, out.error, out.phase = "eof", exc, "after-handshake"
-            return
+            return True
         except ssl.SSLError as exc:
             out.after, out.error, out.phase = "alert", exc, "after-handshake"
-            return
+            return True
         out.after = "data" if got else "closed"
-        return
+        return True
 
 
 def _staple(t: _Target, deadline: float) -> bytes | None:
