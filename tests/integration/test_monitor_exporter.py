@@ -267,3 +267,57 @@ def test_many_probes_at_once_are_answered_or_refused_never_hung(tmp_path, server
     finally:
         rc = exporter.terminate()
     assert rc == 0, exporter.text()
+
+
+def test_the_exporter_keeps_state_and_exports_when_the_leaf_changed(tmp_path, servers):
+    """`--serve --state FILE`: each fleet run is recorded in the state file, so a leaf replaced on
+    the live server between two runs shows as certdoctor_cert_change_timestamp_seconds (absent
+    before: the first sight of a target is not a change) and as a leaf_rekeyed transition in the
+    state's history; /probe records nothing."""
+    import sqlite3
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from support.servers import server_context
+
+    root = TestCA("Exporter State Root")
+    inter = root.intermediate("Exporter State Inter")
+    ca = tmp_path / "root.pem"
+    ca.write_bytes(pem(root.cert))
+    first = inter.issue_cert("127.0.0.1")
+    srv = servers.tls(first.chain[:-1], first.key)
+    target = f"127.0.0.1:{srv.port}"
+    state = tmp_path / "state.sqlite"
+
+    def changed_at(exp) -> list[float]:
+        status, body = exp.get("/metrics")
+        assert status == 200
+        return [s.value for fam in text_string_to_metric_families(body.decode())
+                for s in fam.samples if s.name == "certdoctor_cert_change_timestamp_seconds"]
+
+    def runs(exp) -> float:
+        _, body = exp.get("/metrics")
+        return next((s.value for fam in text_string_to_metric_families(body.decode()) for s in fam.samples
+                     if s.name == "certdoctor_monitor_last_run_timestamp_seconds"), 0.0)
+
+    exp = Exporter([target, "--ca-file", str(ca), "--interval", "1", "--state", str(state)], tmp_path)
+    try:
+        deadline = time.monotonic() + 20
+        while not runs(exp) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert runs(exp), exp.text()
+        assert changed_at(exp) == []  # one run, no change yet
+        swapped = time.time()
+        second = inter.issue_cert("127.0.0.1")  # a new key: a rekeyed leaf
+        srv.tls = server_context(second.chain[:-1], second.key)
+        got: list[float] = []
+        while not got and time.monotonic() < deadline + 20:
+            time.sleep(0.2)
+            got = changed_at(exp)
+        assert len(got) == 1 and got[0] >= swapped - 2, (got, exp.text())
+        assert exp.get(f"/probe?target={target}")[0] == 200
+    finally:
+        assert exp.terminate() == 0, exp.text()
+    db = sqlite3.connect(state)
+    kinds = [k for (k,) in db.execute("SELECT kind FROM history ORDER BY rowid")]
+    assert kinds[0] == "new_target" and "leaf_rekeyed" in kinds, kinds

@@ -113,11 +113,12 @@ def command(targets: tuple[str, ...], config: str | None, targets_file: str | No
                          "Drop --no-state, or the options that need the state.", nagios=as_nagios)
         hooks = tuple(check_webhook_url(u) for u in webhooks)
         if serve is not None:
-            if state_path or hooks:
-                raise _usage("--serve keeps no state file yet: --state and --webhook go with one-off runs",
-                             "Run `certdoctor monitor --state FILE --webhook URL` from cron beside the exporter.")
+            if not no_state:
+                from certdoctor.monitor.state import State
+
+                state = State.open(state_path)
             return _serve(serve, interval, targets, config, targets_file, ca_file, client, timeout, warn_days,
-                          crit_days, proxy, resolve, password, concurrency, allow_private_fetch)
+                          crit_days, proxy, resolve, password, concurrency, allow_private_fetch, hooks, state)
         specs = _specs(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy,
                        resolve, password, hooks)
         if not no_state:
@@ -160,14 +161,14 @@ def _check_outputs(as_json, as_jsonl, as_nagios, textfile, serve, interval, targ
 
 
 def _serve(listen, interval, targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy,
-           resolve, password, concurrency, allow_private_fetch) -> int:
+           resolve, password, concurrency, allow_private_fetch, webhooks=(), state=None) -> int:
     from certdoctor.monitor.exporter import Exporter, bind, parse_listen, serve
 
     host, port = parse_listen(listen)
     fleet, defaults = _fleet(targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy,
-                             resolve, password, allow_empty=True)
+                             resolve, password, allow_empty=True, webhooks=webhooks)
     exporter = Exporter(fleet, defaults, interval=interval or policy.MONITOR_SERVE_INTERVAL_SECONDS,
-                        concurrency=concurrency, allow_private_fetch=allow_private_fetch)
+                        concurrency=concurrency, allow_private_fetch=allow_private_fetch, state=state)
     return serve(exporter, bind(exporter, host, port))
 
 

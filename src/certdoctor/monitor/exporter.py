@@ -75,8 +75,12 @@ class Exporter:
     def __init__(self, fleet: "Callable[[], Iterable[TargetSpec]]", defaults: "Defaults", *,
                  interval: float = policy.MONITOR_SERVE_INTERVAL_SECONDS,
                  concurrency: int = policy.MONITOR_CONCURRENCY, allow_private_fetch: bool = False,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, state=None) -> None:
         self.fleet = fleet
+        #: the open :class:`~certdoctor.monitor.state.State` of the fleet runs (``None``: none kept):
+        #: transitions, webhooks and ``certdoctor_cert_change_timestamp_seconds`` come from it.
+        #: ``/probe`` never records in it (an on-demand probe is not a fleet run).
+        self.state = state
         self.defaults = defaults
         self.interval = max(policy.MONITOR_SERVE_INTERVAL_MIN_SECONDS, float(interval))
         self.concurrency = concurrency
@@ -117,16 +121,23 @@ class Exporter:
 
     async def run_once(self) -> None:
         """One fleet run; publishes its snapshot only when it completes."""
+        from certdoctor.monitor.hooks import RunReport
         from certdoctor.monitor.run import run_monitor
         from certdoctor.net.resolve import allowing_private_fetch
 
         m0 = time.monotonic()
         fams = M.Families()
         n = 0
+        report = RunReport()
         with allowing_private_fetch(self.allow_private_fetch):
-            async for row in run_monitor(self.fleet(), concurrency=self.concurrency):
+            async for row in run_monitor(self.fleet(), concurrency=self.concurrency, state=self.state,
+                                         report=report):
                 fams.add(row)
                 n += 1
+        for e in report.webhook_errors:  # URLs already redacted
+            self.log(f"warning: webhook {e.webhook}: {e.kind} of {e.target} not delivered ({e.tries} tries): {e.error}")
+        for e in report.state_errors:
+            self.log(f"warning: state {report.state_path}: {e}")
         built = fams.build()
         self._snapshot = (built, time.time(), round(time.monotonic() - m0, 6), n, {})
         self.runs += 1
