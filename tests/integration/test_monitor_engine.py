@@ -224,3 +224,26 @@ def test_judgement_reuse_fills_each_targets_own_url_into_fixes(tmp_path, servers
         assert f"127.0.0.1:{srv.port}" in fixes
         other = two if srv is one else one
         assert f"127.0.0.1:{other.port}" not in fixes
+
+
+def test_revocation_opt_in_finds_the_lab_revoked_leaf_and_shares_the_crl(lab, cache_dir):
+    """`revocation = true` on a target: the lab's revoked leaf (in the intermediate's CRL, served
+    by the lab) is REVOKED in the monitor as in diagnose; without the option it is not asked; the
+    good endpoint stays ok with revocation on (one download cache for the run)."""
+    from certdoctor.model import Code
+    from certdoctor.net.fetch import FetchCache
+
+    ca = str(lab.ca_file)
+    revoked, good = lab.endpoint("revoked").url, lab.endpoint("good").url
+    [plain] = monitor([endpoint(revoked, Defaults(ca_file=ca))])
+    assert "REVOKED" not in {f["code"] for f in plain.findings}, plain.findings
+    cache = FetchCache(cache_dir)
+    rows = monitor([endpoint(revoked, Defaults(ca_file=ca, revocation=True)),
+                    endpoint(revoked, Defaults(ca_file=ca, revocation=True)),
+                    endpoint(good, Defaults(ca_file=ca, revocation=True))], cache=cache)
+    by = {}
+    for r in rows:
+        by.setdefault(r.target, []).append(r)
+    for r in by[revoked]:
+        assert r.status == "critical" and r.reason == Code.REVOKED.value, (r.status, r.reason, r.findings)
+    assert by[good][0].status == "ok", by[good][0].findings
