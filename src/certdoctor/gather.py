@@ -154,94 +154,82 @@ def gather(
     allows (:func:`certdoctor.net.resolve.fetch_allowed`; ``allow_private_fetch`` lifts that —
     default: the running command's ``--allow-private-fetch``), and
     CRL/OCSP only for a path that reaches the store (``revocation_untrusted``: for any path)."""
-    from certdoctor.net.deadline import within
-
-    with within(timeout):
-        return _gather(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
-                       timeout=timeout, now=now, environ=environ, aia=aia, revocation=revocation, pins=pins,
-                       warn_days=warn_days, cache=cache, run_real_client=run_real_client, canaries=canaries,
-                       allow_private_fetch=allow_private_fetch, revocation_untrusted=revocation_untrusted)
-
-
-def _gather(target: str, *, client, ca_file, python, proxy, servername, timeout, now, environ, aia, revocation,
-            pins, warn_days, cache, run_real_client, canaries, allow_private_fetch,
-            revocation_untrusted) -> Evidence:
     import os
 
     from certdoctor.net.client import ClientOutcome, run_client
-    from certdoctor.net.deadline import current
-    from certdoctor.net.resolve import FetchScope, private_fetch_allowed
+    from certdoctor.net.deadline import within
     from certdoctor.net.probe import probe
     from certdoctor.net.proxy import effective_proxy
+    from certdoctor.net.resolve import FetchScope, private_fetch_allowed
     from certdoctor.net.target import parse_target
     from certdoctor.trust.effective import effective_trust
 
-    if client not in CLIENTS:
-        raise UsageError(f"unknown client {client!r}", f"Choose one of: {', '.join(CLIENTS)}.")
-    python = resolve_python(python)
-    env = os.environ if environ is None else environ
-    tgt = parse_target(target, servername)
-    if pins:
-        from certdoctor.pinning.pins import parse_pins
+    # one deadline for all of it (within the running command's, if that ends first)
+    with within(timeout) as deadline:
+        if client not in CLIENTS:
+            raise UsageError(f"unknown client {client!r}", f"Choose one of: {', '.join(CLIENTS)}.")
+        python = resolve_python(python)
+        env = os.environ if environ is None else environ
+        tgt = parse_target(target, servername)
+        if pins:
+            from certdoctor.pinning.pins import parse_pins
 
-        pins = parse_pins(pins)  # a malformed pin is bad usage, before any connection
-    canary_list = canary_hosts(canaries, env)  # a malformed canary too
-    strict_python = python if python == "3.13" else None
-    trust = effective_trust(client, ca_file=ca_file, environ=env, python=strict_python)
-    used_proxy = effective_proxy(tgt.url, proxy, env)
-    clock = now or _dt.datetime.now(_dt.timezone.utc)
+            pins = parse_pins(pins)  # a malformed pin is bad usage, before any connection
+        canary_list = canary_hosts(canaries, env)  # a malformed canary too
+        strict_python = python if python == "3.13" else None
+        trust = effective_trust(client, ca_file=ca_file, environ=env, python=strict_python)
+        used_proxy = effective_proxy(tgt.url, proxy, env)
+        clock = now or _dt.datetime.now(_dt.timezone.utc)
 
-    sni = None if _is_ip(tgt.servername) else tgt.servername
-    deadline = current()
-    assert deadline is not None  # set by gather()
-    res = probe(tgt.host, tgt.port, servername=sni, proxy=used_proxy, timeout=max(0.05, deadline.op(timeout)),
-                ocsp=revocation)
-    # what the certificates' URLs may reach: no more internal than the address really connected
-    # to (through a proxy certdoctor does not see it: public)
-    allow = private_fetch_allowed() if allow_private_fetch is None else allow_private_fetch
-    scope = FetchScope.for_target(res.address, proxied=bool(used_proxy), allow_private=allow)
-    store = trust.anchors()
-    attempts: tuple = ()
-    canary: tuple[CanaryProbe, ...] = ()
-    rev: RevocationEvidence | None = None
-    seen: list = []
-    path: "PathResult | None" = None
-    try:
-        certs = res.certificates() if res.chain_der else ()
-    except InputError:  # a certificate cryptography cannot read: judged as MALFORMED_CERT (checks/context)
-        certs = ()
-    if certs:
-        from certdoctor.net.aia import chase
-        from certdoctor.x509.path import build_path, fetched_pool
+        sni = None if _is_ip(tgt.servername) else tgt.servername
+        res = probe(tgt.host, tgt.port, servername=sni, proxy=used_proxy, timeout=max(0.05, deadline.op(timeout)),
+                    ocsp=revocation)
+        # what the certificates' URLs may reach: no more internal than the address really connected
+        # to (through a proxy certdoctor does not see it: public)
+        allow = private_fetch_allowed() if allow_private_fetch is None else allow_private_fetch
+        scope = FetchScope.for_target(res.address, proxied=bool(used_proxy), allow_private=allow)
+        store = trust.anchors()
+        attempts: tuple = ()
+        canary: tuple[CanaryProbe, ...] = ()
+        rev: RevocationEvidence | None = None
+        seen: list = []
+        path: "PathResult | None" = None
+        try:
+            certs = res.certificates() if res.chain_der else ()
+        except InputError:  # a certificate cryptography cannot read: judged as MALFORMED_CERT (checks/context)
+            certs = ()
+        if certs:
+            from certdoctor.net.aia import chase
+            from certdoctor.x509.path import build_path, fetched_pool
 
-        if aia:
-            attempts = chase(certs, store, cache=cache, budget=min(policy.AIA_BUDGET_SECONDS, timeout),
-                             deadline=deadline, scope=scope)
-        seen = list(certs) + fetched_pool(attempts)
-        path = build_path(certs, store, host=tgt.servername, now=clock, aia_attempts=attempts,
-                          verify_rfc5280=False)
-        if not path.trusted:
-            top = path.top or CertInfo.from_certificate(certs[0], clock)
-            canary = _interception_probes(tgt, sni, certs, top, used_proxy, canary_list,
-                                          max(0.05, deadline.op(timeout)), clock)
-        # an untrusted chain's CRL/OCSP URLs are anyone's to choose, and its status changes
-        # nothing (it fails anyway): not asked unless the caller says so
-        if revocation and (path.trusted or revocation_untrusted):
-            rev = _revocation(path, clock, min(policy.REVOCATION_BUDGET_SECONDS, deadline.remaining()),
-                              res.ocsp_staple, cache, scope)
+            if aia:
+                attempts = chase(certs, store, cache=cache, budget=min(policy.AIA_BUDGET_SECONDS, timeout),
+                                 deadline=deadline, scope=scope)
+            seen = list(certs) + fetched_pool(attempts)
+            path = build_path(certs, store, host=tgt.servername, now=clock, aia_attempts=attempts,
+                              verify_rfc5280=False)
+            if not path.trusted:
+                top = path.top or CertInfo.from_certificate(certs[0], clock)
+                canary = _interception_probes(tgt, sni, certs, top, used_proxy, canary_list,
+                                              max(0.05, deadline.op(timeout)), clock)
+            # an untrusted chain's CRL/OCSP URLs are anyone's to choose, and its status changes
+            # nothing (it fails anyway): not asked unless the caller says so
+            if revocation and (path.trusted or revocation_untrusted):
+                rev = _revocation(path, clock, min(policy.REVOCATION_BUDGET_SECONDS, deadline.remaining()),
+                                  res.ocsp_staple, cache, scope)
 
-    outcome = None
-    if run_real_client and pins and not _pins_match(path, pins):
-        # the server just failed --pin: it gets no request (URL, headers) from the real client
-        outcome = ClientOutcome.skipped(client, "pin mismatch")
-    elif run_real_client and (res.failure is None or res.chain_der):
-        outcome = run_client(client, tgt.url, trust, python=strict_python, proxy=used_proxy, timeout=timeout,
-                             servername=tgt.servername, deadline=deadline, pins=pins or None)
-    options = Options(proxy=used_proxy, proxy_arg=proxy, ca_file=ca_file, servername=servername, timeout=timeout,
-                      aia=aia, revocation=revocation, pins=tuple(pins), warn_days=warn_days,
-                      run_real_client=run_real_client, clock_pinned=now is not None)
-    return Evidence(tgt, client, python, clock, TrustEvidence.of(trust, store, seen), res, tuple(attempts), rev,
-                    canary, outcome, options)
+        outcome = None
+        if run_real_client and pins and not _pins_match(path, pins):
+            # the server just failed --pin: it gets no request (URL, headers) from the real client
+            outcome = ClientOutcome.skipped(client, "pin mismatch")
+        elif run_real_client and (res.failure is None or res.chain_der):
+            outcome = run_client(client, tgt.url, trust, python=strict_python, proxy=used_proxy, timeout=timeout,
+                                 servername=tgt.servername, deadline=deadline, pins=pins or None)
+        options = Options(proxy=used_proxy, proxy_arg=proxy, ca_file=ca_file, servername=servername, timeout=timeout,
+                          aia=aia, revocation=revocation, pins=tuple(pins), warn_days=warn_days,
+                          run_real_client=run_real_client, clock_pinned=now is not None)
+        return Evidence(tgt, client, python, clock, TrustEvidence.of(trust, store, seen), res, tuple(attempts), rev,
+                        canary, outcome, options)
 
 
 def _pins_match(path: "PathResult | None", pins: Sequence[str]) -> bool:
