@@ -54,27 +54,16 @@ async def _bounded(aw: Any, left: float) -> Any:
         return await aw
 
 
-class _AWire:
+class _AWire(_p._Count):
     """An asyncio stream pair whose every wait is bounded and whose reads are counted (the
     probe's ``_Wire``, awaited)."""
 
-    __slots__ = ("reader", "writer", "deadline", "limit", "received", "head", "pending")
+    __slots__ = ("reader", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: float,
                  limit: int) -> None:
+        super().__init__(deadline, limit)
         self.reader, self.writer = reader, writer
-        self.deadline = deadline
-        self.limit = limit
-        self.received = 0
-        self.head = bytearray()
-        self.pending = bytearray()
-
-    def _left(self, until: float | None = None) -> float:
-        end = self.deadline if until is None else min(self.deadline, until)
-        left = end - time.monotonic()
-        if left <= 0:
-            raise _p._Deadline()
-        return left
 
     async def send(self, data: bytes) -> None:
         self.writer.write(data)
@@ -84,21 +73,13 @@ class _AWire:
             raise _p._Deadline() from exc
 
     async def recv(self, until: float | None = None) -> bytes:
-        if self.pending:
-            data = bytes(self.pending)
-            self.pending.clear()
-        else:
-            room = self.limit - self.received
+        data = self._pending()
+        if data is None:
             try:
-                data = await _bounded(self.reader.read(min(65536, room + 1)), self._left(until))
+                data = await _bounded(self.reader.read(self._room()), self._left(until))
             except TimeoutError as exc:
                 raise _p._Deadline() from exc
-        self.received += len(data)
-        if len(self.head) < _p._HEAD_KEEP:
-            self.head += data[: _p._HEAD_KEEP - len(self.head)]
-        if self.received > self.limit:
-            raise _p._TooMuch()
-        return data
+        return self._counted(data)
 
     def close(self) -> None:
         try:

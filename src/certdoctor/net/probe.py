@@ -224,13 +224,14 @@ def _err_text(exc: BaseException) -> str:
     return text
 
 
-class _Wire:
-    """A connected socket whose every wait is bounded and whose reads are counted."""
+class _Count:
+    """What a wire (the socket ``_Wire``, asyncio's ``aprobe._AWire``) keeps, without I/O: the
+    deadline every wait is bounded by, the bytes received against ``limit``, the first
+    ``_HEAD_KEEP`` of them (to tell what answered) and bytes handed back (``pending``)."""
 
-    __slots__ = ("sock", "deadline", "limit", "received", "head", "pending")
+    __slots__ = ("deadline", "limit", "received", "head", "pending")
 
-    def __init__(self, sock: "socket.socket", deadline: float, limit: int) -> None:
-        self.sock = sock
+    def __init__(self, deadline: float, limit: int) -> None:
         self.deadline = deadline
         self.limit = limit
         self.received = 0
@@ -244,6 +245,35 @@ class _Wire:
             raise _Deadline()
         return left
 
+    def _room(self) -> int:
+        """How much the next read may ask for (one byte past the limit, to notice it)."""
+        return min(65536, self.limit - self.received + 1)
+
+    def _pending(self) -> bytes | None:
+        if not self.pending:
+            return None
+        data = bytes(self.pending)
+        self.pending.clear()
+        return data
+
+    def _counted(self, data: bytes) -> bytes:
+        self.received += len(data)
+        if len(self.head) < _HEAD_KEEP:
+            self.head += data[: _HEAD_KEEP - len(self.head)]
+        if self.received > self.limit:
+            raise _TooMuch()
+        return data
+
+
+class _Wire(_Count):
+    """A connected socket whose every wait is bounded and whose reads are counted."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock: "socket.socket", deadline: float, limit: int) -> None:
+        super().__init__(deadline, limit)
+        self.sock = sock
+
     def send(self, data: bytes) -> None:
         self.sock.settimeout(self._left())
         try:
@@ -252,22 +282,14 @@ class _Wire:
             raise _Deadline() from exc
 
     def recv(self, until: float | None = None) -> bytes:
-        if self.pending:
-            data = bytes(self.pending)
-            self.pending.clear()
-        else:
+        data = self._pending()
+        if data is None:
             self.sock.settimeout(self._left(until))
-            room = self.limit - self.received
             try:
-                data = self.sock.recv(min(65536, room + 1))
+                data = self.sock.recv(self._room())
             except TimeoutError as exc:
                 raise _Deadline() from exc
-        self.received += len(data)
-        if len(self.head) < _HEAD_KEEP:
-            self.head += data[: _HEAD_KEEP - len(self.head)]
-        if self.received > self.limit:
-            raise _TooMuch()
-        return data
+        return self._counted(data)
 
     def close(self) -> None:
         try:
