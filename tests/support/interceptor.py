@@ -25,7 +25,7 @@ import threading
 from typing import Iterator
 
 from support.pki import TestCA, pem
-from support.servers import HOST, Server, read_head, serve, server_context
+from support.servers import HOST, Server, read_head, read_proxy_request, serve, server_context
 
 LIFETIME = dt.timedelta(days=1)
 
@@ -79,17 +79,10 @@ def resigning_proxy(root: TestCA, allow=("127.0.0.1", "localhost")):
     mint = Minter(root)
 
     def handle(conn, srv: Server) -> None:
-        head = read_head(conn)
-        if b"\r\n\r\n" not in head:
+        request = read_proxy_request(conn, srv)
+        if request is None:
             return
-        try:
-            method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
-            host, _, port = target.rpartition(":")
-            port_no = int(port)
-        except ValueError:
-            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-            return
-        srv.record(target)
+        method, _, host, port_no = request
         if method != "CONNECT" or host.strip("[]") not in allow:
             conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
             return

@@ -372,21 +372,31 @@ def reply(body: bytes = b"ok", status: str = "200 OK") -> Handler:
     return handle
 
 
+def read_proxy_request(conn, srv: Server) -> tuple[str, str, str, int] | None:
+    """A proxy's request line: ``(method, target, host, port)``, the target recorded; ``None``
+    when the head is incomplete, or malformed (then answered 400)."""
+    head = read_head(conn)
+    if b"\r\n\r\n" not in head:
+        return None
+    try:
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        host, _, port = target.rpartition(":")
+        port_no = int(port)
+    except ValueError:
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        return None
+    srv.record(target)
+    return method, target, host, port_no
+
+
 def connect_proxy(allow=("127.0.0.1", "localhost"), refuse: int | None = None) -> Handler:
     """A CONNECT proxy that relays to 127.0.0.1 for the hosts in ``allow`` (``refuse``: answer
     that status to every request instead). Records every target asked for."""
     def handle(conn, srv: Server) -> None:
-        head = read_head(conn)
-        if b"\r\n\r\n" not in head:
+        request = read_proxy_request(conn, srv)
+        if request is None:
             return
-        try:
-            method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
-            host, _, port = target.rpartition(":")
-            port_no = int(port)
-        except ValueError:
-            conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-            return
-        srv.record(target)
+        method, _, host, port_no = request
         if refuse or method != "CONNECT" or host not in allow:
             conn.sendall(f"HTTP/1.1 {refuse or 403} Forbidden\r\nContent-Length: 0\r\n\r\n".encode())
             return
