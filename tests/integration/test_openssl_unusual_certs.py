@@ -26,11 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from certdoctor._der import children, tlv
 from certdoctor.errors import InputError
 from certdoctor.model import CertInfo
 from certdoctor.x509.load import load_bundle_file, load_file, unsupported_part
 
+from support.openssl_pki import der_enc, resign
 from support.pki import OPENSSL, needs_openssl
 
 pytestmark = needs_openssl
@@ -44,50 +44,8 @@ def ossl(*args: str, cwd: Path) -> bytes:
     return subprocess.run([OPENSSL, *args], cwd=cwd, capture_output=True, check=True, timeout=60).stdout
 
 
-def _enc(tag: int, body: bytes) -> bytes:
-    n = len(body)
-    if n < 0x80:
-        return bytes([tag, n]) + body
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + body
-
-
-def _elements(buf: bytes) -> list[bytes]:
-    """The whole encodings (header included) of the elements in a constructed value's content."""
-    out, pos = [], 0
-    while pos < len(buf):
-        _t, hl, length = tlv(buf, pos)
-        out.append(buf[pos:pos + hl + length])
-        pos += hl + length
-    return out
-
-
-def _content(element: bytes) -> bytes:
-    _t, hl, length = tlv(element)
-    return element[hl:hl + length]
-
-
-def resign(cert_der: bytes, key: Path, cwd: Path, *, validity: bytes | None = None,
-           drop_key_params: bool = False) -> bytes:
-    """``cert_der`` with its validity replaced, or its SPKI's algorithm parameters dropped, signed
-    again by ``key`` with `openssl dgst -sha256 -sign` (the signature algorithm is kept)."""
-    tbs, sig_alg, _sig = _elements(_content(cert_der))
-    fields = _elements(_content(tbs))
-    i = 1 if fields[0][0] == 0xA0 else 0
-    if validity is not None:
-        fields[i + 3] = validity
-    if drop_key_params:
-        alg, bits = _elements(_content(fields[i + 5]))
-        oid = _elements(_content(alg))[0]
-        fields[i + 5] = _enc(0x30, _enc(0x30, oid) + bits)
-    new_tbs = _enc(0x30, b"".join(fields))
-    (cwd / "tbs.der").write_bytes(new_tbs)
-    ossl("dgst", "-sha256", "-sign", str(key), "-out", "tbs.sig", "tbs.der", cwd=cwd)
-    return _enc(0x30, new_tbs + sig_alg + _enc(0x03, b"\x00" + (cwd / "tbs.sig").read_bytes()))
-
-
 def _times(not_before: tuple[int, bytes], not_after: tuple[int, bytes]) -> bytes:
-    return _enc(0x30, _enc(*not_before) + _enc(*not_after))
+    return der_enc(0x30, der_enc(*not_before) + der_enc(*not_after))
 
 
 def _ca_and_leaf(d: Path, prefix: str, genpkey: list[str], leaf_name: str, *, v1_leaf: bool = False) -> None:

@@ -22,6 +22,57 @@ from pathlib import Path
 
 from support.pki import OPENSSL
 
+
+# ---------------------------------------------------------------------- editing a certificate's DER
+
+def der_enc(tag: int, body: bytes) -> bytes:
+    """One DER element: ``tag``, the definite length, ``body``."""
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + body
+
+
+def _elements(buf: bytes) -> list[bytes]:
+    """The whole encodings (header included) of the elements in a constructed value's content."""
+    from certdoctor._der import tlv
+
+    out, pos = [], 0
+    while pos < len(buf):
+        _t, hl, length = tlv(buf, pos)
+        out.append(buf[pos:pos + hl + length])
+        pos += hl + length
+    return out
+
+
+def _content(element: bytes) -> bytes:
+    from certdoctor._der import tlv
+
+    _t, hl, length = tlv(element)
+    return element[hl:hl + length]
+
+
+def resign(cert_der: bytes, key: Path, cwd: Path, *, validity: bytes | None = None,
+           drop_key_params: bool = False) -> bytes:
+    """``cert_der`` with its validity replaced, or its SPKI's algorithm parameters dropped (a DSA
+    key inheriting its issuer's parameters, RFC 3279 2.3.2), signed again by ``key`` with
+    ``openssl dgst -sha256 -sign`` (the signature algorithm is kept). ``cwd`` holds the scratch
+    files."""
+    tbs, sig_alg, _sig = _elements(_content(cert_der))
+    fields = _elements(_content(tbs))
+    i = 1 if fields[0][0] == 0xA0 else 0
+    if validity is not None:
+        fields[i + 3] = validity
+    if drop_key_params:
+        alg, bits = _elements(_content(fields[i + 5]))
+        fields[i + 5] = der_enc(0x30, der_enc(0x30, _elements(_content(alg))[0]) + bits)
+    new_tbs = der_enc(0x30, b"".join(fields))
+    (cwd / "tbs.der").write_bytes(new_tbs)
+    subprocess.run([OPENSSL, "dgst", "-sha256", "-sign", str(key), "-out", "tbs.sig", "tbs.der"], cwd=cwd,
+                   capture_output=True, check=True, timeout=60)
+    return der_enc(0x30, new_tbs + sig_alg + der_enc(0x03, b"\x00" + (cwd / "tbs.sig").read_bytes()))
+
 CA_CNF = """\
 [ca]
 default_ca = corpus
@@ -149,37 +200,8 @@ class OpenSSLPKI:
         """``name.pem`` again with its key's algorithm parameters left out (a DSA key inheriting
         its issuer's parameters, RFC 3279 2.3.2), signed anew with ``signer``'s key by
         ``openssl dgst -sha256 -sign`` (the signature algorithm is kept)."""
-        from certdoctor._der import tlv
-
-        def elements(buf: bytes) -> list[bytes]:
-            out, pos = [], 0
-            while pos < len(buf):
-                _t, hl, length = tlv(buf, pos)
-                out.append(buf[pos:pos + hl + length])
-                pos += hl + length
-            return out
-
-        def content(element: bytes) -> bytes:
-            _t, hl, length = tlv(element)
-            return element[hl:hl + length]
-
-        def enc(tag: int, body: bytes) -> bytes:
-            n = len(body)
-            if n < 0x80:
-                return bytes([tag, n]) + body
-            size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-            return bytes([tag, 0x80 | len(size)]) + size + body
-
         der = self.run("x509", "-in", f"{name}.pem", "-outform", "DER")
-        tbs, sig_alg, _sig = elements(content(der))
-        fields = elements(content(tbs))
-        i = 1 if fields[0][0] == 0xA0 else 0
-        alg, bits = elements(content(fields[i + 5]))
-        fields[i + 5] = enc(0x30, enc(0x30, elements(content(alg))[0]) + bits)
-        new_tbs = enc(0x30, b"".join(fields))
-        (self.dir / f"{name}.tbs").write_bytes(new_tbs)
-        self.run("dgst", "-sha256", "-sign", f"{self.cert_key[signer]}.key", "-out", f"{name}.sig", f"{name}.tbs")
-        new = enc(0x30, new_tbs + sig_alg + enc(0x03, b"\x00" + (self.dir / f"{name}.sig").read_bytes()))
+        new = resign(der, self.dir / f"{self.cert_key[signer]}.key", self.dir, drop_key_params=True)
         (self.dir / f"{name}.der").write_bytes(new)
         self.run("x509", "-inform", "DER", "-in", f"{name}.der", "-out", f"{name}.pem")
         return self.dir / f"{name}.pem"
