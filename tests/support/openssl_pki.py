@@ -20,24 +20,16 @@ import subprocess
 import time
 from pathlib import Path
 
+from certdoctor._der import element, tlv
+from certdoctor._der import encode as der_enc  # one DER element: tag, definite length, body
+
 from support.pki import OPENSSL
 
 
 # ---------------------------------------------------------------------- editing a certificate's DER
 
-def der_enc(tag: int, body: bytes) -> bytes:
-    """One DER element: ``tag``, the definite length, ``body``."""
-    n = len(body)
-    if n < 0x80:
-        return bytes([tag, n]) + body
-    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + body
-
-
 def _elements(buf: bytes) -> list[bytes]:
     """The whole encodings (header included) of the elements in a constructed value's content."""
-    from certdoctor._der import tlv
-
     out, pos = [], 0
     while pos < len(buf):
         _t, hl, length = tlv(buf, pos)
@@ -46,11 +38,8 @@ def _elements(buf: bytes) -> list[bytes]:
     return out
 
 
-def _content(element: bytes) -> bytes:
-    from certdoctor._der import tlv
-
-    _t, hl, length = tlv(element)
-    return element[hl:hl + length]
+def _content(der: bytes) -> bytes:
+    return element(der)[1]
 
 
 def resign(cert_der: bytes, key: Path, cwd: Path, *, validity: bytes | None = None,
