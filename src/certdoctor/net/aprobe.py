@@ -244,30 +244,15 @@ async def _attempt(t: "_Target", deadline: float) -> "_Outcome":
         return out
     out.wire, out.address = wire, addr  # type: ignore[assignment]
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    sent_at = None
     try:
         obj = _context().wrap_bio(incoming, outgoing, server_hostname=t.servername or None)
-        while True:
-            try:
-                obj.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                pass
-            data = outgoing.read()
+        hs = _p._Handshake(out, obj, incoming, outgoing)
+        while (data := hs.step()) is not None:
             if data:
                 await wire.send(data)
-                if sent_at is None:
-                    sent_at = time.monotonic()
-            data = await wire.recv()
-            if out.rtt is None and sent_at is not None:
-                out.rtt = time.monotonic() - sent_at
-            out.flight.feed(data)
-            if data:
-                incoming.write(data)
-            else:
-                incoming.write_eof()
-        data = outgoing.read()  # our Finished
-        if data:
+                hs.sent()
+            hs.received(await wire.recv())
+        if data := hs.finished():
             await wire.send(data)
     except Exception as exc:  # noqa: BLE001 - every outcome is data
         out.error = exc

@@ -773,30 +773,15 @@ def _attempt(t: _Target, deadline: float, *, legacy: bool, post_wait: bool = Tru
         return out
     out.wire, out.address = wire, addr
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    sent_at = None
     try:
         obj = _context(legacy).wrap_bio(incoming, outgoing, server_hostname=t.servername or None)
-        while True:
-            try:
-                obj.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                pass
-            data = outgoing.read()
+        hs = _Handshake(out, obj, incoming, outgoing)
+        while (data := hs.step()) is not None:
             if data:
                 wire.send(data)
-                if sent_at is None:
-                    sent_at = time.monotonic()
-            data = wire.recv()
-            if out.rtt is None and sent_at is not None:
-                out.rtt = time.monotonic() - sent_at
-            out.flight.feed(data)
-            if data:
-                incoming.write(data)
-            else:
-                incoming.write_eof()
-        data = outgoing.read()  # our Finished
-        if data:
+                hs.sent()
+            hs.received(wire.recv())
+        if data := hs.finished():
             wire.send(data)
     except BaseException as exc:  # noqa: BLE001 - every outcome is data
         if not isinstance(exc, Exception):
@@ -811,6 +796,44 @@ def _attempt(t: _Target, deadline: float, *, legacy: bool, post_wait: bool = Tru
     if post_wait and out.version == "TLSv1.3":
         _after_handshake(out, wire, obj, incoming)
     return out
+
+
+class _Handshake:
+    """The client handshake over memory BIOs without I/O, shared by :func:`probe` and the
+    asyncio :mod:`certdoctor.net.aprobe`: :meth:`step` gives the bytes to send (``None`` once
+    the handshake is done); send them, call :meth:`sent`, hand the next read to
+    :meth:`received`; at the end send :meth:`finished` (our Finished). Records the round trip
+    and the server's plaintext flight on ``out``."""
+
+    def __init__(self, out: "_Outcome", obj: Any, incoming: Any, outgoing: Any) -> None:
+        self.out, self.obj, self.incoming, self.outgoing = out, obj, incoming, outgoing
+        self.sent_at: float | None = None
+
+    def step(self) -> bytes | None:
+        import ssl
+
+        try:
+            self.obj.do_handshake()
+            return None
+        except ssl.SSLWantReadError:
+            return self.outgoing.read()
+
+    def sent(self) -> None:
+        if self.sent_at is None:
+            self.sent_at = time.monotonic()
+
+    def received(self, data: bytes) -> None:
+        out = self.out
+        if out.rtt is None and self.sent_at is not None:
+            out.rtt = time.monotonic() - self.sent_at
+        out.flight.feed(data)
+        if data:
+            self.incoming.write(data)
+        else:
+            self.incoming.write_eof()
+
+    def finished(self) -> bytes:
+        return self.outgoing.read()
 
 
 def _after_handshake(out: _Outcome, wire: _Wire, obj: "ssl.SSLObject", incoming: "ssl.MemoryBIO") -> None:
