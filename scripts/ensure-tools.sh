@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian tools the tests need when they are missing (CI starts from a bare machine):
 #   openssl, nginx (nginx-light), prometheus (prometheus + promtool: the alert-rule tests and the
-#   real Prometheus server of tests/support/prometheus.py), faketime (runs a command at another time).
+#   real Prometheus server of tests/support/prometheus.py), faketime (runs a command at another time),
+#   pebble + pebble-challtestsrv (the ACME test server of tests/support/pebble.py; one Debian package).
 # Idempotent: nothing is installed, updated or stopped when every tool is already there.
 set -euo pipefail
 need=()
@@ -10,6 +11,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light
 # one Debian package gives both binaries; either missing means (re)install it
 { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || need+=(prometheus)
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
+{ command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2>&1; } || need+=(pebble)
 if ((${#need[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "missing ${need[*]}: install them (apt-get install -y --no-install-recommends ${need[*]}) or run as root" >&2
