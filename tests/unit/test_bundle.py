@@ -505,3 +505,16 @@ def test_cli_check_exits_0_1_or_2_on_any_content(data):
         except CertdoctorError:  # pragma: no cover - run() maps these; anything else fails the test
             rc = 2
     assert rc in (0, 1, 2)
+
+
+def test_an_empty_bundle_is_refused_before_its_directories_are_made(tmp_path, monkeypatch, capsys):
+    """Found by test_cli_fuzz: `bundle --out out/a/b/new.der --base none` made out/a/b and then
+    refused to write a bundle with no certificate; the refusal now comes first."""
+    from support.cli import run_cli_captured
+
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli_captured(["bundle", "--out", "out/a/b/new.der", "--base", "none"], capsys)
+    assert code == 2, (out, err)
+    assert err.startswith("error: the bundle for out/a/b/new.der would hold no certificate"), err
+    assert "hint: " in err
+    assert list(tmp_path.iterdir()) == []

@@ -89,6 +89,9 @@ def _build(items: list[str], base: str, out: str, allow_leaf: bool, as_json: boo
             "A bundle should hold the CA that issued a server certificate, not the certificate itself. "
             "Add the issuing CA; or, to trust exactly that certificate (a self-signed server), use --allow-leaf.",
         )
+    if not result.entries:  # save_bundle's refusal, said before a directory is made for nothing
+        raise InputError(f"the bundle for {out} would hold no certificate",
+                         "Add a CA certificate, or use --base certifi / system.")
     if not to_stdout:
         resolve_output(out, "--out", parents=True)  # now the missing directories are made
     result = save_bundle(result, out)
