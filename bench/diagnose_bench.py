@@ -229,6 +229,18 @@ def main() -> int:
             results[mode] = measure(cmds, runs)
         startup = measure({"certdoctor --version": ([certdoctor, "--version"], env),
                            "python -c pass": ([sys.executable, "-c", "pass"], env)}, max(runs, 15))
+        # what bounds the CPU ratio: the libraries the verdict itself needs, imported and nothing
+        # else (the real client is requests; the path and the checks are cryptography's)
+        floors = {"import requests": "import requests",
+                  "import requests, click, cryptography.x509 (+verification)":
+                      "import requests, click, cryptography.x509, cryptography.x509.verification"}
+        if ctc:
+            ctc_py = str(Path(ctc).parent / "python")
+            floors_ctc = {"check_tls_certs' imports (OpenSSL.SSL, click)": ([ctc_py, "-c", "import OpenSSL.SSL, click"],
+                                                                            env)}
+        else:
+            floors_ctc = {}
+        floor = measure({**{k: ([sys.executable, "-c", v], env) for k, v in floors.items()}, **floors_ctc}, runs)
     finally:
         for p in reversed(procs):
             if p.stdin:
@@ -239,11 +251,12 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(work, ignore_errors=True)
-    report(results, startup, runs, delay, bool(sslyze), bool(ctc))
+    report(results, startup, floor, runs, delay, bool(sslyze), bool(ctc))
     return 0
 
 
-def report(results: dict, startup: dict, runs: int, delay: float, have_sslyze: bool, have_ctc: bool) -> None:
+def report(results: dict, startup: dict, floor: dict, runs: int, delay: float, have_sslyze: bool,
+           have_ctc: bool) -> None:
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"certdoctor diagnose vs openssl s_client / sslyze --certinfo / check_tls_certs; {runs} runs each, "
           f"medians; {os.cpu_count()} CPUs, load average {load}")
@@ -256,6 +269,9 @@ def report(results: dict, startup: dict, runs: int, delay: float, have_sslyze: b
         for k, r in res.items():
             print(f"  {k:34s} {r['wall'] * 1000:8.1f} {r['min'] * 1000:7.1f} {r['cpu'] * 1000:7.1f} "
                   f"{r['rss']:7.1f}  {','.join(map(str, r['rc']))}")
+    print("\nimports alone (what bounds the CPU ratio)")
+    for k, r in floor.items():
+        print(f"  {k:58s} CPU {r['cpu'] * 1000:7.1f} ms  wall {r['wall'] * 1000:7.1f} ms")
     print("\nratios (target in brackets)")
     for ep in ENDPOINTS:
         lo, re_ = results["loop"], results["relay"]
@@ -275,6 +291,10 @@ def report(results: dict, startup: dict, runs: int, delay: float, have_sslyze: b
     v, p = startup["certdoctor --version"], startup["python -c pass"]
     print(f"  certdoctor --version {v['wall'] * 1000:.1f} ms / python -c pass {p['wall'] * 1000:.1f} ms "
           f"= {v['wall'] / p['wall']:.2f}x [<= 2]")
+    if have_ctc:
+        lib = floor["import requests, click, cryptography.x509 (+verification)"]["cpu"]
+        print(f"  the verdict's libraries alone / check_tls_certs CPU (good, loopback): "
+              f"{lib / results['loop']['check_tls_certs good']['cpu']:.2f}x (the floor of the CPU ratio)")
     rss = max(r["rss"] for mode in results.values() for k, r in mode.items() if k.startswith("diagnose"))
     print(f"  peak RSS of certdoctor diagnose: {rss:.1f} MB [<= 50]")
     if not have_sslyze:

@@ -19,6 +19,16 @@ In order:
 Which of 4 and 5 to do depends on the path; the path is computed with the same pure function the
 checks use (:func:`certdoctor.x509.path.build_path`), so gathering and judging agree on it.
 
+The steps overlap where nothing orders them (each is blocking I/O in a thread of its own, all
+under the one deadline): the handshake starts first and, while it waits, the trust store is read
+and the imports the later steps need are made; the real client (6) runs from then on, alongside
+everything else (with ``--pin`` it waits for the path: a server failing the pin is sent no
+request); the staple handshake — made only when the leaf names an OCSP responder, or the caller
+asks (``staple=True``) — runs alongside the AIA chase, and the first CRL and OCSP downloads start
+together while it finishes (:func:`certdoctor.revocation.gather.gather` ``prefetch``). The
+result is the one the same steps give one after the other (``CERTDOCTOR_SEQUENTIAL=1``, for the
+tests and the benchmark): a test compares both on every lab scenario.
+
     >>> ev = gather("https://expired-leaf.lab.test:8443/", ca_file="lab-root.pem")   # doctest: +SKIP
     >>> from certdoctor.diagnose import judge; judge(ev).primary.code                 # doctest: +SKIP
 """
@@ -154,7 +164,9 @@ def gather(
     The AIA/CRL/OCSP URLs the certificates name are fetched only where the target's own address
     allows (:func:`certdoctor.net.resolve.fetch_allowed`; ``allow_private_fetch`` lifts that —
     default: the running command's ``--allow-private-fetch``), and
-    CRL/OCSP only for a path that reaches the store (``revocation_untrusted``: for any path)."""
+    CRL/OCSP only for a path that reaches the store (``revocation_untrusted``: for any path).
+    ``staple``: ask for a stapled OCSP response (``None``: when the leaf names an OCSP responder;
+    ``False``: never)."""
     import os
 
     from certdoctor.net.client import ClientOutcome, run_client
