@@ -197,10 +197,9 @@ def gather(
         # and the imports the later steps need are made in the background
         probing = _Step(lambda: probe(tgt.host, tgt.port, servername=sni, proxy=used_proxy,
                                       timeout=max(0.05, deadline.op(timeout)), ocsp=False), together)
-        if together:
-            _Step(_warm_imports, True)
         trust = effective_trust(client, ca_file=ca_file, environ=env, python=strict_python)
         clock = now or _dt.datetime.now(_dt.timezone.utc)
+        early_client = run_real_client and not pins
 
         def real_client() -> "ClientOutcome":
             return run_client(client, tgt.url, trust, python=strict_python, proxy=used_proxy, timeout=timeout,
@@ -209,14 +208,21 @@ def gather(
         # the real client needs nothing the probe finds, except with --pin: a server failing
         # the pin is sent no request, so then it waits for the path
         running: _Step | None = None
-        if run_real_client and not pins:
+        if early_client:
             running = _Step(real_client, together)
+        # the anchors, read once the real client's library is imported: reading a bundle silences
+        # cryptography's warnings with warnings.catch_warnings(), which swaps the whole process's
+        # filter list for a while, so a filter a library adds meanwhile in another thread
+        # (requests silences urllib3's DependencyWarning as it is imported) would be lost
+        anchoring = _Step(lambda: _anchors(trust, client if together and early_client else None), together)
+        if together:
+            _Step(lambda: (anchoring.result(), _warm_imports()), True)
         res = probing.result()
+        store = anchoring.result()
         # what the certificates' URLs may reach: no more internal than the address really connected
         # to (through a proxy certdoctor does not see it: public)
         allow = private_fetch_allowed() if allow_private_fetch is None else allow_private_fetch
         scope = FetchScope.for_target(res.address, proxied=bool(used_proxy), allow_private=allow)
-        store = trust.anchors()
         attempts: tuple = ()
         canary: tuple[CanaryProbe, ...] = ()
         rev: RevocationEvidence | None = None
@@ -324,14 +330,37 @@ class _Step:
         return self._box.get("value")
 
 
+#: the library each client's run imports first (the real client's thread imports it itself)
+_CLIENT_LIBRARY = {"requests": "requests", "pip": "requests", "httpx": "httpx", "urllib": "urllib.request"}
+#: what the steps after the handshake import: the X.509 parser and path builder, the AIA chase,
+#: the checks (judge imports every one of them)
+WARM_MODULES = ("cryptography.x509", "cryptography.x509.verification", "certdoctor.x509.path", "certdoctor.net.aia",
+                "certdoctor.checks", "certdoctor.checks.context", "certdoctor.checks.crypto",
+                "certdoctor.checks.hostname", "certdoctor.checks.pins", "certdoctor.checks.presentation",
+                "certdoctor.checks.reconcile", "certdoctor.checks.revocation", "certdoctor.checks.strict",
+                "certdoctor.checks.trust", "certdoctor.checks.validity", "certdoctor.checks.x509rules")
+
+
+def _anchors(trust, client: str | None) -> tuple:
+    """``trust.anchors()``, after ``client``'s library is imported (its thread is importing it:
+    this one waits on that module's import lock, using no CPU; ``None``: nothing to wait for)."""
+    if client is not None:
+        import importlib
+
+        try:
+            importlib.import_module(_CLIENT_LIBRARY.get(client, "requests"))
+        except Exception:  # noqa: BLE001 - the client's run reports its own import error
+            pass
+    return trust.anchors()
+
+
 def _warm_imports() -> None:
-    """What the steps after the handshake need, imported while the handshake waits: the X.509
-    parser and path builder, the checks and the JSON renderer (the real client's thread imports
-    its own library)."""
+    """What the steps after the handshake need, imported while the handshake waits for the
+    server: after the real client's library and the anchors, so that the client, whose own
+    round trips follow its imports, is not slowed by imports needed only later."""
     import importlib
 
-    for name in ("cryptography.x509", "cryptography.x509.verification", "certdoctor.x509.path",
-                 "certdoctor.net.aia", "certdoctor.checks", "certdoctor.checks.runner"):
+    for name in WARM_MODULES:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - only a head start: the step imports it again and says why

@@ -197,3 +197,25 @@ def test_a_stalled_crl_server_is_cut_off_by_the_deadline(tmp_path, monkeypatch):
     assert d.verifies is True  # the real client ran alongside and answered
     fetches = d.evidence.revocation.fetches
     assert fetches and fetches[0].method == "crl" and fetches[0].error, fetches
+
+
+def test_the_overlapped_run_prints_no_library_warning(tmp_path):
+    """The command as a user runs it, in a process of its own: stdout is the JSON, stderr is
+    empty. (Reading a CA bundle swaps the process's warning filters for a while; done while
+    another thread imports requests, requests' silencing of urllib3's DependencyWarning was lost
+    and the warning printed: the anchors are read after the client's library is imported.)"""
+    import os
+    import subprocess
+    import sys
+
+    root, ca_file = _root(tmp_path)
+    leaf = root.issue_cert("127.0.0.1", cn="quiet.test", ocsp_url=None, crl_url=None, aia_url=None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHONWARNINGS") and k != SEQUENTIAL_ENV}
+    with tls_server(leaf, handler=_counting()) as srv:
+        for _ in range(3):
+            p = subprocess.run([sys.executable, "-m", "certdoctor", "diagnose", f"https://127.0.0.1:{srv.port}/",
+                                "--ca-file", ca_file, "--json", "--no-cache"], capture_output=True, text=True,
+                               env=env, timeout=60)
+            assert p.returncode == 0, p.stderr
+            assert json.loads(p.stdout)["verdict"]["client_verifies"] is True
+            assert p.stderr == ""

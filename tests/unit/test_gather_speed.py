@@ -96,3 +96,21 @@ def test_version_imports_no_click_and_old_paths_still_work():
     assert "click" not in loaded and "certdoctor.cli.main" not in loaded
     moved = _modules_after("import warnings\nwarnings.simplefilter('ignore')\nimport certdoctor.pin")
     assert "certdoctor.pinning.pins" in moved
+
+
+def test_the_anchors_are_read_after_the_clients_library_is_imported():
+    """Reading a bundle swaps the process's warning filters (warnings.catch_warnings); the real
+    client's library sets its own as it is imported (requests silences urllib3's
+    DependencyWarning), in another thread: so the overlapped gather reads the anchors only once
+    that import is done. In a fresh interpreter, where requests is not imported yet."""
+    code = (
+        "import sys\n"
+        "from certdoctor.gather import _anchors\n"
+        "class Trust:\n"
+        "    def anchors(self):\n"
+        "        return ('requests' in sys.modules, 'urllib3' in sys.modules)\n"
+        "assert 'requests' not in sys.modules\n"
+        "print(_anchors(Trust(), None), _anchors(Trust(), 'requests'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.split("\n")[0] == "(False, False) (True, True)", out.stdout + out.stderr
