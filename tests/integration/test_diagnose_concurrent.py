@@ -219,3 +219,24 @@ def test_the_overlapped_run_prints_no_library_warning(tmp_path):
             assert p.returncode == 0, p.stderr
             assert json.loads(p.stdout)["verdict"]["client_verifies"] is True
             assert p.stderr == ""
+
+
+def test_diagnose_json_without_click_prints_what_click_prints(tmp_path, capsys):
+    """The same command line through certdoctor.cli.fast and through click: the same JSON
+    (durations and the clock aside) and exit code, against a real server."""
+    from certdoctor.cli.common import run
+    from certdoctor.cli.fast import main as fast_main
+    from certdoctor.cli.main import cli
+
+    root, ca_file = _root(tmp_path)
+    leaf = root.issue_cert("127.0.0.1", cn="fast.test", ocsp_url=None, crl_url=None, aia_url=None)
+    with tls_server(leaf, handler=_counting()) as srv:
+        argv = ["diagnose", f"https://127.0.0.1:{srv.port}/", "--ca-file", ca_file, "--json", "--no-cache",
+                "--timeout", "5"]
+        fast_code = fast_main(list(argv))
+        fast = capsys.readouterr()
+        slow_code = run(cli, list(argv))
+        slow = capsys.readouterr()
+    assert fast_code == slow_code == 0
+    assert fast.err == slow.err == ""
+    assert _normal(json.loads(fast.out)) == _normal(json.loads(slow.out))

@@ -42,26 +42,7 @@ def command(target, timeout, proxy, servername, resolve, ca_file, client, python
     TARGET is an https:// URL or host[:port]. --ca-file is the bundle the client trusts
     (like verify=FILE).
     """
-    from certdoctor.cli.common import endpoint, install_resolve
-    from certdoctor.trust.ca_file import check_ca_file
-    from certdoctor.diagnose import diagnose
-    from certdoctor.net.fetch import FetchCache
+    from certdoctor.cli.fast import diagnose_body
 
-    endpoint(target, "diagnose")
-    check_ca_file(ca_file, directory=True)
-    install_resolve(resolve)
-    d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
-                 timeout=timeout, revocation=not no_revocation, aia=not no_aia, pins=pins,
-                 cache=None if no_cache else FetchCache(), canaries=canaries or None,
-                 staple=True if staple else None)
-    if as_json:
-        from certdoctor.render.diagnose import diagnosis_json
-        from certdoctor.render.json import emit
-
-        emit(diagnosis_json(d, target))
-    else:
-        from certdoctor.cli.common import console
-        from certdoctor.render.diagnose import render_diagnosis
-
-        render_diagnosis(d, console())
-    return d.exit_code
+    return diagnose_body(target, timeout, proxy, servername, resolve, ca_file, client, python, no_revocation, staple,
+                         no_aia, pins, no_cache, canaries, as_json)
