@@ -193,8 +193,9 @@ def gather(
         together = not sequential()
         used_proxy = effective_proxy(tgt.url, proxy, env)
         sni = None if _is_ip(tgt.servername) else tgt.servername
-        # the handshake first: while it waits for the server, this thread reads the trust store
-        # and the imports the later steps need are made in the background
+        # the handshake first: while it waits for the server, this thread works out the trust,
+        # the real client starts, and the anchors and the later steps' imports are read in the
+        # background (one after the other, as the code asks for them, with CERTDOCTOR_SEQUENTIAL)
         probing = _Step(lambda: probe(tgt.host, tgt.port, servername=sni, proxy=used_proxy,
                                       timeout=max(0.05, deadline.op(timeout)), ocsp=False), together)
         trust = effective_trust(client, ca_file=ca_file, environ=env, python=strict_python)
