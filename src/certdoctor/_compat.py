@@ -1,17 +1,6 @@
-"""Old module paths keep working for one release, with a ``DeprecationWarning``.
-
-``import certdoctor.fix`` (the client helpers' first home) gives the module that now lives at
-``certdoctor.remedies.client``, and so on for every module that moved in 0.2. The finder only
-answers for the names in :data:`MOVED`; everything else imports normally.
-"""
-
 from __future__ import annotations
 
-import importlib
-import importlib.abc
-import importlib.util
 import sys
-import warnings
 
 #: old module -> new module (moved in 0.2; the shims go in 0.3)
 MOVED = {
@@ -33,11 +22,18 @@ MOVED = {
 }
 
 
-class _Alias(importlib.abc.Loader):
+# Installed by ``import certdoctor``, so it costs nothing until an old name is imported:
+# the finder and loader are plain classes (``sys.meta_path`` only needs ``find_spec``; a loader
+# ``create_module``/``exec_module``): ``importlib.abc`` alone would import typing, tempfile,
+# random, pathlib… and triple ``certdoctor --version``.
+class _Alias:
     def __init__(self, new: str) -> None:
         self.new = new
 
     def create_module(self, spec):
+        import importlib
+        import warnings
+
         warnings.warn(f"{spec.name} moved to {self.new}; the old name goes in certdoctor 0.3",
                       DeprecationWarning, stacklevel=4)
         return importlib.import_module(self.new)
@@ -46,12 +42,17 @@ class _Alias(importlib.abc.Loader):
         pass
 
 
-class _Finder(importlib.abc.MetaPathFinder):
+class _Finder:
     def find_spec(self, fullname, path=None, target=None):
         new = MOVED.get(fullname)
         if new is None:
             return None
+        import importlib.util
+
         return importlib.util.spec_from_loader(fullname, _Alias(new))
+
+    def invalidate_caches(self) -> None:  # importlib.invalidate_caches() asks every finder
+        pass
 
 
 def install() -> None:

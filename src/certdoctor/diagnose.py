@@ -110,16 +110,20 @@ def diagnose(
     cache: "FetchCache | None" = None,
     run_real_client: bool = True,
     canaries: "Sequence[str] | str | None" = None,
+    staple: bool | None = None,
 ) -> Diagnosis:
     """Diagnose ``target`` for ``client`` in this environment. Never raises for server problems.
 
     ``canaries`` are the ``HOST[:PORT]`` hosts probed to prove interception when the chain does not
-    verify (default: ``CERTDOCTOR_CANARIES``, else :data:`certdoctor.gather.CANARY_HOSTS`)."""
+    verify (default: ``CERTDOCTOR_CANARIES``, else :data:`certdoctor.gather.CANARY_HOSTS`).
+    ``staple``: ask the server for a stapled OCSP response (one more handshake); by default
+    only when the leaf names an OCSP responder (``False``: never)."""
     from certdoctor.gather import gather
 
     evidence = gather(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                       timeout=timeout, now=now, environ=environ, aia=aia, revocation=revocation, pins=pins,
-                      warn_days=warn_days, cache=cache, run_real_client=run_real_client, canaries=canaries)
+                      warn_days=warn_days, cache=cache, run_real_client=run_real_client, canaries=canaries,
+                      staple=staple)
     return judge(evidence)
 
 

@@ -368,6 +368,42 @@ def clock_check(host: str, port: int, *, servername: str | None = None, path: st
     return ClockCheck(server, skew, flagged, note)
 
 
+def _alongside(fn):
+    """``fn`` started in a thread now (the command's deadline context copied); the callable
+    returned waits for its result, raising what it raised. ``fn`` is bounded by that deadline."""
+    import contextvars
+    import threading
+
+    box: dict = {}
+    ctx = contextvars.copy_context()
+
+    def work() -> None:
+        try:
+            box["value"] = ctx.run(fn)
+        except BaseException as exc:  # handed to whoever waits
+            box["error"] = exc
+
+    t = threading.Thread(target=work, name="certdoctor-clock", daemon=True)
+    t.start()
+
+    def wait():
+        t.join()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return wait
+
+
+def _settle(waiting) -> None:
+    """Wait for a step started alongside whose result is no longer wanted (never left running)."""
+    if waiting is not None:
+        try:
+            waiting()
+        except Exception:  # noqa: BLE001 - its result is discarded either way
+            pass
+
+
 def _skew_words(skew: float) -> str:
     if abs(skew) < 2:
         return "in step (within 2 s)"
@@ -385,6 +421,7 @@ def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime
     kind = "file" if looks_like_path(source) else "endpoint"
     host = port = target = None
     url_path = "/"
+    clocking = None
     try:
         src = classify(source, servername=servername, kinds=(FILE, ENDPOINT))  # the one rule set
         kind = src.kind
@@ -398,24 +435,30 @@ def _check_source(source: str, warn_days: int, crit_days: int, now: _dt.datetime
             proxy = proxy_for_host(host, port, proxy, environ)
             from certdoctor.net.deadline import effective
 
+            if check_clock:  # its own verified connection: made while the chain is read, not after
+                h, p, px = host, port, proxy
+                clocking = _alongside(lambda: clock_check(h, p, servername=servername, path=url_path,
+                                                          ca_file=ca_file, timeout=timeout, proxy=px))
             certs = _fetch(host, port, servername, max(0.05, effective(None, timeout).op(timeout)), proxy)
         if not certs:
             raise UsageError(f"{source}: no certificate", None)
     except CertdoctorError as exc:
+        _settle(clocking)
         return SourceExpiry(source, kind, host, port, (), State.UNKNOWN, exc.message, (), None, target)
     except ImportError as exc:  # pragma: no cover - load.py / probe.py not installed
+        _settle(clocking)
         return SourceExpiry(source, kind, host, port, (), State.UNKNOWN, f"cannot check: {exc}", (), None, target)
     except Exception as exc:  # one bad source never sinks the run
+        _settle(clocking)
         return SourceExpiry(source, kind, host, port, (), State.UNKNOWN,
                             f"{source}: {type(exc).__name__}: {exc}", (), None, target)
     rows = tuple(cert_expiry(c, i, now, warn_days, crit_days) for i, c in enumerate(certs))
     findings = _findings(rows, warn_days, crit_days, now)
     state = worst(r.state for r in rows)
     clock = None
-    if kind == "endpoint" and check_clock:
+    if kind == "endpoint" and clocking is not None:
         assert host is not None and port is not None
-        clock = clock_check(host, port, servername=servername, path=url_path, ca_file=ca_file, timeout=timeout,
-                            proxy=proxy)
+        clock = clocking()
         if clock.flagged:
             findings.append(Finding(
                 Code.CLOCK_SKEW, Severity.WARNING,

@@ -19,6 +19,16 @@ In order:
 Which of 4 and 5 to do depends on the path; the path is computed with the same pure function the
 checks use (:func:`certdoctor.x509.path.build_path`), so gathering and judging agree on it.
 
+The steps overlap where nothing orders them (each is blocking I/O in a thread of its own, all
+under the one deadline): the handshake starts first and, while it waits, the trust store is read
+and the imports the later steps need are made; the real client (6) runs from then on, alongside
+everything else (with ``--pin`` it waits for the path: a server failing the pin is sent no
+request); the staple handshake — made only when the leaf names an OCSP responder, or the caller
+asks (``staple=True``) — runs alongside the AIA chase, and the first CRL and OCSP downloads start
+together while it finishes (:func:`certdoctor.revocation.gather.gather` ``prefetch``). The
+result is the one the same steps give one after the other (``CERTDOCTOR_SEQUENTIAL=1``, for the
+tests and the benchmark): a test compares both on every lab scenario.
+
     >>> ev = gather("https://expired-leaf.lab.test:8443/", ca_file="lab-root.pem")   # doctest: +SKIP
     >>> from certdoctor.diagnose import judge; judge(ev).primary.code                 # doctest: +SKIP
 """
@@ -141,6 +151,7 @@ def gather(
     canaries: "Sequence[str] | str | None" = None,
     allow_private_fetch: bool | None = None,
     revocation_untrusted: bool = False,
+    staple: bool | None = None,
 ) -> Evidence:
     """Everything the network (and the environment) says about ``target`` for ``client``.
 
@@ -153,7 +164,9 @@ def gather(
     The AIA/CRL/OCSP URLs the certificates name are fetched only where the target's own address
     allows (:func:`certdoctor.net.resolve.fetch_allowed`; ``allow_private_fetch`` lifts that —
     default: the running command's ``--allow-private-fetch``), and
-    CRL/OCSP only for a path that reaches the store (``revocation_untrusted``: for any path)."""
+    CRL/OCSP only for a path that reaches the store (``revocation_untrusted``: for any path).
+    ``staple``: ask for a stapled OCSP response (``None``: when the leaf names an OCSP responder;
+    ``False``: never)."""
     import os
 
     from certdoctor.net.client import ClientOutcome, run_client
@@ -177,18 +190,40 @@ def gather(
             pins = parse_pins(pins)  # a malformed pin is bad usage, before any connection
         canary_list = canary_hosts(canaries, env)  # a malformed canary too
         strict_python = python if python == "3.13" else None
-        trust = effective_trust(client, ca_file=ca_file, environ=env, python=strict_python)
+        together = not sequential()
         used_proxy = effective_proxy(tgt.url, proxy, env)
-        clock = now or _dt.datetime.now(_dt.timezone.utc)
-
         sni = None if _is_ip(tgt.servername) else tgt.servername
-        res = probe(tgt.host, tgt.port, servername=sni, proxy=used_proxy, timeout=max(0.05, deadline.op(timeout)),
-                    ocsp=revocation)
+        # the handshake first: while it waits for the server, this thread works out the trust,
+        # the real client starts, and the anchors and the later steps' imports are read in the
+        # background (one after the other, as the code asks for them, with CERTDOCTOR_SEQUENTIAL)
+        probing = _Step(lambda: probe(tgt.host, tgt.port, servername=sni, proxy=used_proxy,
+                                      timeout=max(0.05, deadline.op(timeout)), ocsp=False), together)
+        trust = effective_trust(client, ca_file=ca_file, environ=env, python=strict_python)
+        clock = now or _dt.datetime.now(_dt.timezone.utc)
+        early_client = run_real_client and not pins
+
+        def real_client() -> "ClientOutcome":
+            return run_client(client, tgt.url, trust, python=strict_python, proxy=used_proxy, timeout=timeout,
+                              servername=tgt.servername, deadline=deadline, pins=pins or None)
+
+        # the real client needs nothing the probe finds, except with --pin: a server failing
+        # the pin is sent no request, so then it waits for the path
+        running: _Step | None = None
+        if early_client:
+            running = _Step(real_client, together)
+        # the anchors, read once the real client's library is imported: reading a bundle silences
+        # cryptography's warnings with warnings.catch_warnings(), which swaps the whole process's
+        # filter list for a while, so a filter a library adds meanwhile in another thread
+        # (requests silences urllib3's DependencyWarning as it is imported) would be lost
+        anchoring = _Step(lambda: _anchors(trust, client if together and early_client else None), together)
+        if together:
+            _Step(lambda: (anchoring.result(), _warm_imports()), True)
+        res = probing.result()
+        store = anchoring.result()
         # what the certificates' URLs may reach: no more internal than the address really connected
         # to (through a proxy certdoctor does not see it: public)
         allow = private_fetch_allowed() if allow_private_fetch is None else allow_private_fetch
         scope = FetchScope.for_target(res.address, proxied=bool(used_proxy), allow_private=allow)
-        store = trust.anchors()
         attempts: tuple = ()
         canary: tuple[CanaryProbe, ...] = ()
         rev: RevocationEvidence | None = None
@@ -198,6 +233,12 @@ def gather(
             certs = res.certificates() if res.chain_der else ()
         except InputError:  # a certificate cryptography cannot read: judged as MALFORMED_CERT (checks/context)
             certs = ()
+        stapling: _Step | None = None
+        if revocation and certs and res.failure is None and _wants_staple(staple, certs[0], clock):
+            from certdoctor.net.probe import fetch_staple
+
+            stapling = _Step(lambda: fetch_staple(tgt.host, tgt.port, servername=sni, proxy=used_proxy,
+                                                  timeout=max(0.05, deadline.op(timeout))), together)
         if certs:
             from certdoctor.net.aia import chase
             from certdoctor.x509.path import build_path, fetched_pool
@@ -208,6 +249,8 @@ def gather(
             seen = list(certs) + fetched_pool(attempts)
             path = build_path(certs, store, host=tgt.servername, now=clock, aia_attempts=attempts,
                               verify_rfc5280=False)
+            if run_real_client and pins:
+                running = _Step(real_client, together and _pins_match(path, pins))
             if not path.trusted:
                 top = path.top or CertInfo.from_certificate(certs[0], clock)
                 canary = _interception_probes(tgt, sni, certs, top, used_proxy, canary_list,
@@ -216,20 +259,126 @@ def gather(
             # nothing (it fails anyway): not asked unless the caller says so
             if revocation and (path.trusted or revocation_untrusted):
                 rev = _revocation(path, clock, min(policy.REVOCATION_BUDGET_SECONDS, deadline.remaining()),
-                                  res.ocsp_staple, cache, scope)
+                                  stapling, cache, scope, together)
+        if stapling is not None:
+            from dataclasses import replace
+
+            res = replace(res, ocsp_staple=stapling.result(), ocsp_requested=True)
 
         outcome = None
         if run_real_client and pins and not _pins_match(path, pins):
             # the server just failed --pin: it gets no request (URL, headers) from the real client
             outcome = ClientOutcome.skipped(client, "pin mismatch")
-        elif run_real_client and (res.failure is None or res.chain_der):
-            outcome = run_client(client, tgt.url, trust, python=strict_python, proxy=used_proxy, timeout=timeout,
-                                 servername=tgt.servername, deadline=deadline, pins=pins or None)
+        elif running is not None:
+            ran = running.result()
+            # a server that showed no certificate gets no verdict from the client (it ran alongside)
+            outcome = ran if res.failure is None or res.chain_der else None
         options = Options(proxy=used_proxy, proxy_arg=proxy, ca_file=ca_file, servername=servername, timeout=timeout,
                           aia=aia, revocation=revocation, pins=tuple(pins), warn_days=warn_days,
                           run_real_client=run_real_client, clock_pinned=now is not None)
         return Evidence(tgt, client, python, clock, TrustEvidence.of(trust, store, seen), res, tuple(attempts), rev,
                         canary, outcome, options)
+
+
+#: the environment variable that makes :func:`gather` run its steps one after the other
+#: (``1``): the order they overlap in otherwise. For the tests and the benchmark, which compare both.
+SEQUENTIAL_ENV = "CERTDOCTOR_SEQUENTIAL"
+
+
+def sequential() -> bool:
+    """True when ``CERTDOCTOR_SEQUENTIAL`` asks for the steps one after the other."""
+    import os
+
+    return os.environ.get(SEQUENTIAL_ENV, "").strip() not in ("", "0")
+
+
+class _Step:
+    """One blocking step of the gathering: in a thread of its own from now on (``together``), or
+    run where its result is first asked for (one after the other, in the order the code asks).
+
+    Every step is network I/O bounded by the command's deadline (the thread runs in a copy of
+    this context, so the step sees that deadline); :meth:`result` waits for it, raises what it
+    raised. A step never outlives its deadline by more than its own unwinding."""
+
+    __slots__ = ("_fn", "_thread", "_box")
+
+    def __init__(self, fn, together: bool) -> None:
+        self._fn = fn
+        self._box: dict = {}
+        self._thread = None
+        if together:
+            import contextvars
+            import threading
+
+            ctx = contextvars.copy_context()
+            self._thread = threading.Thread(target=lambda: self._run(ctx.run), name="certdoctor-gather",
+                                            daemon=True)
+            self._thread.start()
+
+    def _run(self, call=lambda f: f()) -> None:
+        try:
+            self._box["value"] = call(self._fn)
+        except BaseException as exc:  # handed to whoever asks for the result
+            self._box["error"] = exc
+
+    def result(self):
+        if self._thread is not None:
+            self._thread.join()
+        elif not self._box:
+            self._run()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box.get("value")
+
+
+#: the library each client's run imports first (the real client's thread imports it itself)
+_CLIENT_LIBRARY = {"requests": "requests", "pip": "requests", "httpx": "httpx", "urllib": "urllib.request"}
+#: what the steps after the handshake import: the X.509 parser and path builder, the AIA chase,
+#: the checks (judge imports every one of them)
+WARM_MODULES = ("cryptography.x509", "cryptography.x509.verification", "certdoctor.x509.path", "certdoctor.net.aia",
+                "certdoctor.checks", "certdoctor.checks.context", "certdoctor.checks.crypto",
+                "certdoctor.checks.hostname", "certdoctor.checks.pins", "certdoctor.checks.presentation",
+                "certdoctor.checks.reconcile", "certdoctor.checks.revocation", "certdoctor.checks.strict",
+                "certdoctor.checks.trust", "certdoctor.checks.validity", "certdoctor.checks.x509rules")
+
+
+def _anchors(trust, client: str | None) -> tuple:
+    """``trust.anchors()``, after ``client``'s library is imported (its thread is importing it:
+    this one waits on that module's import lock, using no CPU; ``None``: nothing to wait for)."""
+    if client is not None:
+        import importlib
+
+        try:
+            importlib.import_module(_CLIENT_LIBRARY.get(client, "requests"))
+        except Exception:  # noqa: BLE001 - the client's run reports its own import error
+            pass
+    return trust.anchors()
+
+
+def _warm_imports() -> None:
+    """What the steps after the handshake need, imported while the handshake waits for the
+    server: after the real client's library and the anchors, so that the client, whose own
+    round trips follow its imports, is not slowed by imports needed only later."""
+    import importlib
+
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - only a head start: the step imports it again and says why
+            return
+
+
+def _wants_staple(staple: bool | None, leaf: "x509.Certificate", now: _dt.datetime) -> bool:
+    """A stapled OCSP response is asked for (one more handshake) when the caller says so
+    (``staple=True``), or by default when the leaf names an OCSP responder: without one a
+    server has nothing to staple from unless it was handed a response file, which ``--staple``
+    reads."""
+    if staple is not None:
+        return staple
+    try:
+        return bool(CertInfo.from_certificate(leaf, now).ocsp_urls)
+    except Exception:  # noqa: BLE001 - a leaf whose extensions cannot be read names no responder
+        return False
 
 
 def _pins_match(path: "PathResult | None", pins: Sequence[str]) -> bool:
@@ -316,21 +465,25 @@ def _canaries(top: CertInfo, certs: "Sequence[x509.Certificate]", proxy: str | N
     return out
 
 
-def _revocation(path: "PathResult", now: _dt.datetime, budget: float, stapled: bytes | None,
-                cache: "FetchCache | None", scope=None) -> RevocationEvidence | None:
-    """The answers about the leaf (issued by the next certificate of the path), if it names a source."""
+def _revocation(path: "PathResult", now: _dt.datetime, budget: float, stapling: "_Step | None",
+                cache: "FetchCache | None", scope=None, together: bool = False) -> RevocationEvidence | None:
+    """The answers about the leaf (issued by the next certificate of the path), if it names a
+    source. ``stapling`` is the staple handshake under way (``None``: not asked for); with
+    ``together`` the CRL and OCSP downloads start while it finishes."""
     if len(path.path) < 2:
         return None
     leaf, issuer = path.path[0], path.path[1]
-    if not (leaf.crl_urls or leaf.ocsp_urls or stapled):
+    stapled = (lambda: stapling.result()) if stapling is not None else None
+    if not (leaf.crl_urls or leaf.ocsp_urls or (stapled and stapled())):
         return None
     from certdoctor.revocation.gather import gather as gather_revocation
 
     try:
         return gather_revocation(leaf.certificate(), issuer.certificate(), now=now, budget=budget,
-                                 timeout=max(0.05, min(3.0, budget)), stapled=stapled, cache=cache, scope=scope)
+                                 timeout=max(0.05, min(3.0, budget)), stapled=stapled, cache=cache, scope=scope,
+                                 prefetch=together)
     except Exception as exc:  # a step that could not run is data
-        return RevocationEvidence(leaf.der, issuer.der, stapled=stapled, error=str(exc))
+        return RevocationEvidence(leaf.der, issuer.der, stapled=stapled() if stapled else None, error=str(exc))
 
 
-__all__ = ["gather", "resolve_python", "canary_hosts", "CANARY_HOSTS", "CANARY_ENV"]
+__all__ = ["gather", "sequential", "SEQUENTIAL_ENV", "resolve_python", "canary_hosts", "CANARY_HOSTS", "CANARY_ENV"]

@@ -10,10 +10,14 @@ import enum
 import sys
 from typing import TYPE_CHECKING, Iterable
 
-import click
-
 if TYPE_CHECKING:  # pragma: no cover
+    import click
+
+    from certdoctor.errors import CertdoctorError
     from certdoctor.net.target import Source
+
+# click is imported by the functions that use it: `certdoctor diagnose … --json` runs without it
+# (certdoctor.cli.fast), and shares this module's error lines and helpers.
 
 
 class Exit(enum.IntEnum):
@@ -31,18 +35,16 @@ class Nagios(enum.IntEnum):
     UNKNOWN = 3
 
 
-def run(group: click.Group, argv: list[str] | None) -> int:
+def run(group: "click.Group", argv: list[str] | None) -> int:
     """Run a click group; map certdoctor errors to ``error:``/``hint:`` lines and an exit code."""
+    import click
+
     from certdoctor.errors import CertdoctorError
     from certdoctor.render.text import safe  # an error may quote a server's text or a hostile path
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     if not debug:
-        import warnings
-
-        # Public CA bundles still hold a few roots with non-positive serials; cryptography warns
-        # on each. The user cannot act on it, so it is not printed (--debug shows it).
-        warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive")
+        quiet_warnings()
     try:
         rv = group.main(args=argv, prog_name="certdoctor", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -70,9 +72,8 @@ def run(group: click.Group, argv: list[str] | None) -> int:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"error: {safe(' '.join(str(exc.message).split()))}", err=True)
-        hint = " ".join(exc.hint.split()) if exc.hint else _help_hint(group, argv)
-        click.echo(f"hint: {safe(hint)}", err=True)
+        for line in error_lines(exc, _help_hint(group, argv)):
+            click.echo(line, err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
@@ -82,12 +83,36 @@ def run(group: click.Group, argv: list[str] | None) -> int:
     return int(rv or 0)
 
 
-def _help_hint(group: click.Group, argv: list[str] | None) -> str:
+def quiet_warnings() -> None:
+    """Public CA bundles still hold a few roots with non-positive serials; cryptography warns
+    on each. The user cannot act on it, so it is not printed (``--debug`` shows it)."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive")
+
+
+def error_lines(exc: "CertdoctorError", help_hint: str) -> tuple[str, str]:
+    """The ``error:`` and ``hint:`` lines of a certdoctor error (``help_hint`` when it has no
+    hint of its own), each on one line and sanitised."""
+    from certdoctor.render.text import safe  # an error may quote a server's text or a hostile path
+
+    hint = " ".join(exc.hint.split()) if exc.hint else help_hint
+    return f"error: {safe(' '.join(str(exc.message).split()))}", f"hint: {safe(hint)}"
+
+
+def help_hint(command: str | None) -> str:
+    """Where the help of ``command`` (a command's name; ``None``: the group's) is."""
+    where = f"certdoctor {command}" if command else "certdoctor"
+    return f"run '{where} --help' for the arguments and options it takes."
+
+
+def _help_hint(group: "click.Group", argv: list[str] | None) -> str:
     """The hint of an error that has none of its own: where the command's help is."""
+    import click
+
     words = argv if argv is not None else sys.argv[1:]
     name = next((w for w in words if not w.startswith("-")), None)
-    where = f"certdoctor {name}" if name in group.list_commands(click.Context(group)) else "certdoctor"
-    return f"run '{where} --help' for the arguments and options it takes."
+    return help_hint(name if name in group.list_commands(click.Context(group)) else None)
 
 
 def install_resolve(specs) -> None:
@@ -139,6 +164,8 @@ _STDIN_META = "certdoctor.stdin"
 def claim_stdin(what: str, ctx: "click.Context | None" = None) -> None:
     """Standard input can be read once per command: the second input given as ``-`` is bad
     usage naming the first (instead of reading it as empty)."""
+    import click
+
     from certdoctor.errors import UsageError
 
     ctx = ctx if ctx is not None else click.get_current_context(silent=True)
@@ -159,6 +186,8 @@ def stdin_file(what: str, ctx: "click.Context | None" = None) -> str:
     reads like any other (a client's ``verify=`` needs a path); it is removed when the command
     ends, whatever the outcome. Returns that file's path."""
     import shutil
+
+    import click
 
     from certdoctor.fsutil import fresh_dir, write_new
     from certdoctor.x509.load import read_stdin

@@ -28,37 +28,21 @@ def client_options(f):
 @connection_options
 @client_options
 @click.option("--no-revocation", is_flag=True, help="Skip the CRL/OCSP check.")
+@click.option("--staple", is_flag=True, default=None,
+              help="Ask for a stapled OCSP response even when the leaf names no OCSP responder.")
 @click.option("--no-aia", is_flag=True, help="Do not download missing intermediates.")
 @click.option("--pin", "pins", multiple=True, metavar="sha256/BASE64", type=Pin(), help="Expected SPKI pin (repeatable).")
 @click.option("--no-cache", is_flag=True, help="Do not use the on-disk cache of AIA/CRL/OCSP downloads.")
 @canary_option
 @json_option
-def command(target, timeout, proxy, servername, resolve, ca_file, client, python, no_revocation, no_aia, pins,
+def command(target, timeout, proxy, servername, resolve, ca_file, client, python, no_revocation, staple, no_aia, pins,
             no_cache, canaries, as_json):
     """Say exactly why CLIENT fails (or would fail) on TARGET, with evidence and the fix.
 
     TARGET is an https:// URL or host[:port]. --ca-file is the bundle the client trusts
     (like verify=FILE).
     """
-    from certdoctor.cli.common import endpoint, install_resolve
-    from certdoctor.trust.ca_file import check_ca_file
-    from certdoctor.diagnose import diagnose
-    from certdoctor.net.fetch import FetchCache
+    from certdoctor.cli.fast import diagnose_body
 
-    endpoint(target, "diagnose")
-    check_ca_file(ca_file, directory=True)
-    install_resolve(resolve)
-    d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
-                 timeout=timeout, revocation=not no_revocation, aia=not no_aia, pins=pins,
-                 cache=None if no_cache else FetchCache(), canaries=canaries or None)
-    if as_json:
-        from certdoctor.render.diagnose import diagnosis_json
-        from certdoctor.render.json import emit
-
-        emit(diagnosis_json(d, target))
-    else:
-        from certdoctor.cli.common import console
-        from certdoctor.render.diagnose import render_diagnosis
-
-        render_diagnosis(d, console())
-    return d.exit_code
+    return diagnose_body(target, timeout, proxy, servername, resolve, ca_file, client, python, no_revocation, staple,
+                         no_aia, pins, no_cache, canaries, as_json)

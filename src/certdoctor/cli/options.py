@@ -248,12 +248,9 @@ def bounded(f: Callable) -> Callable:
 
     @functools.wraps(f)
     def run(*args, **kwargs):
-        from certdoctor.net.deadline import within
-        from certdoctor.net.resolve import allowing_private_fetch
+        from certdoctor.cli.fast import bounded_call
 
-        allow = kwargs.pop("allow_private_fetch", False)
-        with within(kwargs.get("timeout")), allowing_private_fetch(allow):
-            return f(*args, **kwargs)
+        return bounded_call(lambda **kw: f(*args, **kw), kwargs)
 
     return run
 

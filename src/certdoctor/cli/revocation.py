@@ -43,10 +43,16 @@ def check_budget(timeout: float) -> float:
 
 
 def _fetch_chain(host: str, port: int, timeout: float, want_staple: bool,
-                 proxy: str | None = None, servername: str | None = None) -> tuple[list, bytes | None, object]:
+                 proxy: str | None = None, servername: str | None = None,
+                 staple: bool = False) -> tuple[list, object, object]:
     """The presented chain, the stapled OCSP response (when asked and available) and the
     :class:`~certdoctor.net.resolve.FetchScope` the chain's URLs may reach (from the address
     connected to; public through a proxy).
+
+    The staple is one more handshake, made only with a reason: ``want_staple`` (the method asks
+    OCSP) and the leaf names an OCSP responder, or ``staple`` (``--staple``: a server stapling
+    from a response file although the leaf names none). It runs in a thread while the CRL and
+    OCSP downloads start: the second item is a callable that waits for it (``None``: not asked).
 
     Reached through ``proxy``, else the one ``HTTPS_PROXY``/``ALL_PROXY``/``NO_PROXY`` name for
     ``host`` (as requests would).
@@ -58,15 +64,59 @@ def _fetch_chain(host: str, port: int, timeout: float, want_staple: bool,
     from certdoctor.net.resolve import FetchScope, private_fetch_allowed
 
     proxy = proxy_for_host(host, port, proxy)
-    result = probe(host, port, servername=servername, timeout=timeout, ocsp=want_staple, proxy=proxy)
+    result = probe(host, port, servername=servername, timeout=timeout, proxy=proxy)
     if result.chain_der:
         scope = FetchScope.for_target(result.address, proxied=bool(proxy), allow_private=private_fetch_allowed())
-        return list(result.certificates()), result.ocsp_staple, scope
+        certs = list(result.certificates())
+        stapled = None
+        if want_staple and result.failure is None and (staple or _names_responder(certs[0])):
+            stapled = _in_background(lambda: _staple(host, port, servername, proxy, timeout))
+        return certs, stapled, scope
     f = result.failure
     if f is None:  # pragma: no cover - a completed handshake always has a leaf
         raise NetworkError(f"{host}:{port} presented no certificate", "The server must send its chain.")
     detail = next((e for e in f.evidence if e.startswith("error:")), "")
     raise NetworkError(f.summary + (f" ({detail[7:]})" if detail else ""), f.fix or None)
+
+
+def _names_responder(leaf) -> bool:
+    from certdoctor.revocation.check import ocsp_locations
+
+    try:
+        return bool(ocsp_locations(leaf))
+    except Exception:  # noqa: BLE001 - an unreadable AIA names no responder
+        return False
+
+
+def _staple(host: str, port: int, servername: str | None, proxy: str | None, timeout: float):
+    from certdoctor.net.probe import fetch_staple
+
+    return fetch_staple(host, port, servername=servername, proxy=proxy, timeout=timeout)
+
+
+def _in_background(fn):
+    """``fn`` started in a thread now (the command's deadline context copied); the callable
+    returned waits for its result. ``fn`` is bounded by that deadline."""
+    import contextvars
+    import threading
+
+    box: dict = {}
+    ctx = contextvars.copy_context()
+
+    def work() -> None:
+        try:
+            box["value"] = ctx.run(fn)
+        except Exception as exc:  # noqa: BLE001 - the staple is best effort: none
+            box["error"] = exc
+
+    t = threading.Thread(target=work, name="certdoctor-staple", daemon=True)
+    t.start()
+
+    def wait():
+        t.join()
+        return box.get("value")
+
+    return wait
 
 
 def _issuer_from_aia(cert, timeout: float, scope=None):
@@ -85,10 +135,13 @@ def _issuer_from_aia(cert, timeout: float, scope=None):
 @click.option("--method", type=click.Choice(["all", "crl", "ocsp"]), default="all", show_default=True,
               help="Sources to ask: the staple, CRLs, then OCSP (all: a REVOKED from any wins), or only one kind.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the on-disk CRL/OCSP cache.")
+@click.option("--staple", is_flag=True,
+              help="Ask an endpoint for a stapled OCSP response even when its leaf names no OCSP responder.")
 @connection_options
 @password_option
 @json_option
-def command(target: str, issuer_file: str | None, policy_name: str, method: str, no_cache: bool, timeout: float,
+def command(target: str, issuer_file: str | None, policy_name: str, method: str, no_cache: bool, staple: bool,
+            timeout: float,
             proxy: str | None, servername: str | None, resolve: tuple[str, ...], ca_file: str | None,
             password: str | None, as_json: bool) -> int:
     """Check revocation of a certificate by CRL and OCSP, signatures verified.
@@ -122,7 +175,7 @@ def command(target: str, issuer_file: str | None, policy_name: str, method: str,
         install_resolve(resolve)
         t = source.target
         certs, stapled, scope = _fetch_chain(t.host, t.port, timeout, want_staple=method != "crl", proxy=proxy,
-                                      servername=servername)
+                                             servername=servername, staple=staple)
     else:
         certs = list(read_source(source, password=password).certificates)
     label = source.label
@@ -147,7 +200,7 @@ def command(target: str, issuer_file: str | None, policy_name: str, method: str,
             )
     result = check_revocation(
         cert, issuer, method=method, policy=policy_name, cache=None if no_cache else FetchCache(),
-        timeout=per_request, budget=check_budget(timeout), stapled=stapled, scope=scope,
+        timeout=per_request, budget=check_budget(timeout), stapled=stapled, scope=scope, prefetch=True,
     )
     finding = result.finding(policy_name)
     findings = result.findings(policy_name)

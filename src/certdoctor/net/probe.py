@@ -1254,6 +1254,24 @@ def probe(host: str, port: int = 443, *, servername: str | None = None, address:
     )
 
 
+def fetch_staple(host: str, port: int = 443, *, servername: str | None = None, address: str | None = None,
+                 proxy: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> bytes | None:
+    """The OCSP response ``host:port`` staples (DER), from one pyOpenSSL handshake of its own;
+    ``None`` when nothing was stapled, pyOpenSSL is missing or the handshake failed. This is
+    the extra handshake of ``probe(..., ocsp=True)``, for a caller that decides after the probe
+    whether it is worth it (:func:`certdoctor.gather.gather`: only when the leaf names an OCSP
+    responder, or the caller asks). ``timeout`` bounds it, within the running command's deadline."""
+    started = time.monotonic()
+    t = _target(host, port, servername, address, proxy, timeout, DEFAULT_MAX_BYTES)
+    deadline = started + t.timeout
+    from certdoctor.net.deadline import current
+
+    command = current()
+    if command is not None:
+        deadline = min(deadline, max(started + 0.05, command.end))
+    return _staple(t, deadline)
+
+
 def _target_kwargs(item: Any) -> dict[str, Any]:
     """``"host"``, ``"host:port"``, ``"https://host:port/…"``, ``(host, port)`` or a mapping."""
     if isinstance(item, Mapping):
@@ -1325,6 +1343,7 @@ __all__ = [
     "probe",
     "probe_many",
     "fetch_chain",
+    "fetch_staple",
     "DEFAULT_TIMEOUT",
     "DEFAULT_MAX_BYTES",
     "POST_HANDSHAKE_WAIT",

@@ -68,6 +68,7 @@ def check_revocation(
     ocsp_urls: Iterable[str] | None = None,
     ocsp_transport: str = "auto",
     scope=None,
+    prefetch: bool = False,
 ) -> RevocationResult:
     """Ask the CA whether ``cert`` (issued by ``issuer``) is revoked; believe only verified answers.
 
@@ -79,6 +80,9 @@ def check_revocation(
     request is under 255 bytes, else POST; a GET refused with an HTTP error is retried as POST),
     ``"get"`` or ``"post"``. Never raises for an unreachable or lying source: see ``attempts``.
     ``scope`` (:class:`certdoctor.net.resolve.FetchScope`) limits the addresses the URLs may reach.
+    ``stapled`` may be a callable that waits for the staple (its handshake still under way);
+    ``prefetch``: the first CRL and OCSP downloads start at once, in threads, and are judged in
+    the same order as without it (:func:`certdoctor.revocation.gather.gather`).
 
         >>> r = check_revocation(leaf, intermediate, method="crl", cache=FetchCache())  # doctest: +SKIP
         >>> r.status, [a.problem for a in r.attempts]                                   # doctest: +SKIP
@@ -89,7 +93,7 @@ def check_revocation(
     now = _aware(now) if now is not None else _utcnow()
     evidence = gather(cert, issuer, method=method, now=now, cache=cache, timeout=timeout, budget=budget,
                       stapled=stapled, crl_urls=crl_urls, ocsp_urls=ocsp_urls, ocsp_transport=ocsp_transport,
-                      scope=scope)
+                      scope=scope, prefetch=prefetch)
     return judge(evidence, now, policy=policy, cert=cert, issuer=issuer)
 
 
