@@ -32,15 +32,15 @@ def test_pip_proof_tells_a_tls_failure_from_the_index_404(servers, tmp_path):
     other.write_bytes(TestCA().cert_pem())
     url = f"https://127.0.0.1:{srv.port}/"
 
-    ok = prove_pip(url, str(good), servername="pip-index.example", timeout=5)
+    ok = prove_pip(url, str(good), servername="pip-index.example", timeout=30)
     assert ok.client == "pip" and ok.ok is True and ok.status == 404, ok
     asked = [r for r in srv.records if r.path.startswith("/simple/")]
     assert asked and asked[0].headers.get("Host", "").startswith("pip-index.example")  # pip asked by the name
 
-    bad = prove_pip(url, str(other), servername="pip-index.example", timeout=5)
+    bad = prove_pip(url, str(other), servername="pip-index.example", timeout=30)
     assert bad.ok is False and "CERTIFICATE_VERIFY_FAILED" in (bad.error or ""), bad
     # the name is checked, not only sent: the IP itself is not in the certificate
-    mismatch = prove_pip(url, str(good), timeout=5)
+    mismatch = prove_pip(url, str(good), timeout=30)
     assert mismatch.ok is False and "CERTIFICATE_VERIFY_FAILED" in (mismatch.error or ""), mismatch
 
 
@@ -54,9 +54,9 @@ def test_pip_proof_is_not_fooled_by_requests_ca_bundle(servers, tmp_path, monkey
     other.write_bytes(TestCA().cert_pem())
     url = f"https://127.0.0.1:{srv.port}/"
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
-    assert prove_pip(url, str(good), servername="pip-index.example", timeout=5).ok is True
+    assert prove_pip(url, str(good), servername="pip-index.example", timeout=30).ok is True
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(good))
-    assert prove_pip(url, str(other), servername="pip-index.example", timeout=5).ok is False
+    assert prove_pip(url, str(other), servername="pip-index.example", timeout=30).ok is False
 
 
 def test_requests_ca_bundle_beats_pips_cert_so_the_advice_says_so(servers, tmp_path):
@@ -95,7 +95,7 @@ def test_requests_ca_bundle_beats_pips_cert_so_the_advice_says_so(servers, tmp_p
 
 def test_fix_client_pip_runs_the_real_pip(lab, tmp_path):
     url = lab.endpoint("missing_intermediate").url  # a lab name: resolved for pip's process too
-    r = fix(url, tmp_path, ca_file=str(lab.ca_file), client="pip", environ=NO_ENV, timeout=5)
+    r = fix(url, tmp_path, ca_file=str(lab.ca_file), client="pip", environ=NO_ENV, timeout=30)
     assert r.bundle and r.proven is True, (r.proofs, r.statements)
     pip = next(p for p in r.proofs if p.client == "pip")
     assert pip.ok is True
@@ -105,7 +105,7 @@ def test_fix_client_pip_runs_the_real_pip(lab, tmp_path):
 def test_fix_client_pip_with_requests_ca_bundle_gives_advice_that_works(lab, tmp_path):
     url = lab.endpoint("missing_intermediate").url
     env = {**NO_ENV, "REQUESTS_CA_BUNDLE": str(lab.ca_file)}
-    r = fix(url, tmp_path, client="pip", environ=env, timeout=5)
+    r = fix(url, tmp_path, client="pip", environ=env, timeout=30)
     assert r.bundle and r.proven is True, (r.proofs, r.statements)
     pip_line = next(line for line in r.usage if line.startswith("pip:"))
     assert f"REQUESTS_CA_BUNDLE={lab.ca_file}" in pip_line and "unset REQUESTS_CA_BUNDLE" in pip_line
@@ -126,7 +126,7 @@ def test_fix_client_pip_text_names_the_pip_proof(lab, tmp_path, capsys):
 
     ep = lab.endpoint("missing_intermediate")
     rc = run(cli, ["fix", f"127.0.0.1:{ep.port}", "--servername", ep.hostname, "--client", "pip",
-                   "--ca-file", str(lab.ca_file), "--out", str(tmp_path), "--timeout", "5"])
+                   "--ca-file", str(lab.ca_file), "--out", str(tmp_path), "--timeout", "30"])
     out = capsys.readouterr().out
     assert rc == 0 and "Fix proven." in out, out[-3000:]
     assert "real pip (pip download --cert BUNDLE" in out and "NOT make the client succeed" not in out
