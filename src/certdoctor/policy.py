@@ -179,3 +179,40 @@ WEBHOOK_DRAIN_SECONDS = 10.0
 WEBHOOK_MAX_RESPONSE_BYTES = 65536
 #: the largest event body sent (the certificate list is cut first, then the findings).
 WEBHOOK_MAX_EVENT_BYTES = 256 * 1024
+
+# --------------------------------------------------------------------------- renew (flow)
+#: ``certdoctor renew``: each ACME HTTP request's timeout (``timeouts.acme``).
+RENEW_ACME_TIMEOUT_SECONDS = 30.0
+#: one certificate's whole order (new order, challenges, validation, finalize, download;
+#: ``timeouts.order``).
+RENEW_ORDER_TIMEOUT_SECONDS = 300.0
+#: the deploy hook (``timeouts.hook``) and the dns-01 hook (``challenge.timeout``): killed after this.
+RENEW_HOOK_TIMEOUT_SECONDS = 120.0
+#: proving the new leaf is served (``timeouts.verify``): every ``verify`` endpoint is probed until it
+#: serves the new leaf or this passes; one probe each ``RENEW_VERIFY_INTERVAL_SECONDS``.
+RENEW_VERIFY_TIMEOUT_SECONDS = 60.0
+RENEW_VERIFY_INTERVAL_SECONDS = 0.5
+#: one probe of a ``verify`` endpoint (bounded by what is left of the verify timeout).
+RENEW_VERIFY_PROBE_TIMEOUT_SECONDS = 10.0
+#: the range every configured timeout must fall in.
+RENEW_TIMEOUT_MIN_SECONDS = 0.1
+RENEW_TIMEOUT_MAX_SECONDS = 3600.0
+#: a transient ACME failure (unreachable, timeout, 5xx, rateLimited with a short Retry-After) is
+#: tried this many times in one run, waiting these seconds before each retry (the last repeats).
+RENEW_TRIES = 3
+RENEW_BACKOFF_SECONDS = (1.0, 4.0)
+#: a Retry-After longer than this is not waited out inside the run: the attempt is recorded with
+#: its next attempt time and later runs skip the certificate until then (unless ``--force``).
+RENEW_MAX_WAIT_IN_RUN_SECONDS = 10.0
+#: ``renew --check`` is CRITICAL (2) when less than this fraction of the lifetime is left (the
+#: lifetime rule renews at a third left: a tenth left means renewals have failed for a long while).
+RENEW_CHECK_CRITICAL_FRACTION = 0.1
+#: the deploy hook's stderr: the last bytes kept in an error.
+RENEW_HOOK_STDERR_TAIL = 2000
+#: attempts kept per certificate in the attempt record (older ones pruned).
+RENEW_RECORD_ATTEMPTS_KEPT = 200
+#: the attempt record's SQLite busy timeout.
+RENEW_RECORD_BUSY_TIMEOUT_SECONDS = 10.0
+#: where certdoctor's own http-01 server listens when a challenge names neither listen nor webroot
+#: (the CA connects to port 80 of every name).
+RENEW_HTTP01_LISTEN = "0.0.0.0:80"
