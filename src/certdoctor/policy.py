@@ -216,3 +216,31 @@ RENEW_RECORD_BUSY_TIMEOUT_SECONDS = 10.0
 #: where certdoctor's own http-01 server listens when a challenge names neither listen nor webroot
 #: (the CA connects to port 80 of every name).
 RENEW_HTTP01_LISTEN = "0.0.0.0:80"
+
+# --------------------------------------------------------------------------- renew (acme) (issue 12)
+#: the longest challenge token accepted from a CA (RFC 8555 asks for >= 128 bits of base64url:
+#: 22+ characters; anything this long is not a token but an attack on a path).
+ACME_TOKEN_MAX_CHARS = 256
+#: certdoctor's http-01 server: the largest request head read, the time one request may take
+#: (head in, answer out), and the connections served at once (more are dropped, not queued).
+ACME_HTTP01_MAX_REQUEST_BYTES = 8192
+ACME_HTTP01_REQUEST_SECONDS = 10.0
+ACME_HTTP01_MAX_CONNECTIONS = 64
+#: a dns-01 hook run (set or clear): killed with its process group after this long.
+ACME_DNS_HOOK_SECONDS = 120.0
+#: characters of a failing hook's stderr tail shown in the one-line error.
+ACME_HOOK_STDERR_CHARS = 300
+#: one ACME request (connect + answer; ``ClientNetwork``'s timeout), capped by the run's deadline.
+ACME_REQUEST_TIMEOUT_SECONDS = 30.0
+#: polling an authorization or an order: the first wait, the factor, the longest wait (a
+#: server's Retry-After is honoured within [first, longest]).
+ACME_POLL_FIRST_SECONDS = 0.5
+ACME_POLL_FACTOR = 1.5
+ACME_POLL_MAX_SECONDS = 10.0
+#: the largest renewalInfo answer read (RFC 9773's JSON is a few hundred bytes).
+ACME_RENEWAL_INFO_MAX_BYTES = 64 * 1024
+#: a rate-limited answer's Retry-After is kept within [0, this] seconds (a CA's "come back in a
+#: year" becomes a day; the next run reads it again).
+ACME_RETRY_AFTER_MAX_SECONDS = 86400.0
+#: the most characters of a server's problem detail kept in an AcmeFailure (one line).
+ACME_DETAIL_MAX_CHARS = 500
