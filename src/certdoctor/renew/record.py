@@ -85,16 +85,18 @@ def default_path(environ: "os._Environ[str] | dict[str, str] | None" = None) -> 
     return Path(base) / "certdoctor" / "renew.sqlite"
 
 
-def state_path(path: "str | os.PathLike[str] | None") -> Path:
-    """The record's path, its directory made (0700 when it is the default one)."""
+def state_path(path: "str | os.PathLike[str] | None", *, create: bool = True) -> Path:
+    """The record's path, its directory made when ``create`` (0700 when it is the default one)."""
     from certdoctor.fsutil import check_parent, private_dir
 
     if path is None:
         p = default_path()
-        private_dir(p.parent, what="renew state directory")
+        if create:
+            private_dir(p.parent, what="renew state directory")
         return p
     p = Path(os.path.expanduser(str(path)))
-    check_parent(p, "state", create=True)
+    if create:
+        check_parent(p, "state", create=True)
     if p.is_dir():
         raise UsageError(f"state {p}: is a directory", "Give state the path of a file (e.g. renew.sqlite).")
     return p
