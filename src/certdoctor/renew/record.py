@@ -265,6 +265,8 @@ class Record:
         try:
             db.execute(f"PRAGMA busy_timeout = {int(policy.RENEW_RECORD_BUSY_TIMEOUT_SECONDS * 1000)}")
             if create:
+                if db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]:
+                    _check(db, p)  # before WAL mode, which rewrites a foreign file's header
                 mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":  # pragma: no cover - no shared memory here
                     db.execute("PRAGMA journal_mode = DELETE")

@@ -262,7 +262,9 @@ class _Run:
         if cur is not None and not self.force:
             try:
                 session = self.session_factory(cfg, self.state)
-            except CertdoctorError as exc:  # the CA is down: the lifetime rule still says whether it matters
+            except Exception as exc:  # the CA is down: the lifetime rule still says whether it matters
+                if not _expected(exc):
+                    raise
                 notes.append(_ari_note(cid, exc))
             else:
                 ari, note = self._ari(cfg, session, cur.cert, cid)
@@ -282,7 +284,9 @@ class _Run:
             if session is None:
                 session = self.session_factory(cfg, self.state)
             issued, key_pem = self._issue(cfg, session, cur, cid)
-        except CertdoctorError as exc:
+        except Exception as exc:
+            if not _expected(exc):
+                raise
             failure = exc if isinstance(exc, RenewFailure) else _classify(exc)
             return self._failed(cfg, attempt, failure, old_fp, not_after, notes, decision, ari)
         from cryptography import x509
@@ -348,7 +352,7 @@ class _Run:
             for n in range(tries):
                 try:
                     issued = session.issue(made.csr_pem, responder=responder, replaces=replaces, profile=cfg.profile,
-                                           deadline=time.monotonic() + cfg.timeouts.order)
+                                           deadline=cfg.timeouts.order)
                     return issued, made.key_pem
                 except Exception as exc:
                     if not _is_acme_failure(exc):
@@ -424,6 +428,11 @@ def _ari_note(cid: str | None, exc: BaseException) -> Finding:
         (f"certificate id: {cid}", f"error: {detail}"),
         "Nothing to do if it passes; if it keeps happening, tell the CA's operator.", Actor.NOBODY,
         rule="ari_unusable")
+
+
+def _expected(exc: BaseException) -> bool:
+    """A failure a step reports (certdoctor's errors, the ACME session's): anything else is a bug."""
+    return isinstance(exc, CertdoctorError) or _is_acme_failure(exc)
 
 
 def _is_acme_failure(exc: BaseException) -> bool:
