@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "revocation": ("revocation", "Check revocation by CRL and OCSP, signatures verified."),
     "monitor": ("monitor", "Check a fleet of endpoints and certificate files (Nagios exit codes)."),
     "renew": ("renew", "Obtain and renew certificates over ACME (ARI), install, prove them served."),
+    "csr": ("csr", "Make a private key and a CSR with every name in subjectAltName."),
 }
 
 
