@@ -275,7 +275,9 @@ def _domain(value: Any, path: str) -> str:
         try:
             return normalise_name(name)
         except UsageError as exc:
-            raise _Bad(path, exc.message, exc.hint or "e.g. domains = [\"example.org\"]") from None
+            message = exc.message.split(": ", 1)[1] if exc.message.startswith("--name ") else exc.message
+            raise _Bad(path, f"{name!r}: {message}", 'A DNS name such as example.org or *.example.org (IP addresses '
+                       'go in ips): e.g. domains = ["example.org", "www.example.org"]') from None
     low = name.strip().rstrip(".").lower()
     labels = low.split(".")
     if low.startswith("*."):
