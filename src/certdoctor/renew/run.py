@@ -33,7 +33,6 @@ served. Each failure is one :class:`~certdoctor.model.Finding` (an ERROR) with a
 from __future__ import annotations
 
 import datetime as _dt
-import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -119,10 +118,6 @@ class RenewReport:
 def _now(now: _dt.datetime | None) -> _dt.datetime:
     now = now or _dt.datetime.now(_dt.timezone.utc)
     return now if now.tzinfo else now.replace(tzinfo=_dt.timezone.utc)
-
-
-def _rng(cid: str | None) -> random.Random:
-    return random.Random(cid or 0)
 
 
 def _lifetime_left(cert, now: _dt.datetime) -> float:
@@ -270,12 +265,12 @@ class _Run:
                 ari, note = self._ari(cfg, session, cur.cert, cid)
                 if note is not None:
                     notes.append(note)
-            decision = schedule.should_renew(cur.cert, ari, now, rng=_rng(cid))
+            decision = schedule.should_renew(cur.cert, ari, now, rng=None)
             if not decision.due:
                 return CertResult(cfg.name, NOT_DUE, "ok", tuple(notes), decision, old_fp, None, not_after,
                                   last, ari=ari)
         elif cur is not None:
-            decision = schedule.should_renew(cur.cert, None, now, rng=_rng(cid), force=True)
+            decision = schedule.should_renew(cur.cert, None, now, rng=None, force=True)
         else:
             decision = None
         reason = decision.reason if decision is not None else "no certificate is installed yet"
@@ -545,7 +540,7 @@ def _check_one(cfg: CertConfig, rec: R.Record, now: _dt.datetime) -> CertResult:
         if stored is not None and stored.cert_id == cid:
             ari = schedule.RenewalInfo(start=stored.start, end=stored.end, explanation_url=stored.explanation_url,
                                        retry_after=stored.retry_after)
-        decision = schedule.should_renew(cur.cert, ari, now, rng=_rng(cid))
+        decision = schedule.should_renew(cur.cert, ari, now, rng=None)
         fp, not_after = fingerprint_sha256(cur.cert), cur.cert.not_valid_after_utc
         left = _lifetime_left(cur.cert, now)
         if not_after <= now:
