@@ -217,7 +217,8 @@ def _start_challtestsrv(workdir: Path, deadline: float) -> tuple[subprocess.Pope
 
 
 def _start_pebble(workdir: Path, http_port: int, dns_port: int, cert_file: str, key_file: str,
-                  env: dict[str, str], deadline: float) -> tuple[subprocess.Popen, int, int]:
+                  env: dict[str, str], deadline: float,
+                  eab_keys: dict[str, str] | None = None) -> tuple[subprocess.Popen, int, int]:
     why = "not started"
     for _attempt in range(PORT_ATTEMPTS):
         port, mgmt_port = closed_port(), closed_port()
@@ -229,8 +230,10 @@ def _start_pebble(workdir: Path, http_port: int, dns_port: int, cert_file: str, 
             "httpPort": int(http_port),
             "tlsPort": closed_port(),  # tls-alpn-01 is not used: a port nobody answers on
             "ocspResponderURL": "",
-            "externalAccountBindingRequired": False,
+            "externalAccountBindingRequired": bool(eab_keys),
         }}
+        if eab_keys:
+            config["pebble"]["externalAccountMACKeys"] = dict(eab_keys)
         conf = workdir / "pebble-config.json"
         conf.write_text(json.dumps(config, indent=2))
         log = workdir / "pebble.log"
@@ -247,9 +250,11 @@ def _start_pebble(workdir: Path, http_port: int, dns_port: int, cert_file: str, 
 
 
 @contextlib.contextmanager
-def run_pebble(tmpdir, *, http_port: int, env: dict[str, str] | None = None) -> Iterator[Pebble]:
+def run_pebble(tmpdir, *, http_port: int, env: dict[str, str] | None = None,
+               eab_keys: dict[str, str] | None = None) -> Iterator[Pebble]:
     """Start challtestsrv and pebble (see the module docstring); yield a :class:`Pebble`; always
-    kill both. ``env`` adds to (or overrides) :data:`DEFAULT_ENV` for pebble."""
+    kill both. ``env`` adds to (or overrides) :data:`DEFAULT_ENV` for pebble. ``eab_keys``
+    (key id -> base64url HMAC key) makes External Account Binding required."""
     for binary in (PEBBLE, CHALLTESTSRV):
         if not os.access(binary, os.X_OK):
             raise PebbleError(f"{binary} is not installed (scripts/ensure-tools.sh installs pebble)")
@@ -268,7 +273,8 @@ def run_pebble(tmpdir, *, http_port: int, env: dict[str, str] | None = None) -> 
     try:
         chall, dns_port, chall_mgmt = _start_challtestsrv(workdir, deadline)
         procs.append(chall)
-        peb, port, mgmt = _start_pebble(workdir, http_port, dns_port, cert_file, key_file, penv, deadline)
+        peb, port, mgmt = _start_pebble(workdir, http_port, dns_port, cert_file, key_file, penv, deadline,
+                                        eab_keys)
         procs.append(peb)
         pb = Pebble(directory_url=f"https://127.0.0.1:{port}/dir", ca_file=ca_file,
                     management_url=f"https://127.0.0.1:{mgmt}", challtestsrv_url=f"http://127.0.0.1:{chall_mgmt}",

@@ -32,6 +32,7 @@ import dataclasses
 import hashlib
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -482,14 +483,16 @@ class AcmeSession:
         if bool(eab_kid) != bool(eab_hmac_key):
             raise UsageError("External Account Binding needs both the key id and the HMAC key",
                              "Give both (the CA shows them together), or neither.")
-        key, key_created = account_key_at(Path(account_key))
-        jwk, alg = _jwk_and_alg(key)
-        net = _network_class()(jwk, alg=alg, verify_ssl=ca_file if ca_file else True, user_agent=user_agent,
+        net = _network_class()(None, verify_ssl=ca_file if ca_file else True, user_agent=user_agent,
                                timeout=float(timeout))
         net.clock = _Clock(float(timeout) * 4)  # the directory + nonce + account: a few requests
         with _mapped("fetching the ACME directory", net):
             response = net.get(directory_url)
             directory = messages.Directory.from_json(response.json())
+        # the key only once the CA answered: an unreachable or untrusted server leaves no new file
+        key, key_created = account_key_at(Path(account_key))
+        jwk, alg = _jwk_and_alg(key)
+        net.key, net.alg = jwk, alg
         acme = client.ClientV2(directory, net)
         created = False
         uri = None
@@ -550,7 +553,9 @@ class AcmeSession:
     def profiles(self) -> dict[str, str]:
         meta = getattr(self.client.directory, "meta", None)
         profiles = getattr(meta, "profiles", None) if meta is not None else None
-        return dict(profiles) if isinstance(profiles, dict) else {}
+        if not isinstance(profiles, Mapping):  # josepy gives a frozendict
+            return {}
+        return {str(k): str(v) for k, v in profiles.items()}
 
     # ----------------------------------------------------------------- ARI
 
