@@ -58,3 +58,21 @@ def test_fingerprint_der_is_the_models_form():
     leaf = TestCA("fp root").issue_cert("fp.example")
     cert = leaf.cert
     assert fingerprint_der(cert.public_bytes(Encoding.DER)) == fingerprint_sha256(cert)
+
+
+def test_every_renew_rule_and_code_is_documented():
+    import re
+    from pathlib import Path
+
+    from certdoctor.renew import deploy, run
+
+    root = Path(__file__).resolve().parents[2]
+    doc = (root / "docs" / "JSON.md").read_text(encoding="utf-8")
+    table = doc.split("### Rule identifiers")[1].split("The location object")[0]
+    for rule in [*deploy.RULES, *run.RULES, "rolled_back"]:
+        assert re.fullmatch(r"[a-z0-9]+(_[a-z0-9]+)*", rule), rule
+        assert f"`{rule}`" in table, f"docs/JSON.md does not list the rule {rule!r}"
+    renew_md = (root / "docs" / "RENEW.md").read_text(encoding="utf-8")
+    for code in Code:
+        if code.value.startswith("RENEW_") or code is Code.DEPLOY_NOT_SERVED:
+            assert f"`{code.value}`" in table and f"`{code.value}`" in renew_md, code
