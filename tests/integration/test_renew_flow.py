@@ -301,22 +301,43 @@ def test_the_http01_port_in_use_is_one_error(tmp_path):
 
 # --------------------------------------------------------------------------- ARI
 
-def test_ari_window_decides_sends_replaces_and_rate_limit_is_waited_for(tmp_path):
+def _cid(w: World) -> str:
     from certdoctor.renew.schedule import cert_id
 
+    return cert_id(x509.load_pem_x509_certificate((w.live / "cert.pem").read_bytes()))
+
+
+def test_a_passed_ari_window_renews_and_the_order_replaces_the_old_certificate(tmp_path):
     with world(tmp_path, ari=True) as w:
-        old, before = w.leaf_fp(), w.files()
-        cid = cert_id(x509.load_pem_x509_certificate((w.live / "cert.pem").read_bytes()))
+        old, cid = w.leaf_fp(), _cid(w)
         now = dt.datetime.now(dt.timezone.utc)
-        # a window in the future: not due, and the explanation URL is shown
+        w.ari.set_window(cid, now - dt.timedelta(days=2), now - dt.timedelta(days=1),
+                         explanation_url="https://ca.test/incident")
+        code, out, err = _renew(w.config(hook=w.reload_hook()))
+        assert code == 0, (out, err)
+        assert "web: renewed" in out and "https://ca.test/incident" in out
+        assert w.ari.orders[-1].get("replaces") == cid  # sent because the directory advertises ARI
+        assert w.served() == w.leaf_fp() != old
+
+
+def test_ari_retry_after_is_honoured_and_a_rate_limit_is_waited_for(tmp_path):
+    with world(tmp_path, ari=True) as w:
+        old, before, cid = w.leaf_fp(), w.files(), _cid(w)
+        now = dt.datetime.now(dt.timezone.utc)
         w.ari.set_window(cid, now + dt.timedelta(days=3), now + dt.timedelta(days=4), retry_after=3600,
                          explanation_url="https://ca.test/why")
         code, out, err = _renew(w.config(hook=w.reload_hook()))
         assert code == 0 and "not due" in out and "(ari)" in out and "https://ca.test/why" in out, (out, err)
-        # rateLimited: exit 1, the old one kept, the next run waits for Retry-After
+        asked = [r for r in w.ari.requests if r[1].startswith("/renewal-info/")]
+        assert len(asked) == 1
+        # the CA moves the window into the past, but its Retry-After (1 h) has not passed: not asked again
         w.ari.set_window(cid, now - dt.timedelta(days=2), now - dt.timedelta(days=1))
-        w.ari.fail_next("newOrder", "429", retry_after=3600)
         code, out, err = _renew(w.config(hook=w.reload_hook()))
+        assert code == 0 and "not due" in out, (out, err)
+        assert len([r for r in w.ari.requests if r[1].startswith("/renewal-info/")]) == 1
+        # rateLimited: exit 1, the old one kept, the next run waits for Retry-After
+        w.ari.fail_next("newOrder", "429", retry_after=3600)
+        code, out, err = _renew(w.config(hook=w.reload_hook()), "--force")
         assert code == 1, (out, err)
         assert "rate" in _one_error(err).lower()
         _kept(w, before, old)
@@ -327,7 +348,7 @@ def test_ari_window_decides_sends_replaces_and_rate_limit_is_waited_for(tmp_path
         _kept(w, before, old)
         code, out, err = _renew(w.config(), "--check")
         assert code == 1 and "last attempt failed at" in out and "because ACME rate limited" in out, out
-        # --force overrides the wait; the window has passed: renewed, with replaces = the old CertID
+        # --force overrides the wait
         code, out, err = _renew(w.config(hook=w.reload_hook()), "--force")
         assert code == 0, (out, err)
         assert w.ari.orders[-1].get("replaces") == cid
@@ -335,10 +356,8 @@ def test_ari_window_decides_sends_replaces_and_rate_limit_is_waited_for(tmp_path
 
 
 def test_an_unusable_ari_answer_falls_back_to_the_lifetime_rule(tmp_path):
-    from certdoctor.renew.schedule import cert_id
-
     with world(tmp_path, ari=True, nginx=False) as w:
-        cid = cert_id(x509.load_pem_x509_certificate((w.live / "cert.pem").read_bytes()))
+        cid = _cid(w)
         w.ari.set_raw_renewal_info(cid, b'{"suggestedWindow": {"start": "yesterday"}}')
         code, out, err = _renew(w.config())
         assert code == 0 and "not due" in out and "(lifetime)" in out, (out, err)

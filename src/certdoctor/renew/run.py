@@ -321,6 +321,11 @@ class _Run:
 
         if not getattr(session, "has_ari", False):
             return None, None
+        stored = self.rec.ari(cfg.name)
+        if stored is not None and stored.cert_id == cid and stored.retry_after is not None \
+                and stored.fetched + _dt.timedelta(seconds=stored.retry_after) > self.now:
+            # the CA's Retry-After has not passed: its last answer stands (RFC 9773 §4.3), no request
+            return schedule.RenewalInfo(stored.start, stored.end, stored.explanation_url, stored.retry_after), None
         try:
             status, headers, body = session.renewal_info(cert)
             if status != 200:
