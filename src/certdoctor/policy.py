@@ -194,6 +194,10 @@ RENEW_VERIFY_TIMEOUT_SECONDS = 60.0
 RENEW_VERIFY_INTERVAL_SECONDS = 0.5
 #: one probe of a ``verify`` endpoint (bounded by what is left of the verify timeout).
 RENEW_VERIFY_PROBE_TIMEOUT_SECONDS = 10.0
+#: the new leaf must be seen on this many probes in a row (these seconds apart) to count as served:
+#: while a server reloads, an old worker may still answer a new connection after a new one did.
+RENEW_VERIFY_CONFIRMATIONS = 3
+RENEW_VERIFY_CONFIRM_INTERVAL_SECONDS = 0.2
 #: the range every configured timeout must fall in.
 RENEW_TIMEOUT_MIN_SECONDS = 0.1
 RENEW_TIMEOUT_MAX_SECONDS = 3600.0

@@ -38,6 +38,9 @@ def files(tmp_path_factory):
     (d / "bad-bundle.pem").write_bytes(ca.cert_pem() + inter.cert_pem() + ca.cert_pem() + old.cert_pem()
                                        + b"-----BEGIN CERTIFICATE-----\nnot base64 !!!\n-----END CERTIFICATE-----\n")
     (d / "app.py").write_text("import requests\nrequests.get('https://x', verify=False)\n")
+    (d / "renew.toml").write_text(f'state = "{d / "renew.sqlite"}"\n[[certificate]]\nname = "web"\n'
+                                  'domains = ["envelope.example.test"]\ndirectory = "https://acme.invalid/dir"\n'
+                                  f'install = {{ lineage = "{d / "certs"}" }}\n')
     return d
 
 
@@ -67,11 +70,14 @@ def _file_cases(d: Path):
         "expiry-file": (["expiry", str(d / "chain.pem"), "--no-clock"], 2),
         "lab --list": (["lab", "--list"], 0),
         "csr": (["csr", "--name", "a.test", "--out-key", str(d / "csr.key"), "--out-csr", str(d / "a.csr")], 0),
+        # nothing installed yet: due now (WARNING); --check asks no server
+        "renew --check": (["renew", "--config", str(d / "renew.toml"), "--check"], 1),
     }
 
 
 CASES = ["diagnose", "fix", "inspect", "pin", "expiry", "revocation", "monitor", "inspect-file", "convert", "bundle",
-         "bundle --check", "lint", "pin-file", "expiry-file", "revocation-file", "lab --list", "csr"]
+         "bundle --check", "lint", "pin-file", "expiry-file", "revocation-file", "lab --list", "csr",
+         "renew --check"]
 
 
 def test_every_command_is_covered():
@@ -240,3 +246,6 @@ def _check_command(case: str, doc: dict, d: Path) -> None:
         assert certs == [] and doc["findings"] == [] and doc["scenarios"]
     elif case == "csr":
         assert certs == [] and codes == [] and doc["csr"]["names"] == ["a.test"] and doc["key"]["new"] is True
+    elif case == "renew --check":
+        assert certs == [] and codes == ["RENEW_DUE"] and doc["check"] is True
+        assert doc["results"][0]["status"] == "warning" and doc["results"][0]["action"] == "checked"

@@ -405,7 +405,7 @@ def test_a_full_disk_keeps_the_old_certificate(tmp_path):
 
 def test_two_runs_at_once_the_second_is_refused_naming_the_first(tmp_path):
     with world(tmp_path, nginx=False) as w:
-        old, before = w.leaf_fp(), w.files()
+        old = w.leaf_fp()
         marker = tmp_path / "hook-started"
         slow = w.config(hook=["sh", "-c", f"touch {marker}; sleep 4"], verify=False)
         env = {**os.environ, "PYTHONPATH": str(SRC)}

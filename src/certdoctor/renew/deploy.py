@@ -9,7 +9,9 @@ its own process group, killed with everything it started at the timeout); a non-
 timeout is :data:`~certdoctor.model.Code.RENEW_HOOK_FAILED` with the tail of its stderr (sanitised
 when shown). Then each endpoint is probed (:func:`certdoctor.net.probe.probe`, one handshake, no
 data sent) every :data:`~certdoctor.policy.RENEW_VERIFY_INTERVAL_SECONDS` until it presents a leaf
-whose SHA-256 fingerprint is the new one, or the timeout passes:
+whose SHA-256 fingerprint is the new one on :data:`~certdoctor.policy.RENEW_VERIFY_CONFIRMATIONS`
+probes in a row (a reloading nginx hands new connections to new workers while the old ones drain,
+so one answer with the new leaf can be followed by an old worker's), or the timeout passes:
 :data:`~certdoctor.model.Code.DEPLOY_NOT_SERVED`, naming the endpoint and both fingerprints (the
 same comparison as the monitor's ``NOT_DEPLOYED``, :mod:`certdoctor.monitor.deploy`).
 """
@@ -161,21 +163,27 @@ def prove_served(endpoints, fingerprint: str, *, timeout: float = policy.RENEW_V
 
     want = normalize_fingerprint(fingerprint)
     end = time.monotonic() + timeout
+    need = max(1, policy.RENEW_VERIFY_CONFIRMATIONS)
     results: list[Served] = []
     for ep in endpoints:
         started = time.monotonic()
-        probes, seen, failure = 0, None, None
+        probes, streak, seen, failure = 0, 0, None, None
         while True:
             left = end - time.monotonic()
             probes += 1
             seen, failure = served_fingerprint(ep.host, ep.port, ep.servername,
                                                max(0.2, min(policy.RENEW_VERIFY_PROBE_TIMEOUT_SECONDS, left)))
-            if seen == want:
+            # a reload hands new connections to new workers while old ones drain: one answer
+            # with the new leaf may be followed by an old worker's; it counts once it repeats
+            streak = streak + 1 if seen == want else 0
+            if streak >= need:
                 break
-            if time.monotonic() + interval >= end:
+            pause = policy.RENEW_VERIFY_CONFIRM_INTERVAL_SECONDS if streak else interval
+            if time.monotonic() + pause >= end:
                 break
-            time.sleep(interval)
-        served = Served(str(ep), ep.servername, seen, probes, time.monotonic() - started, seen == want, failure)
+            time.sleep(pause)
+        ok = streak >= need
+        served = Served(str(ep), ep.servername, seen, probes, time.monotonic() - started, ok, failure)
         results.append(served)
         if not served.ok:
             raise RenewFailure(_not_served(served, want, which, other, timeout), kind="not_served")
@@ -187,6 +195,10 @@ def _not_served(s: Served, want: str, which: str, other: str | None, timeout: fl
         summary = (f"{s.endpoint} served no certificate within {timeout:g} s ({safe(s.failure or 'no answer')}); "
                    f"the {which} leaf sha256 {want} is not proven served")
         rule = "endpoint_unreachable"
+    elif s.fingerprint == want:
+        summary = (f"{s.endpoint} served the {which} leaf (sha256 {want}) only now and then within {timeout:g} s: "
+                   f"another answer came between ({s.probes} probes)")
+        rule = "leaf_not_served"
     elif other is not None and s.fingerprint == other:
         summary = (f"{s.endpoint} still serves the old leaf (sha256 {s.fingerprint}), not the {which} one "
                    f"(sha256 {want}) after {timeout:g} s")
