@@ -217,13 +217,20 @@ _FAULT = textwrap.dedent("""
     from certdoctor.errors import CertdoctorError
     from certdoctor.renew.install import Files, Lineage, install
     spec = json.loads(sys.argv[2])
-    data = {k: v.encode() for k, v in spec["data"].items()}
-    if "lineage" in spec:
+    data = {k: v.encode() for k, v in spec.get("data", {}).items()}
+    if "installed" in spec:
+        dest = None
+    elif "lineage" in spec:
         dest = Lineage(Path(spec["lineage"]), spec["name"])
     else:
         dest = Files(**{k: Path(v) for k, v in spec["files"].items()})
     try:
-        install(dest, **data)
+        if "installed" in spec:  # roll back what the parent installed
+            import pickle
+            from certdoctor.renew.install import rollback
+            rollback(pickle.loads(Path(spec["installed"]).read_bytes()))
+        else:
+            install(dest, **data)
     except CertdoctorError as exc:
         print(json.dumps({"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}))
         sys.exit(exc.exit_code)
@@ -352,3 +359,81 @@ def test_a_file_size_limit_leaves_the_lineage(tmp_path, where):
     rc, out = run_limited(limit, {**_spec(V2), "lineage": str(tmp_path), "name": "d.test"})
     assert rc == 1 and out["type"] == "InstallError" and "File too large" in out["message"], out
     assert snapshot(tmp_path) == before  # no cert2.pem, no temp, links unchanged
+
+
+def test_a_file_size_limit_during_rollback_leaves_the_installed_files(tmp_path):
+    """rollback() is all-or-nothing too: it stages the previous files beside the targets first;
+    EFBIG there leaves the newly installed set in place, whole."""
+    import pickle
+
+    work = tmp_path / "w"
+    work.mkdir()
+    dest = files_in(work)
+    put(dest, V1)
+    done = install(dest, **V2)
+    state = tmp_path / "installed.pickle"
+    state.write_bytes(pickle.dumps(done))
+    before = snapshot(work)
+    limit = max(len(V1["cert_pem"]), len(V2["cert_pem"])) + 1  # the cert's temps fit, the full chain's do not
+    rc, out = run_limited(limit, {"installed": str(state)})
+    assert rc == 1 and out["type"] == "InstallError" and "File too large" in out["message"], out
+    assert snapshot(work) == before
+    rc, out = run_limited(1 << 20, {"installed": str(state)})  # the same rollback, room enough
+    assert rc == 0, out
+    assert dest.fullchain.read_bytes() == V1["fullchain_pem"] and dest.key.read_bytes() == V1["key_pem"]
+
+
+# ----------------------------------------------------------------------------- immutable files (chattr +i)
+
+@pytest.fixture
+def immutable():
+    """``immutable(path)``: chattr +i (even root cannot replace or unlink it), undone after the test;
+    skipped where the file system or the container does not allow it."""
+    import shutil
+
+    done = []
+
+    def make(path: Path) -> None:
+        if shutil.which("chattr") is None:
+            pytest.skip("no chattr")
+        p = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            pytest.skip(f"chattr +i refused here: {p.stderr.strip()}")
+        done.append(path)
+
+    yield make
+    for path in done:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True, timeout=30)
+
+
+def test_an_immutable_full_chain_fails_the_swap_and_all_is_put_back(tmp_path, immutable):
+    """EPERM on os.replace over the full chain, after the cert and the chain were swapped."""
+    dest = files_in(tmp_path)
+    put(dest, V1)
+    before = snapshot(tmp_path)
+    immutable(dest.fullchain)
+    with pytest.raises(InstallError) as exc:
+        install(dest, **V2)
+    assert "fullchain" in exc.value.message and "unchanged" in exc.value.message
+    assert snapshot(tmp_path) == before
+
+
+def test_a_rollback_that_fails_midway_leaves_the_installed_set(tmp_path, immutable):
+    dest = files_in(tmp_path)
+    put(dest, V1)
+    done = install(dest, **V2)
+    before = snapshot(tmp_path)
+    immutable(dest.key)  # the last one rolled back
+    with pytest.raises(InstallError):
+        rollback(done)
+    assert snapshot(tmp_path) == before  # cert, chain and full chain went back to V2 again
+
+
+def test_an_immutable_live_directory_leaves_the_lineage(tmp_path, immutable):
+    """The archive files are written, then the links cannot be made: the archive files go again."""
+    certbot_lineage(tmp_path, "e.test", {1: V1}, live=1)
+    before = snapshot(tmp_path)
+    immutable(tmp_path / "live" / "e.test")
+    with pytest.raises(InstallError):
+        install(Lineage(tmp_path, "e.test"), **V2)
+    assert snapshot(tmp_path) == before

@@ -233,25 +233,29 @@ class _Journal:
             except OSError as exc:  # pragma: no cover - a second fault while putting things back
                 failures.append(str(exc))
         self.undo.clear()
-        self.clean()
+        failures += [f"a temp file is left: {t}" for t in self.clean()]
         for d in self.dirs:
             fsync_dir(d)
         return failures
 
-    def clean(self) -> None:
+    def clean(self) -> list[str]:
+        """Remove the temps; the ones that could not be removed (an append-only directory)."""
+        left = []
         for t in self.temps:
             try:
                 remove_quietly(t)
-            except IsADirectoryError:  # pragma: no cover
-                pass
+            except OSError:
+                left.append(t)
         self.temps.clear()
+        return left
 
 
 def _fail(journal: _Journal, exc: BaseException, what: str) -> None:
     failures = journal.rewind()
-    if failures:  # pragma: no cover - the disk refused even the renames back
-        raise InstallError(f"{what}: {exc}; putting the old files back also failed ({'; '.join(failures)})",
-                           "Check the files by hand: the .prev files hold the previous version.") from None
+    if failures:  # the disk refused even the renames back, or the removal of a temp
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InstallError(f"{what}: {reason}; cleaning up also failed ({'; '.join(failures)})",
+                           "Check the files by hand: the .prev files (or archive/) hold the previous version.") from None
     if isinstance(exc, CertdoctorError):
         raise exc
     if isinstance(exc, OSError):
