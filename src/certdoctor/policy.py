@@ -209,3 +209,27 @@ ACME_RENEWAL_INFO_MAX_BYTES = 64 * 1024
 ACME_RETRY_AFTER_MAX_SECONDS = 86400.0
 #: the most characters of a server's problem detail kept in an AcmeFailure (one line).
 ACME_DETAIL_MAX_CHARS = 500
+
+# --------------------------------------------------------------------------- renew (pure parts) (issue 12)
+#: the smallest RSA key a CSR is made with (--key): CAs refuse less (CA/B BR 6.1.5), so we do first.
+RENEW_RSA_MIN_BITS = 2048
+#: identifiers (DNS names + IP addresses) in one CSR at most: Let's Encrypt's limit per order.
+RENEW_MAX_IDENTIFIERS = 100
+#: a CSR's commonName at most (RFC 5280 ub-common-name): a longer first name leaves the CN out.
+RENEW_CN_MAX = 64
+#: the most bytes of a key file ``--key`` reads.
+RENEW_MAX_KEY_BYTES = 1 << 20
+#: the most bytes of a renewalInfo answer read (RFC 9773 §4.2: a small JSON object).
+ARI_MAX_BYTES = 64 << 10
+#: Retry-After of a renewalInfo answer is held to [min, max] seconds (RFC 9773 §4.3's example bounds).
+ARI_RETRY_MIN_S = 60.0
+ARI_RETRY_MAX_S = 86400.0
+#: without a Retry-After: when to ask for renewalInfo again (RFC 9773 §4.3; certbot's 6 h).
+ARI_RETRY_DEFAULT_S = 6 * 3600.0
+#: without ARI: renew at this fraction of the lifetime (notBefore + f * lifetime) …
+RENEW_LIFETIME_FRACTION = 2 / 3
+#: … or at this one for certificates shorter than RENEW_SHORT_LIFETIME_DAYS (certbot 4's rule).
+RENEW_SHORT_LIFETIME_FRACTION = 1 / 2
+RENEW_SHORT_LIFETIME_DAYS = 10
+#: a certificate not due: look again at most this long from now (twice a day, as cron/timers run us).
+RENEW_CHECK_INTERVAL_S = 12 * 3600.0
