@@ -23,8 +23,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certdoctor.renew.acme import AcmeFailure, AcmeSession, cert_id
+from certdoctor.renew.acme import AcmeFailure, AcmeSession
 from certdoctor.renew.challenge import ChallengeError, DnsHook, Http01Server, Webroot
+from certdoctor.renew.schedule import cert_id, parse_renewal_info
 from support.ari import run_ari_proxy
 from support.pebble import cert_chain_verifies, run_pebble
 from support.pki import TestCA
@@ -284,7 +285,9 @@ def test_ari_window_replaces_and_already_replaced(ari_env, tmp_path):
     doc = json.loads(body)
     assert doc["suggestedWindow"] == {"start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                       "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    assert doc["explanationURL"] == "https://ca.example.test/why"
+    info = parse_renewal_info(body, headers, dt.datetime.now(dt.timezone.utc))  # what renew reads it with
+    assert (info.start, info.end, info.retry_after) == (start, end, 21600.0)
+    assert info.explanation_url == "https://ca.example.test/why"
 
     second = session.issue(new_csr(), responder=srv, replaces=cid, deadline=60)
     assert ari.orders[-1]["replaces"] == cid and "replaces" not in ari.orders[0]
