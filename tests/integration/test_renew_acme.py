@@ -373,6 +373,29 @@ def test_a_stalled_directory_is_a_timeout_at_open(ari_env, tmp_path):
     assert time.monotonic() - t0 < 5
 
 
+def test_an_endless_answer_is_cut_at_the_size_bound(ari_env, tmp_path):
+    from certdoctor import policy
+
+    _srv, _pb, ari = ari_env
+    ari.fail_next("directory", "huge")
+    with pytest.raises(AcmeFailure) as err:
+        AcmeSession.open(ari.directory_url, ca_file=ari.ca_file, account_key=tmp_path / "a.key", timeout=10)
+    assert err.value.kind == "bad_response" and f"larger than {policy.ACME_MAX_RESPONSE_BYTES} bytes" in \
+        err.value.detail
+
+
+def test_a_dripping_answer_is_cut_at_the_deadline(ari_env, tmp_path):
+    """A byte every 0.2 s never trips the 1 s per-read timeout; the whole budget (4 x timeout at
+    open) still ends it."""
+    _srv, _pb, ari = ari_env
+    ari.fail_next("directory", "drip", stall=25)
+    t0 = time.monotonic()
+    with pytest.raises(AcmeFailure) as err:
+        AcmeSession.open(ari.directory_url, ca_file=ari.ca_file, account_key=tmp_path / "a.key", timeout=1)
+    assert err.value.kind == "timeout" and "still coming" in err.value.detail
+    assert 3.5 < time.monotonic() - t0 < 8
+
+
 def test_profiles_only_when_the_directory_lists_them(ari_env, tmp_path):
     srv, pb, ari = ari_env
     ari.profiles = {"classic": "90 days", "shortlived": "6 days"}

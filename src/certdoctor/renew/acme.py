@@ -260,6 +260,7 @@ def _network_class():
                 timeout = min(timeout, left)
             kwargs["timeout"] = timeout
             self.last_response = None
+            self.session.clock = self.clock  # the body is read under the same deadline
             response = super()._send_request(method, url, *args, **kwargs)
             self.last_response = response
             return response
@@ -280,11 +281,13 @@ def _bounded_session():
     import requests
 
     class _Session(requests.Session):
+        clock: _Clock | None = None
+
         def request(self, *args, **kwargs):
             kwargs["stream"] = True
             response = super().request(*args, **kwargs)
             try:
-                _bounded_read(response)
+                _bounded_read(response, self.clock)
             finally:
                 response.close()
             return response
@@ -292,12 +295,29 @@ def _bounded_session():
     return _Session()
 
 
-def _bounded_read(response) -> None:
-    """Read ``response``'s body up to ACME_MAX_RESPONSE_BYTES into ``response._content``."""
+def _bounded_read(response, clock: "_Clock | None" = None) -> None:
+    """Read ``response``'s body up to ACME_MAX_RESPONSE_BYTES into ``response._content``, and
+    not past ``clock`` (each read has the request timeout; a server dripping bytes within it
+    is stopped at the deadline)."""
     limit = policy.ACME_MAX_RESPONSE_BYTES
     data = bytearray()
-    for chunk in response.iter_content(65536):
+    raw = response.raw
+    if hasattr(raw, "read1"):  # urllib3 >= 2.1: what has arrived, not a full 64 kB wait
+        def chunks():
+            while True:
+                chunk = raw.read1(65536, decode_content=True)
+                if not chunk:
+                    return
+                yield chunk
+    else:  # pragma: no cover - older urllib3: whole chunks (the per-read timeout still holds)
+        def chunks():
+            yield from response.iter_content(65536)
+    for chunk in chunks():
         data += chunk
+        if clock is not None and clock.left() <= 0:
+            response.close()
+            raise AcmeFailure("timeout", f"the ACME server's answer from {safe(response.url)} was still coming "
+                                         f"at the end of the {clock.budget:g} s budget")
         if len(data) > limit:
             response.close()
             raise AcmeFailure("bad_response", f"the ACME server's answer from {safe(response.url)} is larger "
