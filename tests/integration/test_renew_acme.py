@@ -90,6 +90,21 @@ def test_account_is_reused_on_a_second_issue(acme_env, tmp_path):
     assert sans(issued.cert_pem) == ["other.example.test"]
 
 
+def test_an_existing_key_the_ca_does_not_know_gets_a_new_account(tmp_path):
+    """The key file stays (never replaced); the CA that has no account for it (a new CA, or
+    pebble restarted: it keeps accounts in memory) answers accountDoesNotExist and one is made."""
+    with Http01Server("127.0.0.1:0") as srv:
+        with run_pebble(tmp_path / "pebble-1", http_port=srv.port) as pb:
+            assert open_session(pb, tmp_path).key_created
+        key_bytes = (tmp_path / "account.key").read_bytes()
+        with run_pebble(tmp_path / "pebble-2", http_port=srv.port) as pb:
+            session = open_session(pb, tmp_path)
+            assert (session.key_created, session.account_created) == (False, True)
+            assert sans(session.issue(new_csr(["again.example.test"]), responder=srv, deadline=60).cert_pem) == \
+                ["again.example.test"]
+        assert (tmp_path / "account.key").read_bytes() == key_bytes
+
+
 def test_issue_through_a_webroot_served_by_a_plain_http_server(tmp_path):
     webroot = tmp_path / "www"
     webroot.mkdir()
