@@ -243,8 +243,6 @@ ACME_POLL_FACTOR = 1.5
 ACME_POLL_MAX_SECONDS = 10.0
 #: the largest answer read from an ACME server (a certificate chain is a few kB; a directory less).
 ACME_MAX_RESPONSE_BYTES = 1024 * 1024
-#: the largest renewalInfo answer read (RFC 9773's JSON is a few hundred bytes).
-ACME_RENEWAL_INFO_MAX_BYTES = 64 * 1024
 #: a rate-limited answer's Retry-After is kept within [0, this] seconds (a CA's "come back in a
 #: year" becomes a day; the next run reads it again).
 ACME_RETRY_AFTER_MAX_SECONDS = 86400.0

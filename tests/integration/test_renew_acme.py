@@ -23,8 +23,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from certdoctor.renew.acme import AcmeFailure, AcmeSession, cert_id
+from certdoctor.renew.acme import AcmeFailure, AcmeSession
 from certdoctor.renew.challenge import ChallengeError, DnsHook, Http01Server, Webroot
+from certdoctor.renew.schedule import cert_id, parse_renewal_info
 from support.ari import run_ari_proxy
 from support.pebble import cert_chain_verifies, run_pebble
 from support.pki import TestCA
@@ -87,6 +88,21 @@ def test_account_is_reused_on_a_second_issue(acme_env, tmp_path):
     assert (tmp_path / "account.key").read_bytes() == key_bytes
     issued = second.issue(new_csr(["other.example.test"]), responder=srv, deadline=60)
     assert sans(issued.cert_pem) == ["other.example.test"]
+
+
+def test_an_existing_key_the_ca_does_not_know_gets_a_new_account(tmp_path):
+    """The key file stays (never replaced); the CA that has no account for it (a new CA, or
+    pebble restarted: it keeps accounts in memory) answers accountDoesNotExist and one is made."""
+    with Http01Server("127.0.0.1:0") as srv:
+        with run_pebble(tmp_path / "pebble-1", http_port=srv.port) as pb:
+            assert open_session(pb, tmp_path).key_created
+        key_bytes = (tmp_path / "account.key").read_bytes()
+        with run_pebble(tmp_path / "pebble-2", http_port=srv.port) as pb:
+            session = open_session(pb, tmp_path)
+            assert (session.key_created, session.account_created) == (False, True)
+            assert sans(session.issue(new_csr(["again.example.test"]), responder=srv, deadline=60).cert_pem) == \
+                ["again.example.test"]
+        assert (tmp_path / "account.key").read_bytes() == key_bytes
 
 
 def test_issue_through_a_webroot_served_by_a_plain_http_server(tmp_path):
@@ -284,7 +300,9 @@ def test_ari_window_replaces_and_already_replaced(ari_env, tmp_path):
     doc = json.loads(body)
     assert doc["suggestedWindow"] == {"start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                                       "end": end.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    assert doc["explanationURL"] == "https://ca.example.test/why"
+    info = parse_renewal_info(body, headers, dt.datetime.now(dt.timezone.utc))  # what renew reads it with
+    assert (info.start, info.end, info.retry_after) == (start, end, 21600.0)
+    assert info.explanation_url == "https://ca.example.test/why"
 
     second = session.issue(new_csr(), responder=srv, replaces=cid, deadline=60)
     assert ari.orders[-1]["replaces"] == cid and "replaces" not in ari.orders[0]
@@ -370,6 +388,29 @@ def test_a_stalled_directory_is_a_timeout_at_open(ari_env, tmp_path):
     assert time.monotonic() - t0 < 5
 
 
+def test_an_endless_answer_is_cut_at_the_size_bound(ari_env, tmp_path):
+    from certdoctor import policy
+
+    _srv, _pb, ari = ari_env
+    ari.fail_next("directory", "huge")
+    with pytest.raises(AcmeFailure) as err:
+        AcmeSession.open(ari.directory_url, ca_file=ari.ca_file, account_key=tmp_path / "a.key", timeout=10)
+    assert err.value.kind == "bad_response" and f"larger than {policy.ACME_MAX_RESPONSE_BYTES} bytes" in \
+        err.value.detail
+
+
+def test_a_dripping_answer_is_cut_at_the_deadline(ari_env, tmp_path):
+    """A byte every 0.2 s never trips the 1 s per-read timeout; the whole budget (4 x timeout at
+    open) still ends it."""
+    _srv, _pb, ari = ari_env
+    ari.fail_next("directory", "drip", stall=25)
+    t0 = time.monotonic()
+    with pytest.raises(AcmeFailure) as err:
+        AcmeSession.open(ari.directory_url, ca_file=ari.ca_file, account_key=tmp_path / "a.key", timeout=1)
+    assert err.value.kind == "timeout" and "still coming" in err.value.detail
+    assert 3.5 < time.monotonic() - t0 < 8
+
+
 def test_profiles_only_when_the_directory_lists_them(ari_env, tmp_path):
     srv, pb, ari = ari_env
     ari.profiles = {"classic": "90 days", "shortlived": "6 days"}
@@ -382,3 +423,90 @@ def test_profiles_only_when_the_directory_lists_them(ari_env, tmp_path):
     assert orders_before == 0  # refused before any order was sent
     session.issue(new_csr(), responder=srv, profile="shortlived", deadline=60)
     assert ari.orders[-1]["profile"] == "shortlived"
+
+
+def test_a_name_pebble_refuses_is_order_invalid(acme_env, tmp_path):
+    srv, pb = acme_env
+    session = open_session(pb, tmp_path)
+    with pytest.raises(AcmeFailure) as err:
+        session.issue(new_csr(["bad_name.example.test"]), responder=srv, deadline=30)
+    assert err.value.kind == "order_invalid" and not err.value.transient
+    assert "illegal character" in err.value.detail and err.value.status == 400
+    assert srv.requests == []  # refused before any validation
+
+
+def test_a_csr_pebble_refuses_at_finalize_is_finalize_failed(acme_env, tmp_path):
+    """A CSR for the account's own key: pebble validates the names, then refuses the CSR (badCSR)."""
+    srv, pb = acme_env
+    session = open_session(pb, tmp_path)
+    account_pem = (tmp_path / "account.key").read_bytes()
+    with pytest.raises(AcmeFailure) as err:
+        session.issue(crypto_util.make_csr(account_pem, ["fin.example.test"]), responder=srv, deadline=30)
+    assert err.value.kind == "finalize_failed" and err.value.problem.endswith(":badCSR")
+    assert "public key for a known account" in err.value.detail
+    assert any(ok for _c, _p, ok in srv.requests)  # the names were validated first
+
+
+def test_an_ip_address_identifier(acme_env, tmp_path):
+    import ipaddress
+
+    srv, pb = acme_env
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    csr = crypto_util.make_csr(pem, ["ip.example.test"], ipaddrs=[ipaddress.ip_address("127.0.0.1")])
+    issued = open_session(pb, tmp_path).issue(csr, responder=srv, deadline=60)
+    cert = x509.load_pem_x509_certificate(issued.cert_pem)
+    ips = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.IPAddress)
+    assert ips == [ipaddress.ip_address("127.0.0.1")]
+
+
+# --------------------------------------------------------------------------- the http-01 server itself
+
+def _raw(port: int, data: bytes, *, timeout: float = 5.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def test_http01_server_answers_only_tokens_being_validated():
+    with Http01Server("127.0.0.1:0") as srv:
+        srv.prepare("a.test", "http-01", "tok-1", "tok-1.thumb", "")
+        ok = _raw(srv.port, b"GET /.well-known/acme-challenge/tok-1 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        assert ok.startswith(b"HTTP/1.1 200 ") and ok.endswith(b"\r\n\r\ntok-1.thumb")
+        head = _raw(srv.port, b"HEAD /.well-known/acme-challenge/tok-1 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
+        for path in (b"/.well-known/acme-challenge/other", b"/", b"/.well-known/acme-challenge/../../etc/passwd",
+                     b"/tok-1"):
+            got = _raw(srv.port, b"GET " + path + b" HTTP/1.1\r\nHost: a.test\r\n\r\n")
+            assert got.startswith(b"HTTP/1.1 404 "), (path, got)
+        assert _raw(srv.port, b"POST /.well-known/acme-challenge/tok-1 HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 405 ")
+        assert _raw(srv.port, b"garbage\r\n\r\n").startswith(b"HTTP/1.1 400 ")
+        srv.cleanup("a.test", "http-01", "tok-1", "tok-1.thumb", "")
+        gone = _raw(srv.port, b"GET /.well-known/acme-challenge/tok-1 HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        assert gone.startswith(b"HTTP/1.1 404 ")
+
+
+def test_http01_server_bounds_request_size_and_time(monkeypatch):
+    from certdoctor import policy
+
+    monkeypatch.setattr(policy, "ACME_HTTP01_REQUEST_SECONDS", 0.5)
+    with Http01Server("127.0.0.1:0") as srv:
+        huge = b"GET /x HTTP/1.1\r\nX: " + b"a" * (policy.ACME_HTTP01_MAX_REQUEST_BYTES + 100) + b"\r\n\r\n"
+        assert _raw(srv.port, huge).startswith(b"HTTP/1.1 400 ")
+        t0 = time.monotonic()
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+            s.sendall(b"GET /.well-known/acme-challenge/x HTTP/1.1\r\n")  # and never the blank line
+            got = s.recv(1024)
+        assert got.startswith(b"HTTP/1.1 400 ") and time.monotonic() - t0 < 3
+        # the server still answers after both
+        assert _raw(srv.port, b"GET / HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 404 ")
+    # and the port is released when it stops: a new server listens on it at once
+    with Http01Server(f"127.0.0.1:{srv.port}") as again:
+        assert again.port == srv.port

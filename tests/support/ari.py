@@ -28,7 +28,8 @@ What the proxy does (thread-based, 127.0.0.1, a free port, stopped in ``finally`
 * answers ``409 alreadyReplaced`` to a newOrder whose ``replaces`` names a CertID an earlier
   order already replaced (RFC 9773 §5);
 * injects faults on request (:meth:`AriProxy.fail_next`): ``429`` rateLimited + Retry-After,
-  ``503``, or a ``stall`` (no answer for a bounded time, then the connection is closed).
+  ``503``, a ``stall`` (no answer for a bounded time, then the connection is closed), a
+  ``huge`` answer, or a ``drip`` (a byte at a time, for a bounded time).
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ RENEWAL_INFO_PATH = "/renewal-info"
 MAX_BODY = 2 * 1024 * 1024  # bytes of a request or an upstream answer the proxy reads
 UPSTREAM_TIMEOUT = 15.0  # seconds for pebble to answer one forwarded request
 STALL_MAX = 30.0  # the longest a stall fault may hold a request
+HUGE_BYTES = 3 * 1024 * 1024  # a "huge" fault's body (more than any bound the client keeps)
+DRIP_SECONDS = 0.2  # a "drip" fault's pause between two bytes
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
               "content-length"}
 ENDPOINTS = {"/dir": "directory", "/order-plz": "newOrder", "/sign-me-up": "newAccount", "/nonce-plz": "newNonce"}
@@ -133,8 +136,10 @@ class AriProxy:
                   stall: float = 5.0) -> None:
         """The next ``count`` requests to ``endpoint`` ("newOrder", "directory", "newAccount",
         "renewalInfo", or "any") get fault ``kind``: "429" (rateLimited + Retry-After), "503",
-        or "stall" (held for ``stall`` seconds, at most STALL_MAX, then the connection closed)."""
-        if kind not in ("429", "503", "stall"):
+        "stall" (held for ``stall`` seconds, at most STALL_MAX, then the connection closed),
+        "huge" (a 200 of HUGE_BYTES) or "drip" (a 200 whose body comes a byte every DRIP_SECONDS,
+        for at most ``stall`` seconds)."""
+        if kind not in ("429", "503", "stall", "huge", "drip"):
             raise ValueError(kind)
         with self._lock:
             self._faults.setdefault(endpoint, []).append(Fault(kind, count, retry_after, min(stall, STALL_MAX)))
@@ -269,6 +274,12 @@ class _Handler(BaseHTTPRequestHandler):
                 headers = [("Retry-After", str(fault.retry_after))] if fault.retry_after is not None else []
                 self._send(503, b"service unavailable (injected)\n", headers, "text/plain")
                 return
+            if fault.kind == "huge":
+                self._send(200, b"{" + b" " * HUGE_BYTES + b"}", content_type="application/json")
+                return
+            if fault.kind == "drip":
+                self._drip(fault.stall)
+                return
             proxy._stop.wait(fault.stall)  # stall: no answer at all, then the connection goes
             proxy._record(self.command, self.path, 0)
             self.close_connection = True
@@ -299,6 +310,27 @@ class _Handler(BaseHTTPRequestHandler):
             with proxy._lock:
                 proxy.replaced.add(replaces)
         self._send(status, data, out_headers)
+
+    def _drip(self, seconds: float) -> None:
+        """A 200 that promises 10 kB and sends a byte every DRIP_SECONDS for ``seconds``."""
+        proxy = self.server.proxy
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "10000")
+        self.end_headers()
+        self.close_connection = True
+        end = threading.Event()
+        timer = threading.Timer(seconds, end.set)
+        timer.start()
+        try:
+            while not end.is_set() and not proxy._stop.wait(DRIP_SECONDS):
+                self.wfile.write(b" ")
+                self.wfile.flush()
+        except OSError:
+            pass
+        finally:
+            timer.cancel()
+        proxy._record(self.command, self.path, 200)
 
     def _directory(self, data: bytes) -> bytes:
         proxy = self.server.proxy

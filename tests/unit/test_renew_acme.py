@@ -1,5 +1,5 @@
-"""renew/acme.py without a network: the newOrder payload with ``replaces``, the CertID, the
-account key file, failure mapping and the chain split."""
+"""renew/acme.py without a network: the newOrder payload with ``replaces``, the account key
+file, failure mapping and the chain split (the CertID is schedule.cert_id: test_renew_schedule)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import stat
 from email.utils import format_datetime
 
 import pytest
-from acme import client as acme_client
 from acme import messages
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -17,9 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from certdoctor import policy
 from certdoctor.errors import UsageError
-from certdoctor.renew.acme import (KINDS, AcmeFailure, _from_problem, _retry_after, account_key_at, cert_id,
+from certdoctor.renew.acme import (KINDS, AcmeFailure, _from_problem, _retry_after, account_key_at,
                                    new_order_message, split_fullchain)
-from support.pki import TestCA, build_cert, make_key, make_name
+from support.pki import TestCA, make_key
 
 IDS = [messages.Identifier(typ=messages.IDENTIFIER_FQDN, value="a.example.test"),
        messages.Identifier(typ=messages.IDENTIFIER_FQDN, value="b.example.test")]
@@ -39,33 +38,6 @@ def test_new_order_without_replaces_is_the_librarys_own():
 
 def test_new_order_profile():
     assert json.loads(new_order_message(IDS, profile="shortlived").json_dumps())["profile"] == "shortlived"
-
-
-def test_cert_id_of_rfc9773_example():
-    """RFC 9773 §4.1: AKI 69:88:5B:6B:87:46:40:41:E1:B3:7B:84:7B:A0:AE:2C:DE:01:C8:D4 and serial
-    0x0087654321 give ``aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE``."""
-    aki = bytes.fromhex("69885B6B87464041E1B37B847BA0AE2CDE01C8D4")
-    key = make_key("ec")
-    cert = build_cert(key.public_key(), key, make_name("rfc"), make_name("rfc"), ca=False, aki=False,
-                      serial=0x87654321,
-                      extensions=[(x509.AuthorityKeyIdentifier(aki, None, None), False)])
-    assert cert_id(cert) == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE"
-    assert acme_client._renewal_info_path_component(cert) == cert_id(cert)
-
-
-@pytest.mark.parametrize("serial", [1, 0x7F, 0x80, 0xFF, 0x100, 2**63, 2**159 - 1, 0x00FFEE])
-def test_cert_id_matches_the_acme_librarys(serial):
-    ca = TestCA()
-    leaf = ca.issue_cert("x.example.test", serial=serial).cert
-    assert cert_id(leaf) == acme_client._renewal_info_path_component(leaf)
-    assert "=" not in cert_id(leaf)
-
-
-def test_cert_id_needs_an_aki():
-    key = make_key("ec")
-    cert = build_cert(key.public_key(), key, make_name("x"), make_name("x"), ca=False, aki=False)
-    with pytest.raises(ValueError, match="authority key identifier"):
-        cert_id(cert)
 
 
 def test_account_key_is_created_0600_and_never_overwritten(tmp_path):

@@ -133,25 +133,6 @@ def new_order_message(identifiers, *, profile: str | None = None, replaces: str 
 
 # --------------------------------------------------------------------------- helpers
 
-def cert_id(cert: x509.Certificate) -> str:
-    """RFC 9773 §4.1 CertID: ``base64url(AKI keyIdentifier) "." base64url(serial)``, the serial
-    as the DER INTEGER's content octets (two's complement, minimal), padding stripped. A
-    certificate without an AKI key identifier has none (ValueError)."""
-    try:
-        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
-    except x509.ExtensionNotFound:
-        aki = None
-    if not aki:
-        raise ValueError("the certificate has no authority key identifier: no ARI CertID")
-    n = cert.serial_number
-    serial = n.to_bytes(max(1, (n.bit_length() + 8) // 8), "big", signed=True)
-
-    def b64(b: bytes) -> str:
-        return base64.urlsafe_b64encode(b).decode("ascii").rstrip("=")
-
-    return f"{b64(aki)}.{b64(serial)}"
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
@@ -279,6 +260,7 @@ def _network_class():
                 timeout = min(timeout, left)
             kwargs["timeout"] = timeout
             self.last_response = None
+            self.session.clock = self.clock  # the body is read under the same deadline
             response = super()._send_request(method, url, *args, **kwargs)
             self.last_response = response
             return response
@@ -299,11 +281,13 @@ def _bounded_session():
     import requests
 
     class _Session(requests.Session):
+        clock: _Clock | None = None
+
         def request(self, *args, **kwargs):
             kwargs["stream"] = True
             response = super().request(*args, **kwargs)
             try:
-                _bounded_read(response)
+                _bounded_read(response, self.clock)
             finally:
                 response.close()
             return response
@@ -311,12 +295,29 @@ def _bounded_session():
     return _Session()
 
 
-def _bounded_read(response) -> None:
-    """Read ``response``'s body up to ACME_MAX_RESPONSE_BYTES into ``response._content``."""
+def _bounded_read(response, clock: "_Clock | None" = None) -> None:
+    """Read ``response``'s body up to ACME_MAX_RESPONSE_BYTES into ``response._content``, and
+    not past ``clock`` (each read has the request timeout; a server dripping bytes within it
+    is stopped at the deadline)."""
     limit = policy.ACME_MAX_RESPONSE_BYTES
     data = bytearray()
-    for chunk in response.iter_content(65536):
+    raw = response.raw
+    if hasattr(raw, "read1"):  # urllib3 >= 2.1: what has arrived, not a full 64 kB wait
+        def chunks():
+            while True:
+                chunk = raw.read1(65536, decode_content=True)
+                if not chunk:
+                    return
+                yield chunk
+    else:  # pragma: no cover - older urllib3: whole chunks (the per-read timeout still holds)
+        def chunks():
+            yield from response.iter_content(65536)
+    for chunk in chunks():
         data += chunk
+        if clock is not None and clock.left() <= 0:
+            response.close()
+            raise AcmeFailure("timeout", f"the ACME server's answer from {safe(response.url)} was still coming "
+                                         f"at the end of the {clock.budget:g} s budget")
         if len(data) > limit:
             response.close()
             raise AcmeFailure("bad_response", f"the ACME server's answer from {safe(response.url)} is larger "
@@ -560,15 +561,23 @@ class AcmeSession:
     # ----------------------------------------------------------------- ARI
 
     def renewal_info(self, cert: x509.Certificate, *, timeout: float | None = None) -> tuple[int, dict[str, str], bytes]:
-        """GET ``{renewalInfo}/{CertID}`` (unauthenticated, RFC 9773 §4.1): (status, headers, body),
-        the body read up to ACME_RENEWAL_INFO_MAX_BYTES (larger: bad_response). Raises AcmeFailure
+        """GET ``{renewalInfo}/{CertID}`` (unauthenticated, RFC 9773 §4.1; the CertID is
+        :func:`certdoctor.renew.schedule.cert_id`): (status, headers, body), the body read up to
+        ``ARI_MAX_BYTES`` (larger: bad_response); :func:`~certdoctor.renew.schedule.parse_renewal_info`
+        reads it. Raises AcmeFailure
         for a directory without renewalInfo (bad_response) and for network/TLS failures."""
         base = self.renewal_info_url
         if base is None:
             raise AcmeFailure("bad_response", "the ACME directory has no renewalInfo (no ARI at this CA)",
                               transient=False)
-        url = f"{base.rstrip('/')}/{cert_id(cert)}"
-        limit = policy.ACME_RENEWAL_INFO_MAX_BYTES
+        from certdoctor.renew.schedule import RenewalInfoError, cert_id
+
+        try:
+            cid = cert_id(cert)
+        except RenewalInfoError as exc:
+            raise AcmeFailure("bad_response", f"renewalInfo: {exc}", transient=False) from None
+        url = f"{base.rstrip('/')}/{cid}"
+        limit = policy.ARI_MAX_BYTES  # the bound schedule.parse_renewal_info reads under
         with _mapped("fetching renewalInfo", self.net):
             resp = self.net.session.get(url, verify=self.net.verify_ssl,
                                         timeout=float(timeout or self.net._default_timeout),
@@ -741,5 +750,5 @@ class AcmeSession:
             wait = self._sleep(response, wait, clock, "the order" + (" (finalization)" if finalized else ""))
 
 
-__all__ = ["AcmeSession", "AcmeFailure", "Issued", "KINDS", "TRANSIENT_KINDS", "cert_id", "new_order_message",
+__all__ = ["AcmeSession", "AcmeFailure", "Issued", "KINDS", "TRANSIENT_KINDS", "new_order_message",
            "split_fullchain", "account_key_at"]
