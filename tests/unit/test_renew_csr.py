@@ -92,6 +92,18 @@ def test_load_key_reads_pem_and_der(tmp_path, encoding, fmt):
     assert keys.load_key(p).private_numbers() == EC256.private_numbers()
 
 
+def test_load_key_finds_the_key_beside_certificates(tmp_path):
+    from support.pki import TestCA
+
+    leaf = TestCA("Key Root").issue_cert("k.test", key=EC256)
+    p = tmp_path / "combined.pem"
+    p.write_bytes(leaf.cert_pem() + keys.key_pem(EC256) + leaf.cert_pem())  # haproxy's one-file layout
+    assert keys.load_key(p).private_numbers() == EC256.private_numbers()
+    p.write_bytes(leaf.cert_pem())
+    with pytest.raises(UsageError, match="certificate or public key"):
+        keys.load_key(p)
+
+
 def test_load_key_refusals_say_what_to_do(tmp_path):
     enc = tmp_path / "enc.key"
     enc.write_bytes(EC256.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

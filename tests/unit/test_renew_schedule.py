@@ -271,3 +271,8 @@ def test_naive_now_is_utc_and_aware_now_in_any_zone_is_the_same_instant():
     a = should_renew(LEAF, None, dt.datetime(2026, 3, 2, 2, 0, tzinfo=plus2))
     b = should_renew(LEAF, None, dt.datetime(2026, 3, 2))
     assert a.due and b.due and a.at == b.at
+
+
+def test_a_window_given_naive_is_read_as_utc():
+    naive = RenewalInfo(WSTART.replace(tzinfo=None), WEND.replace(tzinfo=None))
+    assert should_renew(LEAF, naive, T0, rng=Fixed(0)).at == should_renew(LEAF, ari(), T0, rng=Fixed(0)).at == WSTART

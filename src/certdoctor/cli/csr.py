@@ -13,37 +13,12 @@ Exit codes: 0 written; 2 bad usage or input (nothing written).
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from certdoctor.cli.common import Exit
 from certdoctor.cli.options import json_option
 
 KEY_TYPE_CHOICES = ("ec256", "ec384", "rsa2048", "rsa3072", "rsa4096")  # renew.keys.KEY_TYPES (kept lazy)
-
-
-def _missing_dirs(path: str | None) -> list:
-    """The directories above ``path`` that do not exist yet (deepest first): the key's write makes
-    them, and a failure afterwards removes them again."""
-    from pathlib import Path
-
-    out = []
-    if path is None:
-        return out
-    d = Path(path).parent
-    while d != d.parent and not os.path.lexists(d):
-        out.append(d)
-        d = d.parent
-    return out
-
-
-def _remove_dirs(dirs: list) -> None:
-    for d in dirs:  # deepest first; only if still empty
-        try:
-            os.rmdir(d)
-        except OSError:
-            return
 
 
 @click.command("csr")
@@ -68,9 +43,9 @@ def command(names: tuple[str, ...], ips: tuple[str, ...], key_type: str | None, 
     certdoctor csr --name example.com --name www.example.com --out-key example.key --out-csr example.csr
     """
     from certdoctor.errors import UsageError
-    from certdoctor.fsutil import check_output, is_stdout, remove_quietly, write_atomic
-    from certdoctor.renew.csr import make_csr
-    from certdoctor.renew.keys import DEFAULT_KEY_TYPE, check_new_key_path, load_key, write_new_key
+    from certdoctor.fsutil import check_output, is_stdout
+    from certdoctor.renew.csr import make_csr, same_file, save
+    from certdoctor.renew.keys import DEFAULT_KEY_TYPE, check_new_key_path, load_key
 
     if not names and not ips:
         raise UsageError("no names: give at least one --name (or --ip)",
@@ -92,31 +67,18 @@ def command(names: tuple[str, ...], ips: tuple[str, ...], key_type: str | None, 
                          "Add --out-key FILE (written 0600, never over a file), or --key FILE to reuse a key.")
     if as_json and is_stdout(out_csr):
         raise UsageError("--json and --out-csr - both write to standard output", "Give --out-csr a file name.")
-    if key_file is not None and out_csr == key_file:
+    if key_file is not None and same_file(out_csr, key_file):
         raise UsageError("--out-csr is the --key file: that would overwrite the key", "Give the CSR another file name.")
     if out_key is not None:
         check_new_key_path(out_key)
-        if out_csr == out_key:
+        if same_file(out_csr, out_key):
             raise UsageError("--out-csr and --out-key are the same file", "Give them different names.")
     if not is_stdout(out_csr):
         check_output(out_csr, "--out-csr")
     key = load_key(key_file) if key_file is not None else None
     result = make_csr(names, ips=ips, key=key, key_type=key_type or DEFAULT_KEY_TYPE,
                       common_name=False if no_common_name else common_name)
-    made = _missing_dirs(out_key) if result.new_key else []
-    if result.new_key:
-        try:
-            write_new_key(out_key, result.key)
-        except BaseException:
-            _remove_dirs(made)
-            raise
-    try:
-        written = write_atomic(out_csr, result.csr_pem, 0o644, what="--out-csr")
-    except BaseException:
-        if result.new_key:  # nothing half-done: the key we just made goes with the CSR that failed
-            remove_quietly(str(out_key))
-            _remove_dirs(made)
-        raise
+    written = save(result, key_path=out_key, csr_path=out_csr)
     key_path = out_key if result.new_key else key_file
     if as_json:
         from certdoctor.render.csr import csr_json

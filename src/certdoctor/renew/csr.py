@@ -191,4 +191,57 @@ def make_csr(names: Iterable[str], *, ips: Iterable[str] = (), key: Any = None, 
                      names=dns, ips=addrs, new_key=new_key, key_type=kind, common_name=cn, notes=tuple(notes))
 
 
-__all__ = ["CsrResult", "make_csr", "normalise_name", "normalise_ip"]
+def same_file(a: str, b: str) -> bool:
+    """``a`` and ``b`` name the same file (through links, ``./`` and ``..``); ``-`` is only itself."""
+    import os
+
+    if a == b:
+        return True
+    if "-" in (a, b):
+        return False
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def save(result: CsrResult, *, key_path: "str | None", csr_path: str) -> "Path":
+    """Write a new key (when ``result.new_key``: 0600, never over a file) to ``key_path`` and the
+    CSR atomically to ``csr_path`` (``-``: standard output); the CSR's path written. If the CSR
+    cannot be written, the key just made goes too, and the directories made for it: nothing
+    half-done."""
+    import os
+    from pathlib import Path
+
+    from certdoctor.fsutil import remove_quietly, write_atomic
+    from certdoctor.renew.keys import write_new_key
+
+    made: list[Path] = []
+    if result.new_key:
+        if key_path is None:
+            raise UsageError("a new key needs a file to go to (--out-key)", "Add --out-key FILE.")
+        d = Path(key_path).parent
+        while d != d.parent and not os.path.lexists(d):  # what write_new_key will make
+            made.append(d)
+            d = d.parent
+
+    def undo() -> None:
+        for directory in made:  # deepest first; only while empty
+            try:
+                os.rmdir(directory)
+            except OSError:
+                break
+
+    if result.new_key:
+        try:
+            write_new_key(key_path, result.key)
+        except BaseException:
+            undo()
+            raise
+    try:
+        return write_atomic(csr_path, result.csr_pem, 0o644, what="--out-csr")
+    except BaseException:
+        if result.new_key:
+            remove_quietly(str(key_path))
+            undo()
+        raise
+
+
+__all__ = ["CsrResult", "make_csr", "normalise_name", "normalise_ip", "same_file", "save"]

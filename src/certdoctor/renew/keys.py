@@ -14,6 +14,7 @@ existing ones (read, checked: a CA signs RSA >= 2048 and EC P-256/P-384 keys).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from certdoctor.errors import UsageError
 KEY_TYPES = ("ec256", "ec384", "rsa2048", "rsa3072", "rsa4096")
 DEFAULT_KEY_TYPE = "ec256"
 
+_PEM_KEY = re.compile(rb"-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----.*?-----END \1-----", re.S)
 _CURVES = {"ec256": "SECP256R1", "ec384": "SECP384R1"}
 _CURVE_NAMES = {"secp256r1": "ec256", "secp384r1": "ec384", "secp521r1": "ec521", "secp256k1": "ec256k1"}
 
@@ -94,6 +96,9 @@ def load_key(path: "str | os.PathLike[str]") -> Any:
     if len(data) > policy.RENEW_MAX_KEY_BYTES:
         raise UsageError(f"--key {p}: larger than {policy.RENEW_MAX_KEY_BYTES} bytes: not a key file",
                          "Give the private key file (PEM or DER).")
+    if b"-----BEGIN" in data:  # the key block of a file that also holds certificates (haproxy's .pem)
+        m = _PEM_KEY.search(data)
+        data = m.group(0) if m else data
     loaders = [serialization.load_pem_private_key] if b"-----BEGIN" in data else []
     loaders.append(serialization.load_der_private_key)
     encrypted = b"ENCRYPTED" in data

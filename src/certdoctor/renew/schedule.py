@@ -266,6 +266,8 @@ def should_renew(cert: Any, ari: RenewalInfo | None, now: _dt.datetime, *, rng: 
     if now > na:
         return Decision(True, now, "expired", f"expired at {_when(na)}: renew now", url, now, window)
     if ari is not None:
+        ari = RenewalInfo(_aware(ari.start), _aware(ari.end), ari.explanation_url, ari.retry_after)
+        window = (ari.start, ari.end)
         chosen = choose_in_window(ari.start, ari.end, rng if rng is not None else _seeded(cert))
         head = f"ARI window {_when(ari.start)} – {_when(ari.end)}{explained}; chosen {_when(chosen)}"
         if chosen <= now:
