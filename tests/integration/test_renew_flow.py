@@ -425,3 +425,16 @@ def test_two_runs_at_once_the_second_is_refused_naming_the_first(tmp_path):
             out2, err2 = proc.communicate(timeout=60)
         assert proc.returncode == 0, err2
         assert w.leaf_fp() != old  # the first run did its work, the second touched nothing
+
+
+def test_already_replaced_is_answered_with_one_order_without_replaces(tmp_path):
+    with world(tmp_path, ari=True) as w:
+        old, before, cid = w.leaf_fp(), w.files(), _cid(w)
+        # an order that replaces the certificate, then a rollback: the old one is back, already replaced
+        code, out, err = _renew(w.config(hook=["true"], verify_timeout=1), "--force", "--rollback-on-fail")
+        assert code == 1 and w.ari.orders[-1].get("replaces") == cid, (out, err)
+        _kept(w, before, old)
+        code, out, err = _renew(w.config(hook=w.reload_hook()), "--force")
+        assert code == 0, (out, err)
+        assert [o.get("replaces") for o in w.ari.orders[-2:]] == [cid, None]  # 409 alreadyReplaced, then without
+        assert w.served() == w.leaf_fp() != old

@@ -277,7 +277,7 @@ class _Run:
         attempt = self.rec.begin(cfg.name, old_fingerprint=old_fp, reason=reason, now=now)
         try:
             if session is None:
-                session = self.session_factory(cfg, self.state)
+                session = self._retrying(lambda: self.session_factory(cfg, self.state))
             issued, key_pem = self._issue(cfg, session, cur, cid)
         except Exception as exc:
             if not _expected(exc):
@@ -347,24 +347,36 @@ class _Run:
         made = CSR.make_csr(list(cfg.domains), ips=tuple(cfg.ips), key=key)
         replaces = cid if (cur is not None and getattr(session, "has_ari", False)) else None
         responder = _responder(cfg)
-        tries = max(1, policy.RENEW_TRIES)
+
+        def order():
+            nonlocal replaces
+            try:
+                return session.issue(made.csr_pem, responder=responder, replaces=replaces, profile=cfg.profile,
+                                     deadline=cfg.timeouts.order)
+            except Exception as exc:
+                if not (_is_acme_failure(exc) and exc.kind == "already_replaced" and replaces is not None):
+                    raise
+            replaces = None  # RFC 9773 §5: another order replaces it already; one order without the field
+            return session.issue(made.csr_pem, responder=responder, replaces=None, profile=cfg.profile,
+                                 deadline=cfg.timeouts.order)
+
         with _serving(responder):
-            for n in range(tries):
-                try:
-                    issued = session.issue(made.csr_pem, responder=responder, replaces=replaces, profile=cfg.profile,
-                                           deadline=cfg.timeouts.order)
-                    return issued, made.key_pem
-                except Exception as exc:
-                    if not _is_acme_failure(exc):
-                        raise
-                    if exc.kind == "already_replaced" and replaces is not None:
-                        replaces = None  # RFC 9773 §5: another order replaces it; order without the field
-                        continue
-                    wait = exc.retry_after if exc.retry_after is not None else \
-                        policy.RENEW_BACKOFF_SECONDS[min(n, len(policy.RENEW_BACKOFF_SECONDS) - 1)]
-                    if not exc.transient or n == tries - 1 or wait > policy.RENEW_MAX_WAIT_IN_RUN_SECONDS:
-                        raise _acme_failure(exc) from None
-                    self.sleep(wait)
+            return self._retrying(order), made.key_pem
+
+    def _retrying(self, step):
+        """``step()``, a transient ACME failure tried again like an order (policy RENEW_TRIES)."""
+        tries = max(1, policy.RENEW_TRIES)
+        for n in range(tries):
+            try:
+                return step()
+            except Exception as exc:
+                if not _is_acme_failure(exc):
+                    raise
+                wait = exc.retry_after if exc.retry_after is not None else \
+                    policy.RENEW_BACKOFF_SECONDS[min(n, len(policy.RENEW_BACKOFF_SECONDS) - 1)]
+                if not exc.transient or n == tries - 1 or wait > policy.RENEW_MAX_WAIT_IN_RUN_SECONDS:
+                    raise _acme_failure(exc) from None
+                self.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _deploy(self, cfg: CertConfig, dest, new_fp: str, old_fp: str | None) -> tuple[Served, ...]:
