@@ -106,6 +106,27 @@ class Code(str, enum.Enum):
     VERDICT_UNCONFIRMED = "VERDICT_UNCONFIRMED"
     # monitor: the certificate file a target names holds a newer certificate than the one served
     NOT_DEPLOYED = "NOT_DEPLOYED"
+    # renew (issue 12): each a reason a renewal did not happen, or what --check says
+    #: the new leaf is installed and the hook ran, but a verify endpoint still serves another one
+    DEPLOY_NOT_SERVED = "DEPLOY_NOT_SERVED"
+    #: the deploy hook exited non-zero or ran past its timeout
+    RENEW_HOOK_FAILED = "RENEW_HOOK_FAILED"
+    #: the ACME server could not be reached, timed out, or answered something unusable (rule: the kind)
+    RENEW_ACME_FAILED = "RENEW_ACME_FAILED"
+    #: the CA refused for now: rateLimited / 429 (Retry-After is in the evidence)
+    RENEW_RATE_LIMITED = "RENEW_RATE_LIMITED"
+    #: a challenge failed (wrong token, port in use, unreachable, dns hook failed)
+    RENEW_CHALLENGE_FAILED = "RENEW_CHALLENGE_FAILED"
+    #: the order went invalid or finalize failed: the CA refused to issue
+    RENEW_ORDER_FAILED = "RENEW_ORDER_FAILED"
+    #: the new files could not be written (disk full, quota, permissions); the old ones stay
+    RENEW_INSTALL_FAILED = "RENEW_INSTALL_FAILED"
+    #: --check: the certificate is due for renewal (or none is installed yet)
+    RENEW_DUE = "RENEW_DUE"
+    #: --check: the last renewal attempt failed
+    RENEW_LAST_FAILED = "RENEW_LAST_FAILED"
+    #: the CA's renewalInfo could not be used: the lifetime rule decided instead
+    RENEW_ARI_FALLBACK = "RENEW_ARI_FALLBACK"
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,3 +179,96 @@ WEBHOOK_DRAIN_SECONDS = 10.0
 WEBHOOK_MAX_RESPONSE_BYTES = 65536
 #: the largest event body sent (the certificate list is cut first, then the findings).
 WEBHOOK_MAX_EVENT_BYTES = 256 * 1024
+
+# --------------------------------------------------------------------------- renew (flow)
+#: ``certdoctor renew``: each ACME HTTP request's timeout (``timeouts.acme``).
+RENEW_ACME_TIMEOUT_SECONDS = 30.0
+#: one certificate's whole order (new order, challenges, validation, finalize, download;
+#: ``timeouts.order``).
+RENEW_ORDER_TIMEOUT_SECONDS = 300.0
+#: the deploy hook (``timeouts.hook``) and the dns-01 hook (``challenge.timeout``): killed after this.
+RENEW_HOOK_TIMEOUT_SECONDS = 120.0
+#: proving the new leaf is served (``timeouts.verify``): every ``verify`` endpoint is probed until it
+#: serves the new leaf or this passes; one probe each ``RENEW_VERIFY_INTERVAL_SECONDS``.
+RENEW_VERIFY_TIMEOUT_SECONDS = 60.0
+RENEW_VERIFY_INTERVAL_SECONDS = 0.5
+#: one probe of a ``verify`` endpoint (bounded by what is left of the verify timeout).
+RENEW_VERIFY_PROBE_TIMEOUT_SECONDS = 10.0
+#: the new leaf must be seen on this many probes in a row (these seconds apart) to count as served:
+#: while a server reloads, an old worker may still answer a new connection after a new one did.
+RENEW_VERIFY_CONFIRMATIONS = 3
+RENEW_VERIFY_CONFIRM_INTERVAL_SECONDS = 0.2
+#: the range every configured timeout must fall in.
+RENEW_TIMEOUT_MIN_SECONDS = 0.1
+RENEW_TIMEOUT_MAX_SECONDS = 3600.0
+#: a transient ACME failure (unreachable, timeout, 5xx, rateLimited with a short Retry-After) is
+#: tried this many times in one run, waiting these seconds before each retry (the last repeats).
+RENEW_TRIES = 3
+RENEW_BACKOFF_SECONDS = (1.0, 4.0)
+#: a Retry-After longer than this is not waited out inside the run: the attempt is recorded with
+#: its next attempt time and later runs skip the certificate until then (unless ``--force``).
+RENEW_MAX_WAIT_IN_RUN_SECONDS = 10.0
+#: ``renew --check`` is CRITICAL (2) when less than this fraction of the lifetime is left (the
+#: lifetime rule renews at a third left: a tenth left means renewals have failed for a long while).
+RENEW_CHECK_CRITICAL_FRACTION = 0.1
+#: the deploy hook's stderr: the last bytes kept in an error.
+RENEW_HOOK_STDERR_TAIL = 2000
+#: attempts kept per certificate in the attempt record (older ones pruned).
+RENEW_RECORD_ATTEMPTS_KEPT = 200
+#: the attempt record's SQLite busy timeout.
+RENEW_RECORD_BUSY_TIMEOUT_SECONDS = 10.0
+#: where certdoctor's own http-01 server listens when a challenge names neither listen nor webroot
+#: (the CA connects to port 80 of every name).
+RENEW_HTTP01_LISTEN = "0.0.0.0:80"
+
+# --------------------------------------------------------------------------- renew (acme) (issue 12)
+#: the longest challenge token accepted from a CA (RFC 8555 asks for >= 128 bits of base64url:
+#: 22+ characters; anything this long is not a token but an attack on a path).
+ACME_TOKEN_MAX_CHARS = 256
+#: certdoctor's http-01 server: the largest request head read, the time one request may take
+#: (head in, answer out), and the connections served at once (more are dropped, not queued).
+ACME_HTTP01_MAX_REQUEST_BYTES = 8192
+ACME_HTTP01_REQUEST_SECONDS = 10.0
+ACME_HTTP01_MAX_CONNECTIONS = 64
+#: a dns-01 hook run (set or clear): killed with its process group after this long.
+ACME_DNS_HOOK_SECONDS = 120.0
+#: characters of a failing hook's stderr tail shown in the one-line error.
+ACME_HOOK_STDERR_CHARS = 300
+#: one ACME request (connect + answer; ``ClientNetwork``'s timeout), capped by the run's deadline.
+ACME_REQUEST_TIMEOUT_SECONDS = 30.0
+#: polling an authorization or an order: the first wait, the factor, the longest wait (a
+#: server's Retry-After is honoured within [first, longest]).
+ACME_POLL_FIRST_SECONDS = 0.5
+ACME_POLL_FACTOR = 1.5
+ACME_POLL_MAX_SECONDS = 10.0
+#: the largest answer read from an ACME server (a certificate chain is a few kB; a directory less).
+ACME_MAX_RESPONSE_BYTES = 1024 * 1024
+#: a rate-limited answer's Retry-After is kept within [0, this] seconds (a CA's "come back in a
+#: year" becomes a day; the next run reads it again).
+ACME_RETRY_AFTER_MAX_SECONDS = 86400.0
+#: the most characters of a server's problem detail kept in an AcmeFailure (one line).
+ACME_DETAIL_MAX_CHARS = 500
+
+# --------------------------------------------------------------------------- renew (pure parts) (issue 12)
+#: the smallest RSA key a CSR is made with (--key): CAs refuse less (CA/B BR 6.1.5), so we do first.
+RENEW_RSA_MIN_BITS = 2048
+#: identifiers (DNS names + IP addresses) in one CSR at most: Let's Encrypt's limit per order.
+RENEW_MAX_IDENTIFIERS = 100
+#: a CSR's commonName at most (RFC 5280 ub-common-name): a longer first name leaves the CN out.
+RENEW_CN_MAX = 64
+#: the most bytes of a key file ``--key`` reads.
+RENEW_MAX_KEY_BYTES = 1 << 20
+#: the most bytes of a renewalInfo answer read (RFC 9773 §4.2: a small JSON object).
+ARI_MAX_BYTES = 64 << 10
+#: Retry-After of a renewalInfo answer is held to [min, max] seconds (RFC 9773 §4.3's example bounds).
+ARI_RETRY_MIN_S = 60.0
+ARI_RETRY_MAX_S = 86400.0
+#: without a Retry-After: when to ask for renewalInfo again (RFC 9773 §4.3; certbot's 6 h).
+ARI_RETRY_DEFAULT_S = 6 * 3600.0
+#: without ARI: renew at this fraction of the lifetime (notBefore + f * lifetime) …
+RENEW_LIFETIME_FRACTION = 2 / 3
+#: … or at this one for certificates shorter than RENEW_SHORT_LIFETIME_DAYS (certbot 4's rule).
+RENEW_SHORT_LIFETIME_FRACTION = 1 / 2
+RENEW_SHORT_LIFETIME_DAYS = 10
+#: a certificate not due: look again at most this long from now (twice a day, as cron/timers run us).
+RENEW_CHECK_INTERVAL_S = 12 * 3600.0

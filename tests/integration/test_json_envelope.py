@@ -38,6 +38,9 @@ def files(tmp_path_factory):
     (d / "bad-bundle.pem").write_bytes(ca.cert_pem() + inter.cert_pem() + ca.cert_pem() + old.cert_pem()
                                        + b"-----BEGIN CERTIFICATE-----\nnot base64 !!!\n-----END CERTIFICATE-----\n")
     (d / "app.py").write_text("import requests\nrequests.get('https://x', verify=False)\n")
+    (d / "renew.toml").write_text(f'state = "{d / "renew.sqlite"}"\n[[certificate]]\nname = "web"\n'
+                                  'domains = ["envelope.example.test"]\ndirectory = "https://acme.invalid/dir"\n'
+                                  f'install = {{ lineage = "{d / "certs"}" }}\n')
     return d
 
 
@@ -66,11 +69,15 @@ def _file_cases(d: Path):
         "pin-file": (["pin", str(d / "chain.pem")], 0),
         "expiry-file": (["expiry", str(d / "chain.pem"), "--no-clock"], 2),
         "lab --list": (["lab", "--list"], 0),
+        "csr": (["csr", "--name", "a.test", "--out-key", str(d / "csr.key"), "--out-csr", str(d / "a.csr")], 0),
+        # nothing installed yet: due now (WARNING); --check asks no server
+        "renew --check": (["renew", "--config", str(d / "renew.toml"), "--check"], 1),
     }
 
 
 CASES = ["diagnose", "fix", "inspect", "pin", "expiry", "revocation", "monitor", "inspect-file", "convert", "bundle",
-         "bundle --check", "lint", "pin-file", "expiry-file", "revocation-file", "lab --list"]
+         "bundle --check", "lint", "pin-file", "expiry-file", "revocation-file", "lab --list", "csr",
+         "renew --check"]
 
 
 def test_every_command_is_covered():
@@ -132,7 +139,7 @@ def _check_envelope(doc: dict, command: str, rc: int) -> None:
 
 
 def _check_target(target, command: str, argv: list[str]) -> None:
-    if command == "lab":
+    if command in ("lab", "csr"):  # nothing looked at: lab serves, csr makes
         assert target is None
         return
     assert isinstance(target, dict) and tuple(target) == TARGET_KEYS
@@ -237,3 +244,8 @@ def _check_command(case: str, doc: dict, d: Path) -> None:
         assert doc["target"]["kind"] == "file" and len(certs) == 2 and certs[0]["issued_by"] == 1
     elif case == "lab --list":
         assert certs == [] and doc["findings"] == [] and doc["scenarios"]
+    elif case == "csr":
+        assert certs == [] and codes == [] and doc["csr"]["names"] == ["a.test"] and doc["key"]["new"] is True
+    elif case == "renew --check":
+        assert certs == [] and codes == ["RENEW_DUE"] and doc["check"] is True
+        assert doc["results"][0]["status"] == "warning" and doc["results"][0]["action"] == "checked"

@@ -159,6 +159,12 @@ GRAMMAR = {
                    {"--issuer": _values(IN_FILES), "--policy": _values(["soft", "hard", "x"]),
                     "--method": _values(["all", "crl", "ocsp", "dns"]), "--no-cache": None, **CONNECTION,
                     **PASSWORD, **JSON}, {0, 1, 2}),
+    "csr": ([], {"--name": _values(["example.com", "*.a.fuzz.test", "a..b", "192.0.2.1", "", "b\u00fccher.test",
+                                    "*.*.x", "x" * 70 + ".test", "a.*.b", "-a.test"]),
+                 "--ip": _values(["192.0.2.1", "::1", "[::1]", "nope", ""]),
+                 "--key-type": _values(["ec256", "ec384", "rsa1024", ""]), "--key": _values(IN_FILES),
+                 "--common-name": _values(["example.com", "other.test", ""]), "--no-common-name": None,
+                 "--out-key": _values(OUT_PATHS), "--out-csr": _values(OUT_PATHS), **JSON}, {0, 2}),
     # --list always: a lab that starts would open sockets; its values are checked before anything starts
     "lab": ([], {"--scenario": _values(["expired", "nope", ""]), "--duration": _values(NUMBERS),
                  "--workdir": _values(OUT_PATHS), **JSON}, {0, 2}),

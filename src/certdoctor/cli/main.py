@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "expiry": ("expiry", "Expiry of every certificate of every chain (Nagios exit codes)."),
     "revocation": ("revocation", "Check revocation by CRL and OCSP, signatures verified."),
     "monitor": ("monitor", "Check a fleet of endpoints and certificate files (Nagios exit codes)."),
+    "renew": ("renew", "Obtain and renew certificates over ACME (ARI), install, prove them served."),
+    "csr": ("csr", "Make a private key and a CSR with every name in subjectAltName."),
 }
 
 

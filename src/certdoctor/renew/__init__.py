@@ -10,3 +10,7 @@
   :mod:`certdoctor.renew.run` — the ``renew`` command's configuration, attempt record and lock,
   deploy-and-prove step and the one call the CLI makes.
 """
+
+from certdoctor.renew.csr import CsrResult, make_csr  # noqa: E402  (issue 12: certdoctor.renew.make_csr)
+
+__all__ = ["CsrResult", "make_csr"]
