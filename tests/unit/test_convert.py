@@ -242,3 +242,15 @@ def test_cli_convert_bad_input_exits_2(tmp_path, pki_ec, capsys, args, words):
     out, err = capsys.readouterr()
     assert rc == 2 and words in err and "Traceback" not in err
     assert not (tmp_path / "o.pem").exists() and not (tmp_path / "o.der").exists()
+
+
+@pytest.mark.parametrize("out", ["X", "X/00-leaf-www.example.test.pem"])
+def test_out_on_the_split_directory_is_refused_before_anything_is_written(tmp_path, pki_ec, out):
+    """Found by test_cli_fuzz: `convert --split X IN X` made the directory X, then refused OUT X
+    as a directory. OUT as the split directory, or on one of the split files, is one error first."""
+    src = write(tmp_path, "chain.pem", pem(*pki_ec.chain))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(UsageError) as exc:
+        convert(src, tmp_path / out, split_dir=tmp_path / "X")
+    assert "--split" in exc.value.hint
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
