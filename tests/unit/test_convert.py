@@ -244,13 +244,12 @@ def test_cli_convert_bad_input_exits_2(tmp_path, pki_ec, capsys, args, words):
     assert not (tmp_path / "o.pem").exists() and not (tmp_path / "o.der").exists()
 
 
-@pytest.mark.parametrize("out", ["X", "X/00-leaf-www.example.test.pem"])
-def test_out_on_the_split_directory_is_refused_before_anything_is_written(tmp_path, pki_ec, out):
+@pytest.mark.parametrize("out, match", [("X", "inside the output"), ("X/00-leaf-www.example.test.pem", "same file")])
+def test_out_on_the_split_directory_is_refused_before_anything_is_written(tmp_path, pki_ec, out, match):
     """Found by test_cli_fuzz: `convert --split X IN X` made the directory X, then refused OUT X
     as a directory. OUT as the split directory, or on one of the split files, is one error first."""
     src = write(tmp_path, "chain.pem", pem(*pki_ec.chain))
     before = sorted(p.name for p in tmp_path.iterdir())
-    with pytest.raises(UsageError) as exc:
+    with pytest.raises(UsageError, match=match):
         convert(src, tmp_path / out, split_dir=tmp_path / "X")
-    assert "--split" in exc.value.hint
     assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -305,15 +305,14 @@ def convert_loaded(
     elif loaded.private_key is not None:
         notes.append("the input's private key was not written (add --with-key to write it, mode 0600)")
 
-    # two outputs on one path, or one inside another (OUT given as the --split DIR): said before
-    # anything is written (the split directory would be made, then OUT refused as a directory)
+    # one output inside another (OUT given as the --split DIR): said before anything is written
+    # (the split directory would be made, then OUT refused as a directory); two outputs on the
+    # same file are refused below, once the paths are resolved
     targets = [(Path(os.path.abspath(path)), path) for path, _d, _m, _i in plan if not is_stdout(path)]
     for a, shown_a in targets:
         for b, shown_b in targets:
-            if a is not b and (a == b or a in b.parents):
-                what = (f"{shown_a} and {shown_b}: two outputs on the same path" if a == b
-                        else f"{shown_b} would be written inside the output {shown_a}")
-                raise UsageError(what,
+            if a in b.parents:
+                raise UsageError(f"{shown_b} would be written inside the output {shown_a}",
                                  "Give OUT and --split DIR (and --key-out) different paths, e.g. chain.pem --split certs/.")
     # every target checked before the first byte: a bad path or a key that exists writes nothing
     resolved = []
