@@ -245,8 +245,10 @@ def _is_ip(name: str) -> bool:
     return is_ip(name)
 
 
-def _error_row(spec: TargetSpec, clock: _dt.datetime, t0: float, status: str, text: str, *,
-               code: Code | None = None) -> R.Row:
+def error_row(spec: TargetSpec, clock: _dt.datetime, t0: float, status: str, text: str, *,
+              code: Code | None = None) -> R.Row:
+    """The row of a target that has no result: ``status`` (``unknown``/``error``) and ``text``
+    (its ``error``); ``code`` adds one finding of that code (e.g. TIMEOUT)."""
     host = port = None
     if spec.kind == ENDPOINT:
         try:
@@ -265,6 +267,9 @@ def _error_row(spec: TargetSpec, clock: _dt.datetime, t0: float, status: str, te
                  elapsed=round(time.monotonic() - t0, 6), host=host, port=port, servername=spec.servername,
                  path=spec.input if spec.kind != ENDPOINT else None, labels=spec.labels, warn_days=spec.warn_days,
                  crit_days=spec.crit_days, findings=findings)
+
+
+_error_row = error_row
 
 
 def _path_positions(d: "Diagnosis") -> set[int]:
@@ -359,4 +364,4 @@ def file_row(spec: TargetSpec, clock: _dt.datetime, t0: float) -> R.Row:
                  findings=tuple(findings), certificates=facts)
 
 
-__all__ = ["Engine", "endpoint_row", "file_row"]
+__all__ = ["Engine", "endpoint_row", "file_row", "error_row"]
