@@ -205,6 +205,34 @@ def test_ctrl_c_stops_the_cli_and_its_children(tmp_path, servers):
     assert _wait_gone(everything, 10.0) == []
 
 
+def test_children_exit_when_the_parent_is_killed(tmp_path, servers):
+    """SIGKILL leaves the parent no chance to stop anyone: the workers see their pipe close and
+    exit, the forkserver sees its parent go: no orphan keeps checking."""
+    stall = servers.tcp(hostile.stall)
+    targets = tmp_path / "targets.txt"
+    targets.write_text("".join(f"127.0.0.1:{stall.port}\n" for _ in range(20)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[2] / "src"), env.get("PYTHONPATH", "")])
+    proc = subprocess.Popen([sys.executable, "-c", "from certdoctor.cli import main; main()", "monitor",
+                             "--targets", str(targets), "--workers", "2", "--no-state", "--jsonl",
+                             "--timeout", "30"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end and proc.poll() is None and len(_descendants(proc.pid)) < 3:
+            time.sleep(0.1)
+        time.sleep(0.5)  # (not a timing assertion: lets the targets reach the stalling server)
+        everything = _descendants(proc.pid)
+        assert len(everything) >= 3, everything
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _wait_gone(everything, 15.0) == []
+
+
 def test_state_records_each_target_once_when_sharded(lab, tmp_path):
     from certdoctor.monitor import changes as C
     from certdoctor.monitor.hooks import RunReport

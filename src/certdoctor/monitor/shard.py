@@ -237,6 +237,9 @@ def _child_main(conn, options: ShardOptions) -> None:
         conn.close()
 
 
+_GONE = object()  # the reader's word for "the parent's end of the pipe closed"
+
+
 async def _child_loop(conn, options: ShardOptions) -> None:
     import threading
 
@@ -246,8 +249,12 @@ async def _child_loop(conn, options: ShardOptions) -> None:
     wake = asyncio.Event()
     ended = [False]
 
+    gone = [False]
+
     def arrived(msg) -> None:
-        if msg is None:
+        if msg is _GONE:
+            gone[0] = True
+        elif msg is None:
             ended[0] = True
         else:
             inbox.extend(msg)
@@ -257,13 +264,13 @@ async def _child_loop(conn, options: ShardOptions) -> None:
         while True:
             try:
                 msg = conn.recv()
-            except (EOFError, OSError):
-                msg = None
+            except (EOFError, OSError):  # the parent is gone (killed): stop now, nobody reads the rows
+                msg = _GONE
             try:
                 loop.call_soon_threadsafe(arrived, msg)
             except RuntimeError:  # the loop closed
                 return
-            if msg is None:
+            if msg is None or msg is _GONE:
                 return
 
     threading.Thread(target=reader, name="certdoctor-shard-reader", daemon=True).start()
@@ -287,7 +294,7 @@ async def _child_loop(conn, options: ShardOptions) -> None:
             if outbox:
                 batch, outbox[:] = list(outbox), []
                 conn.send(batch)  # blocks while the parent is behind: back-pressure
-            if ended[0] and not pending and not inbox:
+            if gone[0] or (ended[0] and not pending and not inbox):
                 return
             await wake.wait()
             wake.clear()
