@@ -314,7 +314,30 @@ def _context():
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
         ctx.set_forkserver_preload(list(PRELOAD))
+        _start_forkserver()
     return ctx
+
+
+def _start_forkserver() -> None:
+    """Start the forkserver (once per process) with this process's ``sys.path``.
+
+    Python 3.11's forkserver ignores the ``sys_path`` it is handed: it would preload the modules
+    from its own default path, which can hold *another* certdoctor (an installed one, where this
+    process runs from a checkout whose ``src`` it put on sys.path), and every child would run
+    that code. Its environment is this process's at its start, so ``PYTHONPATH`` says it."""
+    import sys
+    from multiprocessing import forkserver
+
+    path = os.pathsep.join(p or os.getcwd() for p in sys.path)
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = path
+    try:
+        forkserver.ensure_running()
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old
 
 
 @contextlib.contextmanager
