@@ -85,7 +85,12 @@ for _ in $(seq 100); do
 done
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), pid $NGINX_PID"
 echo "openssl s_time, one client, new handshake each, 10 s (and the nginx worker's CPU meanwhile):"
-WORKER=$(awk '{print $1}' "/proc/$NGINX_PID/task/$NGINX_PID/children")
+WORKER=""
+for _ in $(seq 300); do  # the master binds every port before it forks its worker: wait for the worker
+  WORKER=$(awk '{print $1}' "/proc/$NGINX_PID/task/$NGINX_PID/children" 2>/dev/null || true)
+  [ -n "$WORKER" ] && break
+  sleep 0.1
+done
 read -r w0 _ < <($H proc "$WORKER")
 timeout 30 openssl s_time -connect "127.0.0.1:$FIRST" -new -time 10 -CAfile "$WORK/ca.pem" >"$WORK/stime" 2>/dev/null || true
 read -r w1 _ < <($H proc "$WORKER")
