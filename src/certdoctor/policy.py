@@ -137,6 +137,22 @@ MONITOR_TARGET_LINE_MAX = 4096
 #: the most files one directory or glob of a certificate source expands to.
 MONITOR_MAX_FILES_PER_SOURCE = 100_000
 
+# monitor shards (monitor/shard.py: --workers)
+#: ``--workers auto``: a fleet of fewer targets than this is checked in one process (starting
+#: the children, ~0.1-0.3 s each, costs more than they save); ``auto`` peeks this many specs.
+MONITOR_SHARD_MIN_TARGETS = 1000
+#: ``--workers auto``: at most this many child processes (one per available core below it).
+MONITOR_MAX_WORKERS = 16
+#: specs a child may hold queued beyond its share of the concurrency (and the most sent at
+#: once): a child never waits for its next spec, and the parent holds at most
+#: ``concurrency + workers * this`` specs in flight.
+MONITOR_SHARD_BATCH = 32
+#: a worker process that died is replaced this many times a run at most (its in-flight targets
+#: get an error row; past this, the targets left are error rows too).
+MONITOR_SHARD_RESTARTS = 4
+#: seconds a stopping run waits for its children to exit before SIGKILL.
+MONITOR_SHARD_STOP_SECONDS = 5.0
+
 # monitor outputs: --nagios, --textfile, --serve (the exporter)
 #: the longest Prometheus label value the exporter writes (a subject, a target): longer ones are
 #: cut and end in ``…`` (a label is an index key in Prometheus; a 10 kB subject is an attack).

@@ -84,12 +84,19 @@ class MonitorCommand(click.Command):
 @click.option("--webhook", "webhooks", multiple=True, metavar="URL",
               help="POST a JSON event per transition to URL (repeatable; shown redacted everywhere).")
 # --- end of state and webhooks
+# --- process shards (monitor/shard.py; docs/MONITOR.md "Workers")
+@click.option("--workers", "workers", default=None, metavar="N|auto",
+              help="Processes checking the targets: 'auto' (the default) is one for fewer than "
+                   f"{policy.MONITOR_SHARD_MIN_TARGETS} targets, else one per available core (at most "
+                   f"{policy.MONITOR_MAX_WORKERS}); N from 1 to {policy.MONITOR_MAX_WORKERS}. The rows are the same; "
+                   "--concurrency is shared among them. --serve checks in one process.")
+# --- end of process shards
 def command(targets: tuple[str, ...], config: str | None, targets_file: str | None, ca_file: str | None,
             client: str, timeout: float, warn_days: int, crit_days: int, proxy: str | None,
             resolve: tuple[str, ...], concurrency: int, allow_private_fetch: bool, password: str | None,
             as_json: bool, as_jsonl: bool, as_nagios: bool = False, textfile: str | None = None,
             serve: str | None = None, interval: float | None = None, state_path: str | None = None,
-            no_state: bool = False, webhooks: tuple[str, ...] = ()) -> int:
+            no_state: bool = False, webhooks: tuple[str, ...] = (), workers: str | None = None) -> int:
     """Check many endpoints and certificate files at once (Nagios exit codes).
 
     TARGET is an https:// URL, host[:port], or a certificate file, directory or glob (PEM, DER,
@@ -112,6 +119,12 @@ def command(targets: tuple[str, ...], config: str | None, targets_file: str | No
                          "--webhook needs the state (webhooks report transitions)",
                          "Drop --no-state, or the options that need the state.", nagios=as_nagios)
         hooks = tuple(check_webhook_url(u) for u in webhooks)
+        from certdoctor.monitor.shard import parse_workers
+
+        workers = parse_workers(workers)
+        if serve is not None and workers not in ("auto", 1):
+            raise _usage("--serve checks its fleet in one process", "Drop --workers (or give --workers 1).",
+                         nagios=as_nagios)
         if serve is not None:
             if not no_state:
                 from certdoctor.monitor.state import State
@@ -125,7 +138,7 @@ def command(targets: tuple[str, ...], config: str | None, targets_file: str | No
             from certdoctor.monitor.state import State
 
             state = State.open(state_path)
-        return _run(specs, concurrency, allow_private_fetch, as_json, as_jsonl, as_nagios, textfile, state)
+        return _run(specs, concurrency, allow_private_fetch, as_json, as_jsonl, as_nagios, textfile, state, workers)
     except CertdoctorError as exc:
         raise _usage(exc.message, exc.hint, nagios=as_nagios) from None
     finally:
@@ -212,7 +225,7 @@ def _fleet(targets, config, targets_file, ca_file, client, timeout, warn_days, c
 
 
 def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_jsonl: bool, as_nagios: bool = False,
-         textfile: str | None = None, state=None) -> int:
+         textfile: str | None = None, state=None, workers="auto") -> int:
     import asyncio
     import time
 
@@ -240,7 +253,7 @@ def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_j
 
     async def consume(progress) -> None:
         async for row in run_monitor(specs, concurrency=concurrency, progress=progress.update, state=state,
-                                     report=report):
+                                     report=report, workers=workers):
             statuses.append(row.status)
             if metric_families is not None:
                 metric_families.add(row)

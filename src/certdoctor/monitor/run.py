@@ -34,7 +34,8 @@ async def run_monitor(targets: "Iterable[TargetSpec]", *, concurrency: int = pol
                       now: _dt.datetime | None = None, environ: Mapping[str, str] | None = None,
                       cache: "FetchCache | None" = None, progress=None, state: "State | None" = None,
                       webhooks: "Iterable[str]" = (), report: "RunReport | None" = None,
-                      webhook_drain: float | None = None) -> "AsyncIterator[Row]":
+                      webhook_drain: float | None = None,
+                      workers: "int | str" = "auto") -> "AsyncIterator[Row]":
     """An async iterator of one :class:`~certdoctor.monitor.result.Row` per target (files and
     globs expanded), in completion order. ``progress(started, finished)`` is called after each
     row (the CLI's progress bar).
@@ -42,18 +43,38 @@ async def run_monitor(targets: "Iterable[TargetSpec]", *, concurrency: int = pol
     ``state`` (an open :class:`~certdoctor.monitor.state.State`): each row is recorded in it and
     carries its ``transitions``. ``webhooks`` (the run's URLs; a target adds its own): one event
     per transition, sent in the background (:mod:`certdoctor.monitor.alerts`). ``report``
-    receives what is not a row: webhook and state errors, counts (read it after the loop)."""
+    receives what is not a row: webhook and state errors, counts (read it after the loop).
+
+    ``workers``: child processes checking the targets (:mod:`certdoctor.monitor.shard`): ``1``
+    none (this process), ``N``, or ``"auto"``: one process for a fleet below
+    :data:`~certdoctor.policy.MONITOR_SHARD_MIN_TARGETS`, else one per available core (at most
+    :data:`~certdoctor.policy.MONITOR_MAX_WORKERS`). The rows are the same either way; the
+    state, webhooks and progress stay here."""
+    import contextlib
+
+    from certdoctor.monitor import shard
     from certdoctor.monitor.engine import Engine
     from certdoctor.monitor.hooks import Hooks
 
-    engine = Engine(concurrency=concurrency, now=now, environ=environ, cache=cache)
+    workers = shard.parse_workers(workers)  # a bad value fails before the state records a run
     hooks = Hooks(state, tuple(webhooks), report if report is not None else RunReport(), webhook_drain)
     try:
-        async for row in engine.rows(hooks.track(targets)):
-            row = hooks.after(row)
-            if progress is not None:
-                progress(engine.started, engine.finished)
-            yield row
+        n, specs = shard.decide(workers, hooks.track(targets), concurrency)
+        if n <= 1:
+            engine = Engine(concurrency=concurrency, now=now, environ=environ, cache=cache)
+            source, counts = engine.rows(specs), engine
+        else:
+            runners: list = []
+            options = shard.ShardOptions.here(concurrency=concurrency, now=now, environ=environ, cache=cache)
+            source = shard.rows(specs, workers=n, options=options, shards=runners)
+            counts = runners
+        async with contextlib.aclosing(source) as rows:
+            async for row in rows:
+                row = hooks.after(row)
+                if progress is not None:
+                    c = counts if not isinstance(counts, list) else counts[0]
+                    progress(c.started, c.finished)
+                yield row
     finally:
         hooks.close()
 
