@@ -33,8 +33,13 @@ def client_options(f):
 @click.option("--no-cache", is_flag=True, help="Do not use the on-disk cache of AIA/CRL/OCSP downloads.")
 @canary_option
 @json_option
+# --- the HTML report (render/html.py; docs/REPORT.md)
+@click.option("--html", "html", default=None, metavar="FILE",
+              help="Also write a self-contained HTML page of this diagnosis, to send to the server's operator "
+                   "('-': instead of the text).")
+# --- end of the HTML report
 def command(target, timeout, proxy, servername, resolve, ca_file, client, python, no_revocation, no_aia, pins,
-            no_cache, canaries, as_json):
+            no_cache, canaries, as_json, html=None):
     """Say exactly why CLIENT fails (or would fail) on TARGET, with evidence and the fix.
 
     TARGET is an https:// URL or host[:port]. --ca-file is the bundle the client trusts
@@ -46,11 +51,29 @@ def command(target, timeout, proxy, servername, resolve, ca_file, client, python
     from certdoctor.net.fetch import FetchCache
 
     endpoint(target, "diagnose")
+    if html is not None:
+        from certdoctor.cli.report import check_html
+        from certdoctor.errors import UsageError
+        from certdoctor.fsutil import is_stdout
+
+        if as_json and is_stdout(html):
+            raise UsageError("--html - and --json both write standard output", "Give --html a file name.")
+        check_html(html)
     check_ca_file(ca_file, directory=True)
     install_resolve(resolve)
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                  timeout=timeout, revocation=not no_revocation, aia=not no_aia, pins=pins,
                  cache=None if no_cache else FetchCache(), canaries=canaries or None)
+    if html is not None:
+        from certdoctor.cli.report import write_html
+        from certdoctor.fsutil import is_stdout
+        from certdoctor.render import html as render_html
+
+        write_html(html, render_html.render_bytes([render_html.from_diagnosis(d, target)], (),
+                                                  title=f"certdoctor diagnose {target}", now=d.now,
+                                                  source=f"certdoctor diagnose (client {client})"))
+        if is_stdout(html):
+            return d.exit_code
     if as_json:
         from certdoctor.render.diagnose import diagnosis_json
         from certdoctor.render.json import emit

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "expiry": ("expiry", "Expiry of every certificate of every chain (Nagios exit codes)."),
     "revocation": ("revocation", "Check revocation by CRL and OCSP, signatures verified."),
     "monitor": ("monitor", "Check a fleet of endpoints and certificate files (Nagios exit codes)."),
+    "report": ("report", "Write the HTML report of a monitor state file (latest results, changes)."),
 }
 
 
