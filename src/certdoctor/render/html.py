@@ -284,7 +284,7 @@ def chain_nodes(t: ReportTarget, now: _dt.datetime) -> list[Node]:
     top = nodes[-1]
     if top.cert is not None and top.cert.self_signed:
         if trust:
-            nodes[-1] = Node(role=top.role, subject=top.subject, state="untrusted" if top.state == "ok" else top.state,
+            nodes[-1] = Node(role=top.role, subject=top.subject, state=_untrusted(top.state),
                              note=top.note + "; not in the trust store", broken=top.broken + trust, cert=top.cert)
         return nodes
     issuer = ordered[-1].issuer
@@ -297,6 +297,11 @@ def chain_nodes(t: ReportTarget, now: _dt.datetime) -> list[Node]:
     else:
         nodes.append(Node(role="root", subject=issuer, state="ok", note="in the trust store (not sent)"))
     return nodes
+
+
+def _untrusted(state: str) -> str:
+    """Not trusted outranks "expiring" (the colour says the worse); expired stays expired."""
+    return state if state in ("expired", "not-yet-valid") else "untrusted"
 
 
 # --------------------------------------------------------------------------- the timeline axis
