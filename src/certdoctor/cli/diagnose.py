@@ -69,7 +69,7 @@ def command(target, timeout, proxy, servername, resolve, ca_file, client, python
         from certdoctor.fsutil import is_stdout
         from certdoctor.render import html as render_html
 
-        write_html(html, render_html.render_bytes([render_html.from_diagnosis(d, target)], (),
+        write_html(html, render_html.render_bytes([render_html.from_diagnosis(d, target)], None,
                                                   title=f"certdoctor diagnose {target}", now=d.now,
                                                   source=f"certdoctor diagnose (client {client})"))
         if is_stdout(html):

@@ -425,12 +425,13 @@ class _Page:
         self.parts.extend(parts)
 
 
-def render_html(targets: Sequence[ReportTarget], changes: Sequence[ReportChange] = (), *,
+def render_html(targets: Sequence[ReportTarget], changes: Sequence[ReportChange] | None = (), *,
                 now: _dt.datetime | None = None, title: str = "certdoctor report",
                 source: str | None = None) -> str:
     """The whole page (a ``str``; write it as UTF-8). ``now`` is the clock the timeline marks as
     today (default: the latest ``checked_at``, else the current time); ``source`` says where the
-    results came from (a state file, a run), shown in the header."""
+    results came from (a state file, a run), shown in the header. ``changes=None``: no history
+    to show (a diagnosis), the section is left out."""
     checked = [t.checked_at for t in targets if t.checked_at is not None]
     if now is None:
         now = max(checked) if checked else _dt.datetime.now(_dt.timezone.utc)
@@ -450,10 +451,11 @@ def render_html(targets: Sequence[ReportTarget], changes: Sequence[ReportChange]
           + (f" · from {esc(source)}" if source else "") + "</p></header><main>")
     _summary(p, targets)
     _timeline(p, targets, now)
-    _changes(p, changes)
+    if changes is not None:
+        _changes(p, changes)
     p.add('<section id="targets"><h2>Targets</h2>')
     by_target: dict[str, list[ReportChange]] = {}
-    for c in changes:
+    for c in changes or ():
         by_target.setdefault(c.target, []).append(c)
     for i, t in enumerate(targets, 1):
         _target(p, i, t, now, by_target.get(t.target, []))
