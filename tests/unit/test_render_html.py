@@ -5,6 +5,7 @@ breaks, the timeline's bars; the state file read back for ``certdoctor report`` 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import sqlite3
 from html.parser import HTMLParser
@@ -283,9 +284,15 @@ def test_report_command_writes_the_page_or_refuses(state_file, tmp_path, capsys)
     assert (out.stat().st_mode & 0o777) == 0o644
     code, stdout, _ = run_cli_captured(["report", str(state_file), "--html", "-"], capsys)
     assert code == 0 and stdout.startswith("<!DOCTYPE html>")
+    code, stdout, _ = run_cli_captured(["report", str(state_file), "--json"], capsys)
+    doc = json.loads(stdout)
+    assert code == 0 and doc["command"] == "report" and doc["exit_code"] == 0
+    assert [t["target"] for t in doc["targets"]] == ["a:443", "b:443"] and doc["changes"][0]["target"] == "a:443"
+    assert doc["targets"][0]["snapshot"]["report"]["findings"][0]["code"] == "SELF_SIGNED"
     for argv, line in ((["report", str(tmp_path / "nope.sqlite"), "--html", str(out)], "no such file"),
                        (["report", str(state_file), "--html", str(tmp_path / "no" / "dir" / "x.html")], "does not exist"),
-                       (["report", str(state_file)], "--html")):
+                       (["report", str(state_file)], "nothing to write"),
+                       (["report", str(state_file), "--json", "--html", "-"], "standard output")):
         code, stdout, err = run_cli_captured(argv, capsys)
         lines = err.strip().splitlines()
         assert code == 2 and stdout == "" and len(lines) == 2, err
