@@ -38,7 +38,19 @@ def files(tmp_path_factory):
     (d / "bad-bundle.pem").write_bytes(ca.cert_pem() + inter.cert_pem() + ca.cert_pem() + old.cert_pem()
                                        + b"-----BEGIN CERTIFICATE-----\nnot base64 !!!\n-----END CERTIFICATE-----\n")
     (d / "app.py").write_text("import requests\nrequests.get('https://x', verify=False)\n")
+    _state_file(d / "state.sqlite")
     return d
+
+
+def _state_file(path: Path) -> None:
+    """A monitor state file holding one target (the input of `certdoctor report`)."""
+    from certdoctor.monitor.changes import identity
+    from certdoctor.monitor.result import Row
+    from certdoctor.monitor.state import State
+
+    with State.open(path) as st:
+        st.record(identity("endpoint", "envelope.example.test:443"),
+                  Row("envelope.example.test:443", "endpoint", "argument 1", "ok", None, True, None, NOW, 0.1))
 
 
 def _lab_cases(lab, d: Path):
@@ -66,11 +78,12 @@ def _file_cases(d: Path):
         "pin-file": (["pin", str(d / "chain.pem")], 0),
         "expiry-file": (["expiry", str(d / "chain.pem"), "--no-clock"], 2),
         "lab --list": (["lab", "--list"], 0),
+        "report": (["report", str(d / "state.sqlite")], 0),
     }
 
 
 CASES = ["diagnose", "fix", "inspect", "pin", "expiry", "revocation", "monitor", "inspect-file", "convert", "bundle",
-         "bundle --check", "lint", "pin-file", "expiry-file", "revocation-file", "lab --list"]
+         "bundle --check", "lint", "pin-file", "expiry-file", "revocation-file", "lab --list", "report"]
 
 
 def test_every_command_is_covered():
@@ -192,6 +205,10 @@ def _check_command(case: str, doc: dict, d: Path) -> None:
     elif case == "monitor":
         assert codes == [] and certs == [] and doc["summary"]["targets"] == 2
         assert sorted(r["reason"] or "" for r in doc["rows"]) == ["", "SELF_SIGNED"]
+    elif case == "report":
+        assert codes == [] and certs == [] and doc["state"] == {"path": str(d / "state.sqlite")}
+        assert [t["target"] for t in doc["targets"]] == ["envelope.example.test:443"]
+        assert [c["kind"] for c in doc["changes"]] == ["new_target"]
     elif case == "fix":
         assert "CHAIN_INCOMPLETE" in codes and doc["proven"] is True  # finding objects, not code strings
         assert [c["role"] for c in certs][0] == "leaf"
