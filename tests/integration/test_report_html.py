@@ -324,3 +324,31 @@ def test_monitor_and_diagnose_pages(fleet, browser, lab, capsys):
     assert row["data-target"] == url and row["data-status"] == "critical"
     assert dom.find("li", "node", data_state="missing", data_broken="CHAIN_INCOMPLETE")
     assert got.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+
+
+def test_dark_scheme_and_print(fleet, page):
+    """The colours follow prefers-color-scheme; print media keeps a white page and prints to PDF."""
+    def background():
+        return page.evaluate("getComputedStyle(document.body).backgroundColor")
+
+    page.set_width(1280)
+    try:
+        page.send("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": "light"}])
+        light = background()
+        page.send("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": "dark"}])
+        dark = background()
+        badge = page.evaluate("getComputedStyle(document.querySelector('article.target .badge')).color")
+        page.send("Emulation.setEmulatedMedia", media="print",
+                  features=[{"name": "prefers-color-scheme", "value": "dark"}])
+        printed = background()
+        breaks = page.evaluate("getComputedStyle(document.querySelector('article.target')).breakInside")
+        pdf = page.send("Page.printToPDF", printBackground=True)["data"]
+    finally:
+        page.send("Emulation.setEmulatedMedia", media="", features=[])
+    assert light == "rgb(255, 255, 255)" and dark == "rgb(13, 17, 23)" and badge == "rgb(255, 255, 255)"
+    assert printed == "rgb(255, 255, 255)" and breaks == "avoid"
+    import base64
+    import re
+
+    data = base64.b64decode(pdf)
+    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page(?!s)", data)) >= 2  # several pages
