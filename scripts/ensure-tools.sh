@@ -2,7 +2,8 @@
 # Installs the Debian tools the tests need when they are missing (CI starts from a bare machine):
 #   openssl, nginx (nginx-light), prometheus (prometheus + promtool: the alert-rule tests and the
 #   real Prometheus server of tests/support/prometheus.py), faketime (runs a command at another time),
-#   pebble + pebble-challtestsrv (the ACME test server of tests/support/pebble.py; one Debian package).
+#   pebble + pebble-challtestsrv (the ACME test server of tests/support/pebble.py; one Debian package),
+#   chromium (the HTML report's browser tests, tests/support/chromium.py: headless, DevTools over a pipe).
 # Idempotent: nothing is installed, updated or stopped when every tool is already there.
 set -euo pipefail
 need=()
@@ -12,6 +13,7 @@ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light
 { command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; } || need+=(prometheus)
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
 { command -v pebble >/dev/null 2>&1 && command -v pebble-challtestsrv >/dev/null 2>&1; } || need+=(pebble)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if ((${#need[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "missing ${need[*]}: install them (apt-get install -y --no-install-recommends ${need[*]}) or run as root" >&2

@@ -288,3 +288,16 @@ RENEW_SHORT_LIFETIME_FRACTION = 1 / 2
 RENEW_SHORT_LIFETIME_DAYS = 10
 #: a certificate not due: look again at most this long from now (twice a day, as cron/timers run us).
 RENEW_CHECK_INTERVAL_S = 12 * 3600.0
+
+# --------------------------------------------------------------------------- HTML report (issue 14)
+#: the expiry timeline's axis (render/html.py): linear from this many days before today to
+#: REPORT_NEAR_DAYS after it, over REPORT_NEAR_SHARE of the width; later dates share the rest
+#: (compressed linearly up to the last notAfter); earlier ones are clipped at the left edge.
+REPORT_PAST_DAYS = 30
+REPORT_NEAR_DAYS = 90
+REPORT_NEAR_SHARE = 0.75
+#: the timeline draws at most this many certificates (the soonest to expire; the rest are counted).
+REPORT_TIMELINE_MAX_BARS = 500
+#: recent changes listed (newest first), and per target in its section.
+REPORT_CHANGES_MAX = 200
+REPORT_CHANGES_PER_TARGET = 10

@@ -41,7 +41,19 @@ def files(tmp_path_factory):
     (d / "renew.toml").write_text(f'state = "{d / "renew.sqlite"}"\n[[certificate]]\nname = "web"\n'
                                   'domains = ["envelope.example.test"]\ndirectory = "https://acme.invalid/dir"\n'
                                   f'install = {{ lineage = "{d / "certs"}" }}\n')
+    _state_file(d / "state.sqlite")
     return d
+
+
+def _state_file(path: Path) -> None:
+    """A monitor state file holding one target (the input of `certdoctor report`)."""
+    from certdoctor.monitor.changes import identity
+    from certdoctor.monitor.result import Row
+    from certdoctor.monitor.state import State
+
+    with State.open(path) as st:
+        st.record(identity("endpoint", "envelope.example.test:443"),
+                  Row("envelope.example.test:443", "endpoint", "argument 1", "ok", None, True, None, NOW, 0.1))
 
 
 def _lab_cases(lab, d: Path):
@@ -72,12 +84,13 @@ def _file_cases(d: Path):
         "csr": (["csr", "--name", "a.test", "--out-key", str(d / "csr.key"), "--out-csr", str(d / "a.csr")], 0),
         # nothing installed yet: due now (WARNING); --check asks no server
         "renew --check": (["renew", "--config", str(d / "renew.toml"), "--check"], 1),
+        "report": (["report", str(d / "state.sqlite")], 0),
     }
 
 
 CASES = ["diagnose", "fix", "inspect", "pin", "expiry", "revocation", "monitor", "inspect-file", "convert", "bundle",
          "bundle --check", "lint", "pin-file", "expiry-file", "revocation-file", "lab --list", "csr",
-         "renew --check"]
+         "renew --check", "report"]
 
 
 def test_every_command_is_covered():
@@ -199,6 +212,10 @@ def _check_command(case: str, doc: dict, d: Path) -> None:
     elif case == "monitor":
         assert codes == [] and certs == [] and doc["summary"]["targets"] == 2
         assert sorted(r["reason"] or "" for r in doc["rows"]) == ["", "SELF_SIGNED"]
+    elif case == "report":
+        assert codes == [] and certs == [] and doc["state"] == {"path": str(d / "state.sqlite")}
+        assert [t["target"] for t in doc["targets"]] == ["envelope.example.test:443"]
+        assert [c["kind"] for c in doc["changes"]] == ["new_target"]
     elif case == "fix":
         assert "CHAIN_INCOMPLETE" in codes and doc["proven"] is True  # finding objects, not code strings
         assert [c["role"] for c in certs][0] == "leaf"

@@ -35,8 +35,13 @@ def client_options(f):
 @click.option("--no-cache", is_flag=True, help="Do not use the on-disk cache of AIA/CRL/OCSP downloads.")
 @canary_option
 @json_option
+# --- the HTML report (render/html.py; docs/REPORT.md)
+@click.option("--html", "html", default=None, metavar="FILE",
+              help="Also write a self-contained HTML page of this diagnosis, to send to the server's operator "
+                   "('-': instead of the text).")
+# --- end of the HTML report
 def command(target, timeout, proxy, servername, resolve, ca_file, client, python, no_revocation, staple, no_aia, pins,
-            no_cache, canaries, as_json):
+            no_cache, canaries, as_json, html=None):
     """Say exactly why CLIENT fails (or would fail) on TARGET, with evidence and the fix.
 
     TARGET is an https:// URL or host[:port]. --ca-file is the bundle the client trusts
@@ -45,4 +50,4 @@ def command(target, timeout, proxy, servername, resolve, ca_file, client, python
     from certdoctor.cli.fast import diagnose_body
 
     return diagnose_body(target, timeout, proxy, servername, resolve, ca_file, client, python, no_revocation, staple,
-                         no_aia, pins, no_cache, canaries, as_json)
+                         no_aia, pins, no_cache, canaries, as_json, html=html)

@@ -100,7 +100,7 @@ def parse_diagnose(args: list[str]) -> dict | None:
 
 
 def diagnose_body(target, timeout, proxy, servername, resolve, ca_file, client, python, no_revocation, staple,
-                  no_aia, pins, no_cache, canaries, as_json) -> int:
+                  no_aia, pins, no_cache, canaries, as_json, html=None) -> int:
     """``certdoctor diagnose``: the command (click's callback calls it, and :func:`main`); it
     runs under the command's deadline (:func:`certdoctor.cli.options.bounded`)."""
     from certdoctor.cli.common import endpoint, install_resolve
@@ -109,12 +109,30 @@ def diagnose_body(target, timeout, proxy, servername, resolve, ca_file, client, 
     from certdoctor.trust.ca_file import check_ca_file
 
     endpoint(target, "diagnose")
+    if html is not None:  # --html (docs/REPORT.md): its path checked before any work
+        from certdoctor.cli.report import check_html
+        from certdoctor.errors import UsageError
+        from certdoctor.fsutil import is_stdout
+
+        if as_json and is_stdout(html):
+            raise UsageError("--html - and --json both write standard output", "Give --html a file name.")
+        check_html(html)
     check_ca_file(ca_file, directory=True)
     install_resolve(resolve)
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                  timeout=timeout, revocation=not no_revocation, aia=not no_aia, pins=pins,
                  cache=None if no_cache else FetchCache(), canaries=canaries or None,
                  staple=True if staple else None)
+    if html is not None:
+        from certdoctor.cli.report import write_html
+        from certdoctor.fsutil import is_stdout
+        from certdoctor.render import html as render_html
+
+        write_html(html, render_html.render_bytes([render_html.from_diagnosis(d, target)], None,
+                                                  title=f"certdoctor diagnose {target}", now=d.now,
+                                                  source=f"certdoctor diagnose (client {client})"))
+        if is_stdout(html):
+            return d.exit_code
     if as_json:
         from certdoctor.render.diagnose import diagnosis_json
         from certdoctor.render.json import emit

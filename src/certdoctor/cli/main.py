@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "monitor": ("monitor", "Check a fleet of endpoints and certificate files (Nagios exit codes)."),
     "renew": ("renew", "Obtain and renew certificates over ACME (ARI), install, prove them served."),
     "csr": ("csr", "Make a private key and a CSR with every name in subjectAltName."),
+    "report": ("report", "Write the HTML report of a monitor state file (latest results, changes)."),
 }
 
 

@@ -91,12 +91,17 @@ class MonitorCommand(click.Command):
                    f"{policy.MONITOR_MAX_WORKERS}); N from 1 to {policy.MONITOR_MAX_WORKERS}. The rows are the same; "
                    "--concurrency is shared among them. --serve checks in one process.")
 # --- end of process shards
+# --- the HTML report (render/html.py; docs/REPORT.md)
+@click.option("--html", "html", default=None, metavar="FILE",
+              help="Also write the HTML report of this run (atomically; '-': instead of the table).")
+# --- end of the HTML report
 def command(targets: tuple[str, ...], config: str | None, targets_file: str | None, ca_file: str | None,
             client: str, timeout: float, warn_days: int, crit_days: int, proxy: str | None,
             resolve: tuple[str, ...], concurrency: int, allow_private_fetch: bool, password: str | None,
             as_json: bool, as_jsonl: bool, as_nagios: bool = False, textfile: str | None = None,
             serve: str | None = None, interval: float | None = None, state_path: str | None = None,
-            no_state: bool = False, webhooks: tuple[str, ...] = (), workers: str | None = None) -> int:
+            no_state: bool = False, webhooks: tuple[str, ...] = (), workers: str | None = None,
+            html: str | None = None) -> int:
     """Check many endpoints and certificate files at once (Nagios exit codes).
 
     TARGET is an https:// URL, host[:port], or a certificate file, directory or glob (PEM, DER,
@@ -125,6 +130,7 @@ def command(targets: tuple[str, ...], config: str | None, targets_file: str | No
         if serve is not None and workers not in ("auto", 1):
             raise _usage("--serve checks its fleet in one process", "Drop --workers (or give --workers 1).",
                          nagios=as_nagios)
+        _check_html(html, serve, as_json or as_jsonl or as_nagios, textfile)
         if serve is not None:
             if not no_state:
                 from certdoctor.monitor.state import State
@@ -138,7 +144,8 @@ def command(targets: tuple[str, ...], config: str | None, targets_file: str | No
             from certdoctor.monitor.state import State
 
             state = State.open(state_path)
-        return _run(specs, concurrency, allow_private_fetch, as_json, as_jsonl, as_nagios, textfile, state, workers)
+        return _run(specs, concurrency, allow_private_fetch, as_json, as_jsonl, as_nagios, textfile, state, workers,
+                    html=html)
     except CertdoctorError as exc:
         raise _usage(exc.message, exc.hint, nagios=as_nagios) from None
     finally:
@@ -171,6 +178,37 @@ def _check_outputs(as_json, as_jsonl, as_nagios, textfile, serve, interval, targ
                              "Give --textfile a file name (node_exporter's textfile directory).")
         if not is_stdout(textfile):
             resolve_output(textfile, "--textfile")  # a bad path fails now, not after the whole run
+
+
+def _check_html(html: str | None, serve: str | None, other_stdout: bool, textfile: str | None) -> None:
+    """``--html``: one run's report (not with --serve); ``-`` only when nothing else writes stdout."""
+    if html is None:
+        return
+    from certdoctor.cli.report import check_html
+    from certdoctor.errors import UsageError
+    from certdoctor.fsutil import is_stdout
+
+    if serve is not None:
+        raise UsageError("--serve runs until stopped; --html reports one run",
+                         "Run `certdoctor report STATE --html FILE` on the exporter's state file instead.")
+    if is_stdout(html) and (other_stdout or (textfile is not None and is_stdout(textfile))):
+        raise UsageError("--html - and another output both write standard output", "Give --html a file name.")
+    check_html(html)
+
+
+def _write_html(html: str, rows: list, state) -> None:
+    """The run's rows and their recent changes (the state's history of these targets, or the
+    rows' own transitions without state), after the run."""
+    from certdoctor.cli.report import write_html
+    from certdoctor.render import html as render
+
+    if state is not None:
+        names = {r.target for r in rows}
+        changes = render.changes_from_history(e for e in state.recent() if e["target"] in names)
+    else:
+        changes = render.changes_from_rows(rows)
+    write_html(html, render.render_bytes([render.from_row(r) for r in rows], changes, title="certdoctor monitor",
+                                         source=f"certdoctor monitor ({len(rows)} targets)"))
 
 
 def _serve(listen, interval, targets, config, targets_file, ca_file, client, timeout, warn_days, crit_days, proxy,
@@ -225,7 +263,7 @@ def _fleet(targets, config, targets_file, ca_file, client, timeout, warn_days, c
 
 
 def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_jsonl: bool, as_nagios: bool = False,
-         textfile: str | None = None, state=None, workers="auto") -> int:
+         textfile: str | None = None, state=None, workers="auto", html: str | None = None) -> int:
     import asyncio
     import time
 
@@ -240,7 +278,9 @@ def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_j
     statuses: list[str] = []
     kept: list = []  # --json: the row objects only; the table: the rows
     con = console()
-    table = not (as_json or as_jsonl or as_nagios or (textfile is not None and is_stdout(textfile)))
+    table = not (as_json or as_jsonl or as_nagios or (textfile is not None and is_stdout(textfile))
+                 or (html is not None and is_stdout(html)))
+    html_rows: list = []  # --html: every row
     show_progress = table and is_terminal(None)
     nagios = render.Nagios() if as_nagios else None
     metric_families = None
@@ -255,6 +295,8 @@ def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_j
         async for row in run_monitor(specs, concurrency=concurrency, progress=progress.update, state=state,
                                      report=report, workers=workers):
             statuses.append(row.status)
+            if html is not None:
+                html_rows.append(row)
             if metric_families is not None:
                 metric_families.add(row)
             if nagios is not None:
@@ -276,6 +318,8 @@ def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_j
         fams = metric_families.build() + self_families(last_run=time.time(), duration=time.monotonic() - started,
                                                        targets=len(statuses))
         write_atomic(textfile, render.textfile(fams), 0o644, parents=False, what="--textfile")
+    if html is not None:
+        _write_html(html, html_rows, state)
     for line in render.report_lines(report):  # webhook and state failures: stderr, every mode
         click.echo(f"warning: {line}", err=True)
     if nagios is not None:

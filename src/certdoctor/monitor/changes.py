@@ -58,7 +58,9 @@ SNAPSHOT_VERSION = 1
 CONNECTION_CODES = frozenset({"DNS_FAILURE", "CONNECTION_REFUSED", "TIMEOUT", "PROXY_ERROR", "CONNECT_FAILED",
                               "NOT_TLS", "CLIENT_CERT_REQUIRED", "TLS_VERSION", "CIPHER_MISMATCH"})
 _CERT_KEYS = ("position", "fingerprint_sha256", "spki_pin", "serial", "subject", "issuer", "not_before",
-              "not_after", "on_path")
+              "not_after", "on_path", "self_signed", "is_ca")
+#: what a finding keeps in the snapshot's ``report`` part, for the HTML report (render/html.py)
+_FINDING_KEYS = ("code", "severity", "summary", "explanation", "fix", "who", "cert_index", "rule")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +118,20 @@ def snapshot(row: "Row", previous: Mapping[str, Any] | None = None) -> dict[str,
             verified = previous.get("verified")
     return {"v": SNAPSHOT_VERSION, "status": row.status, "reason": row.reason, "verified": verified,
             "answered": bool(row.certificates), "findings": dict(sorted(findings.items())), "certificates": certs,
-            "checked_at": _iso(row.checked_at)}
+            "checked_at": _iso(row.checked_at), "report": report_part(row)}
+
+
+def report_part(row: "Row") -> dict[str, Any]:
+    """What the HTML report (``certdoctor report STATE``) shows of the latest row beyond the
+    change-detection state: the findings' texts (WARNING and ERROR; notes are not kept), the
+    row's error and its thresholds. Not compared by :func:`diff`."""
+    kept = []
+    for f in row.findings:
+        if f.severity.rank == 0:
+            continue
+        kept.append({k: (getattr(v, "value", v)) for k in _FINDING_KEYS for v in (getattr(f, k, None),)})
+    return {"findings": kept, "error": row.error, "warn_days": row.warn_days, "crit_days": row.crit_days,
+            "days_left": row.days_left}
 
 
 def _rank(severity: str) -> int:

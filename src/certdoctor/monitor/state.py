@@ -34,7 +34,7 @@ import json
 import os
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 from certdoctor import policy
 from certdoctor.errors import UsageError
@@ -92,7 +92,11 @@ def _now() -> str:
     return C._iso(_dt.datetime.now(_dt.timezone.utc))  # type: ignore[return-value]
 
 
-def _refused(path: Path, why: str) -> UsageError:
+def _refused(path: Path, why: str, what: str = "--state") -> UsageError:
+    if what != "--state":  # a reader (certdoctor report): the file is an input, never created
+        return UsageError(f"{what} {path}: {why}",
+                          "Give the state file certdoctor monitor writes (--state FILE; default "
+                          "$XDG_DATA_HOME/certdoctor/monitor.sqlite).")
     return UsageError(f"--state {path}: {why}",
                       "Give --state a file of certdoctor monitor's (or a new path), or run with --no-state.")
 
@@ -130,6 +134,77 @@ class State:
             if p.is_dir():
                 raise _refused(p, "is a directory")
         return cls(p)
+
+    @classmethod
+    def read(cls, path: "str | os.PathLike[str]", what: str = "STATE") -> "State":
+        """An existing state file opened **read-only** (``certdoctor report``): never created,
+        migrated or written; a missing file, a directory, an SQLite file of something else or a
+        newer schema is a :class:`~certdoctor.errors.UsageError` naming ``what``."""
+        from urllib.parse import quote
+
+        p = Path(os.path.expanduser(str(path)))
+        if not p.exists():
+            raise _refused(p, "no such file", what)
+        if p.is_dir():
+            raise _refused(p, "is a directory", what)
+        try:
+            with open(p, "rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise _refused(p, f"cannot be read ({exc.strerror or exc})", what) from None
+        if head != b"SQLite format 3\x00":
+            raise _refused(p, "is not a certdoctor state file (not SQLite)", what)
+        self = cls.__new__(cls)
+        self.path = p
+        try:
+            db = sqlite3.connect(f"file:{quote(str(p.resolve()))}?mode=ro", uri=True,
+                                 timeout=policy.MONITOR_STATE_BUSY_TIMEOUT_SECONDS, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _refused(p, f"cannot be opened ({exc})", what) from None
+        try:
+            names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"meta", "targets", "history"} <= names:
+                raise _refused(p, "is an SQLite file of something else (no certdoctor tables)", what)
+            meta = dict(db.execute("SELECT name, value FROM meta"))
+            if meta.get("application") != APPLICATION:
+                raise _refused(p, f"is an SQLite file of {meta.get('application')!r}, not certdoctor's", what)
+            version = int(meta.get("schema_version", "0"))
+            if version > SCHEMA_VERSION:
+                raise UsageError(f"{what} {p}: written by a newer certdoctor (schema {version}; this one reads "
+                                 f"{SCHEMA_VERSION})", "Upgrade certdoctor to read it.")
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise _refused(p, f"is not a certdoctor state file ({exc})", what) from None
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+        return self
+
+    def latest(self) -> list[dict[str, Any]]:
+        """Every target's last result, by target: ``key``, ``target``, ``kind``, ``status``,
+        ``checked_at``, ``leaf_changed_at`` and its ``snapshot``."""
+        rows = self._db.execute("SELECT key, target, kind, status, checked_at, leaf_changed_at, snapshot FROM targets "
+                                "ORDER BY target, key").fetchall()
+        return [{"key": r[0], "target": r[1], "kind": r[2], "status": r[3], "checked_at": r[4],
+                 "leaf_changed_at": r[5], "snapshot": json.loads(r[6])} for r in rows]
+
+    def recent(self, limit: int = policy.REPORT_CHANGES_MAX, keys: "Iterable[str] | None" = None) -> list[dict[str, Any]]:
+        """The latest ``limit`` transitions of every target (or of ``keys``), newest first, each
+        with its ``target`` (as last written) besides :meth:`history`'s keys."""
+        sql = ("SELECT h.key, t.target, h.run_id, h.checked_at, h.kind, h.old, h.new, h.detail FROM history h "
+               "LEFT JOIN targets t ON t.key = h.key")
+        args: list[Any] = []
+        if keys is not None:
+            wanted = list(dict.fromkeys(keys))
+            if not wanted:
+                return []
+            sql += f" WHERE h.key IN ({','.join('?' * len(wanted))})"
+            args += wanted
+        rows = self._db.execute(sql + " ORDER BY h.id DESC LIMIT ?", (*args, int(limit))).fetchall()
+        return [{"key": r[0], "target": r[1] if r[1] is not None else (r[0].split("\x1f") + [""])[1],
+                 "run": r[2], "checked_at": r[3], "kind": r[4], "old": json.loads(r[5]) if r[5] else None,
+                 "new": json.loads(r[6]) if r[6] else None, "detail": r[7]} for r in rows]
 
     # ----------------------------------------------------------------------- opening
     def _connect(self) -> sqlite3.Connection:
