@@ -25,9 +25,10 @@ _NOW_RE = re.compile(r"now = \S+")
 
 
 def _normal(doc):
-    """The JSON without what differs between two runs of the same diagnosis: durations and the clock."""
+    """The JSON without what differs between two runs of the same diagnosis: durations and the
+    clock (``http_date`` is the server's Date header: two runs a second apart differ)."""
     if isinstance(doc, dict):
-        return {k: _normal(v) for k, v in doc.items() if k != "elapsed"}
+        return {k: _normal(v) for k, v in doc.items() if k not in ("elapsed", "http_date")}
     if isinstance(doc, list):
         return [_normal(v) for v in doc]
     if isinstance(doc, str):

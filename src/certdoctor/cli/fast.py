@@ -35,7 +35,7 @@ def defaults() -> dict:
     return {"target": None, "timeout": float(policy.TIMEOUT_SECONDS), "proxy": None, "servername": None,
             "resolve": (), "ca_file": None, "allow_private_fetch": False, "client": "requests", "python": None,
             "no_revocation": False, "staple": None, "no_aia": False, "pins": (), "no_cache": False,
-            "canaries": (), "as_json": False}
+            "canaries": (), "as_json": False, "html": None}
 
 
 def parse_diagnose(args: list[str]) -> dict | None:
