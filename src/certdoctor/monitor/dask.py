@@ -225,7 +225,9 @@ async def connected(where: Where):
                     _main_hidden():  # the spawned nannies must not re-run the caller's script
                 cluster = await distributed.LocalCluster(
                     n_workers=where.workers, threads_per_worker=1, processes=True, asynchronous=True,
-                    host="127.0.0.1", scheduler_port=0, dashboard_address=None, silence_logs=logging.ERROR)
+                    host="127.0.0.1", scheduler_port=0, dashboard_address=None, silence_logs=logging.ERROR,
+                    # no dashboard; the scheduler's HTTP routes (/health …) on a free port, not 8787
+                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
             client = await distributed.Client(cluster, asynchronous=True)
         else:
             try:
