@@ -74,11 +74,12 @@ def test_split_shares_the_concurrency(concurrency, n):
 
 
 def test_options_carry_the_parents_overrides_private_fetch_and_environment_and_pickle():
-    from certdoctor.net.resolve import allowing_private_fetch, override
+    from certdoctor.net.resolve import active, allowing_private_fetch, override
 
+    before = tuple((o.exact, o.suffixes) for o in active())  # (a session's lab may have its own)
     with override({"a.example": "127.0.0.2"}, suffixes={"lab.test": "127.0.0.3"}), allowing_private_fetch(True):
         opts = shard.ShardOptions.here(concurrency=10, now=NOW, environ={"HTTPS_PROXY": "http://p:3128"})
-    assert opts.resolve == (({"a.example": "127.0.0.2"}, {"lab.test": "127.0.0.3"}),)
+    assert opts.resolve == (*before, ({"a.example": "127.0.0.2"}, {"lab.test": "127.0.0.3"}))
     assert opts.allow_private_fetch is True and opts.now == NOW and opts.concurrency == 10
     assert opts.environ == {"HTTPS_PROXY": "http://p:3128"}
     back = pickle.loads(pickle.dumps(opts))
@@ -88,7 +89,7 @@ def test_options_carry_the_parents_overrides_private_fetch_and_environment_and_p
 
     plain = shard.ShardOptions.here()
     assert plain.environ == dict(os.environ) == plain.process_env
-    assert plain.resolve == () and plain.allow_private_fetch is False
+    assert plain.resolve == before and plain.allow_private_fetch is False
 
 
 def test_applied_installs_the_overrides_and_removes_them():

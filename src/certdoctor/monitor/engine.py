@@ -67,6 +67,9 @@ class Engine:
         self.concurrency = max(1, min(int(concurrency), policy.MONITOR_MAX_CONCURRENCY))
         self.now = now
         self.environ = os.environ if environ is None else environ
+        # whether the environment names a proxy at all (read once: effective_proxy scans and sorts
+        # the whole environment, per target, to find none in the usual fleet)
+        self._env_proxy = any(k.lower() in ("https_proxy", "all_proxy") and v for k, v in self.environ.items())
         self._cache = cache
         self._trust: dict[tuple[str, str | None], tuple] = {}
         self._judged: dict[tuple, tuple] = {}  # judgement key -> (verdict, TrustEvidence), LRU order
@@ -80,8 +83,20 @@ class Engine:
     # ----------------------------------------------------------------------- scheduling
     async def rows(self, specs: Iterable[TargetSpec]) -> AsyncIterator[R.Row]:
         """One row per target (files and globs expanded), in completion order."""
+        import collections
+
         source = iter(expand_all(specs))
         pending: set[asyncio.Task] = set()
+        done: collections.deque[asyncio.Task] = collections.deque()
+        wake = asyncio.Event()
+
+        def finished(task: asyncio.Task) -> None:
+            # a done callback per task: asyncio.wait(pending) would add and remove one on every
+            # pending task for each completion (O(concurrency) per row)
+            pending.discard(task)
+            done.append(task)
+            wake.set()
+
         exhausted = False
         try:
             while True:
@@ -92,11 +107,16 @@ class Engine:
                         exhausted = True
                         break
                     self.started += 1
-                    pending.add(asyncio.ensure_future(self.row(spec)))
-                if not pending:
+                    task = asyncio.ensure_future(self.row(spec))
+                    pending.add(task)
+                    task.add_done_callback(finished)
+                if not pending and not done:
                     return
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
+                if not done:
+                    await wake.wait()
+                    wake.clear()
+                while done:
+                    task = done.popleft()
                     self.finished += 1
                     yield task.result()
         finally:
@@ -162,7 +182,7 @@ class Engine:
 
         t0 = time.monotonic()
         tgt = parse_target(spec.input, spec.servername)
-        proxy = effective_proxy(tgt.url, spec.proxy, self.environ)
+        proxy = effective_proxy(tgt.url, spec.proxy, self.environ) if (spec.proxy or self._env_proxy) else None
         trust, store, python = self._trust_for(spec.client, spec.ca_file)
         sni = None if _is_ip(tgt.servername) else tgt.servername
         res = await aprobe(tgt.host, tgt.port, servername=sni, address=spec.address, proxy=proxy,
@@ -182,9 +202,9 @@ class Engine:
             if hit is not None:
                 self._judged[key] = hit  # most recently used
                 self.reused += 1
-                verdict, trust_ev = hit
+                verdict, trust_ev, memo = hit
                 evidence = Evidence(tgt, spec.client, python, clock, trust_ev, res, (), None, (), None, options)
-                return endpoint_row(spec, diagnosis_of(evidence, verdict), clock, time.monotonic() - t0)
+                return endpoint_row(spec, diagnosis_of(evidence, verdict), clock, time.monotonic() - t0, memo)
         try:
             certs = res.certificates() if res.chain_der else ()
         except InputError:  # judged as INVALID_CERT / MALFORMED_CERT by the checks
@@ -198,11 +218,13 @@ class Engine:
         trust_ev = TrustEvidence.of(trust, store, certs)
         evidence = Evidence(tgt, spec.client, python, clock, trust_ev, res, (), rev, (), outcome, options)
         verdict = checks.judge(evidence)
+        memo = None
         if key is not None and verdict.chain is not None:  # a chain that did not parse names host:port
-            self._judged[key] = (verdict, trust_ev)
+            memo = {}
+            self._judged[key] = (verdict, trust_ev, memo)
             while len(self._judged) > policy.MONITOR_JUDGEMENT_CACHE:
                 del self._judged[next(iter(self._judged))]  # the least recently used
-        return endpoint_row(spec, diagnosis_of(evidence, verdict), clock, time.monotonic() - t0)
+        return endpoint_row(spec, diagnosis_of(evidence, verdict), clock, time.monotonic() - t0, memo)
 
     async def _revocation_of(self, certs, store, tgt, clock, res, proxy, spec):
         from certdoctor.x509.path import build_path
@@ -283,18 +305,33 @@ def _path_positions(d: "Diagnosis") -> set[int]:
     return set(chain.path)
 
 
-def endpoint_row(spec: TargetSpec, d: "Diagnosis", clock: _dt.datetime, elapsed: float) -> R.Row:
-    """The row of a judged endpoint: facts of every presented certificate, the expiry of the path."""
-    probe = d.probe
+def _chain_facts(d: "Diagnosis") -> tuple:
+    """``(facts of every presented certificate, days left on the path, its first notAfter)``:
+    a function of the chain, the path and the clock only (shared by targets reusing a verdict)."""
     on_path = _path_positions(d)
     certs = tuple(R.facts(info, i, d.now, i in on_path) for i, info in enumerate(d.chain.certs)) if d.chain else ()
     path_infos = list(d.path.path) if d.path is not None else []
     if not path_infos:
         path_infos = [d.chain.certs[i] for i in sorted(on_path)] if d.chain else []
-    days = [R.facts(info, 0, d.now, True).days_left for info in path_infos]
+    by_fp = {c.fingerprint_sha256: c.days_left for c in certs}
+    days = [by_fp[info.fingerprint_sha256] if info.fingerprint_sha256 in by_fp else
+            R.facts(info, 0, d.now, True).days_left for info in path_infos]
     not_afters = [info.not_after for info in path_infos]
+    return certs, (min(days) if days else None), (min(not_afters) if not_afters else None)
+
+
+def endpoint_row(spec: TargetSpec, d: "Diagnosis", clock: _dt.datetime, elapsed: float,
+                 memo: dict | None = None) -> R.Row:
+    """The row of a judged endpoint: facts of every presented certificate, the expiry of the path.
+    ``memo`` (kept with a reused verdict) holds what depends on the chain and clock only."""
+    probe = d.probe
+    if memo is not None and "facts" in memo:
+        certs, days_left, not_after = memo["facts"]
+    else:
+        certs, days_left, not_after = _chain_facts(d)
+        if memo is not None:
+            memo["facts"] = (certs, days_left, not_after)
     findings = R.with_critical_days(d.findings, spec.crit_days)
-    days_left = min(days) if days else None
     status, reason = R.status_of(findings, days_left, spec.warn_days, spec.crit_days,
                                  have_certificates=bool(probe.chain_der))
     verified = (d.path.trusted and not any(f.severity is Severity.ERROR for f in findings)) if d.path else (
@@ -306,7 +343,7 @@ def endpoint_row(spec: TargetSpec, d: "Diagnosis", clock: _dt.datetime, elapsed:
         error=probe.failure.summary if (probe.failure is not None and not probe.chain_der) else None,
         checked_at=clock, elapsed=round(elapsed, 6), host=probe.host, port=probe.port,
         servername=d.target.servername, address=probe.address, labels=spec.labels, warn_days=spec.warn_days,
-        crit_days=spec.crit_days, days_left=days_left, not_after=min(not_afters) if not_afters else None,
+        crit_days=spec.crit_days, days_left=days_left, not_after=not_after,
         tls_version=probe.tls_version, cipher=probe.cipher, trust=d.trust.source if d.trust is not None else None,
         findings=tuple(findings), certificates=certs)
 
