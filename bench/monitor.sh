@@ -5,6 +5,12 @@
 #   bench/monitor.sh                 # 1,000 and 10,000 targets
 #   SIZES="1000" bench/monitor.sh    # other sizes
 #   MEMORY=1 bench/monitor.sh        # also certdoctor alone at 100,000 targets (peak memory)
+#   bench/monitor.sh --dask local:2  # also certdoctor monitor --dask local:2 (or DASK=local:2; a
+#                                    # scheduler address works too); DASK_SHARD=N targets per shard
+#                                    # (default policy.MONITOR_DASK_SHARD_TARGETS: a run of fewer
+#                                    # targets than 2 shards per worker leaves workers idle)
+#   TOOLS=certdoctor bench/monitor.sh  # certdoctor's runs only (no anchors installed or run);
+#                                    # NOREUSE=0 also skips certdoctor's run with the reuse off
 #   CONCURRENCY=200 SSLYZE_MAX=1000 PYTHON=.venv/bin/python BENCH_VENV=/tmp/bench-venv CTC_VENV=/tmp/bench-venv-ctc
 #
 # nginx: one master, worker_processes 1 (the client needs the other core of a 2-core machine),
@@ -26,6 +32,16 @@
 # plus openssl s_time against one port for 10 s (the server's handshake ceiling from one client).
 # Anchors that cannot be installed are reported as such; never a timing assertion anywhere.
 set -euo pipefail
+while [ $# -gt 0 ]; do
+  case $1 in
+    --dask) DASK=${2:?--dask needs local[:N] or a scheduler address}; shift 2 ;;
+    --dask=*) DASK=${1#--dask=}; shift ;;
+    *) echo "error: unknown argument $1" >&2; echo "hint: bench/monitor.sh [--dask local:2]" >&2; exit 2 ;;
+  esac
+done
+DASK=${DASK:-}
+TOOLS=${TOOLS:-all}
+NOREUSE=${NOREUSE:-1}
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
@@ -36,7 +52,8 @@ SIZES=${SIZES:-1000 10000}
 PORTS=${PORTS:-$(printf '%s\n' $SIZES | sort -n | tail -1)}
 SSLYZE_MAX=${SSLYZE_MAX:-1000}
 ulimit -n 40000 2>/dev/null || ulimit -n "$(ulimit -Hn)"  # nginx (root) raises its own: worker_rlimit_nofile
-echo "ulimit -n: $(ulimit -n)  concurrency: $C  ports: $PORTS  python: $PY"
+echo "ulimit -n: $(ulimit -n)  concurrency: $C  ports: $PORTS  python: $PY  dask: ${DASK:-no}  tools: $TOOLS"
+echo "cores: $(nproc)  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 WORK=$(mktemp -d /tmp/certdoctor-monitor-bench.XXXXXX)
 NGINX_PID="" BB_PID=""
@@ -50,6 +67,8 @@ H="$PY bench/monitor_targets.py"
 CLEAN_ENV=(env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE -u SSL_CERT_FILE -u SSL_CERT_DIR -u PIP_CERT)
 
 # ---- anchors (idempotent installs; a failure is reported, not fatal)
+if [ "$TOOLS" = certdoctor ]; then VENV=/nonexistent CTC_VENV=/nonexistent; fi
+if [ "$TOOLS" != certdoctor ]; then
 # check_tls_certs 0.12.0 (its latest) calls X509.get_extension, gone from pyOpenSSL >= 24.3: its
 # own venv with pyOpenSSL < 24.3 (and the cryptography that goes with it); sslyze in another
 if [ ! -x "$VENV/bin/sslyze" ]; then
@@ -66,6 +85,8 @@ if [ -z "$BB" ] && command -v apt-get >/dev/null; then
     || echo "note: apt-get could not install prometheus-blackbox-exporter"
   BB=$(command -v prometheus-blackbox-exporter || true)
 fi
+fi
+[ "$TOOLS" = certdoctor ] && BB=""
 
 # ---- the server
 $H setup "$WORK" "$PORTS"
@@ -104,22 +125,34 @@ timed() {  # timed TOOL N OKCMD -- CMD...: append "tool n ok wall cpu kib note" 
   echo "  $tool $n: exit $rc, ok $ok, wall $wall s, cpu $(echo "$user + $sys" | bc) s, peak ${kib} KiB"
 }
 
-run_certdoctor() {  # run_certdoctor N [noreuse]
-  local n=$1 pre="" tool="certdoctor monitor"
+run_certdoctor() {  # run_certdoctor N [noreuse|one|dask]; each run its own fresh state file (every target new)
+  local n=$1 pre="" tool="certdoctor monitor" extra=()
   if [ "${2:-}" = noreuse ]; then
     pre="import certdoctor.policy as p; p.MONITOR_JUDGEMENT_CACHE = 0; "
     tool="certdoctor monitor, no reuse"
+  elif [ "${2:-}" = one ]; then  # beside --dask: one process (the default, --workers auto, may use more)
+    tool="certdoctor --workers 1"
+    extra=(--workers 1)
+  elif [ "${2:-}" = dask ]; then
+    # the shards are cut in this process: DASK_SHARD reaches them; GNU time's CPU includes the
+    # LocalCluster's workers (reaped children), its peak RSS is the largest single process
+    [ -n "${DASK_SHARD:-}" ] && pre="import certdoctor.policy as p; p.MONITOR_DASK_SHARD_TARGETS = $DASK_SHARD; "
+    tool="certdoctor --dask $DASK"
+    extra=(--dask "$DASK")
   fi
   timed "$tool" "$n" "grep -c '\"status\": *\"ok\"' $WORK/out" -- "${CLEAN_ENV[@]}" PYTHONPATH="$ROOT/src" \
     "$PY" -c "${pre}from certdoctor.cli import main; main()" monitor --targets "$WORK/$n.targets" \
-    --ca-file "$WORK/ca.pem" --concurrency "$C" --timeout 30 --jsonl
+    --ca-file "$WORK/ca.pem" --concurrency "$C" --timeout 30 --jsonl --state "$WORK/state.$n.${2:-reuse}.sqlite" \
+    "${extra[@]}"
 }
 
 for N in $SIZES; do
   echo "== $N targets"
   $H targets "$WORK" "$N"
   run_certdoctor "$N"
-  run_certdoctor "$N" noreuse
+  [ "$NOREUSE" = 0 ] || run_certdoctor "$N" noreuse
+  [ -z "$DASK" ] || run_certdoctor "$N" one
+  [ -z "$DASK" ] || run_certdoctor "$N" dask
   if [ -x "$CTC_VENV/bin/check_tls_certs" ]; then
     # exit 0: every domain passed (its chain verified to SSL_CERT_FILE, names matched, not expiring)
     timed "check_tls_certs" "$N" "[ \$rc -eq 0 ] && echo $N || echo 0" -- "${CLEAN_ENV[@]}" \
