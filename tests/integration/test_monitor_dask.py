@@ -131,7 +131,8 @@ def test_the_inventory_is_streamed_a_bounded_number_of_shards_in_flight(cluster,
     assert {r.reason for r in rows} == {"CONNECTION_REFUSED"}
     runner = runners[0]
     limit = policy.MONITOR_DASK_SHARDS_PER_WORKER * 2  # two workers
-    assert runner.shards == 30 and runner.in_flight_max <= limit and runner.dropped == 0
+    assert runner.limit == limit  # the scheduler was asked how many workers it has
+    assert runner.shards == 30 and runner.in_flight_max == limit and runner.dropped == 0
     assert pulled["at_first_row"] <= limit * 3  # never the whole stream: K shards of 3
     assert runner.started == runner.finished == 90
 
@@ -259,3 +260,61 @@ def test_without_distributed_one_error_and_the_install_hint(tmp_path):
            "except UsageError as e:\n    print(e.hint)")
     out = subprocess.run([sys.executable, "-c", lib], env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "pip install 'certdoctor[dask]'", out.stderr
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                kids = [int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split()]
+                out += kids
+                todo += kids
+        except OSError:
+            pass
+    return out
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+def test_ctrl_c_stops_the_cli_and_its_local_cluster(tmp_path, servers):
+    import time
+
+    stall = servers.tcp(hostile.stall)
+    targets = tmp_path / "targets.txt"
+    targets.write_text("".join(f"127.0.0.1:{stall.port}\n" for _ in range(8)))
+    env = {k: v for k, v in os.environ.items()}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[2] / "src"), env.get("PYTHONPATH", "")])
+    proc = subprocess.Popen([sys.executable, "-c", "from certdoctor.cli import main; main()", "monitor",
+                             "--targets", str(targets), "--dask", "local:2", "--no-state", "--jsonl",
+                             "--timeout", "60"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    everything: list[int] = []
+    try:
+        end = time.monotonic() + 90
+        # the two worker processes (their nannies live in the CLI's process) and multiprocessing's
+        # resource tracker: up
+        while time.monotonic() < end and proc.poll() is None and len(_descendants(proc.pid)) < 3:
+            time.sleep(0.2)
+        time.sleep(1.0)  # (not a timing assertion: lets the shard reach the stalling server)
+        everything = _descendants(proc.pid)
+        assert len(everything) >= 3, (everything, proc.poll())
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 2 and b"error: aborted" in err, err[-2000:]
+    assert out == b""  # no row: every target was still stalling
+    end = time.monotonic() + 20
+    while time.monotonic() < end and not all(_gone(p) for p in everything):
+        time.sleep(0.1)
+    assert [p for p in everything if not _gone(p)] == []

@@ -265,16 +265,21 @@ class DaskShards:
         self.started = self.finished = 0
         self.shards = self.dropped = self.failed = self.local_rows = 0
         self.in_flight_max = 0
+        self.limit = 0  # K, once connected
         self.client = None  # while the run goes (tests: which worker runs which shard)
 
     def key(self, index: int) -> str:
         """The Dask key of shard ``index`` in this run."""
         return f"certdoctor-monitor-shard-{self.token}-{index}"
 
-    def _limit(self, client) -> int:
-        workers = self.where.workers if self.where.local else len(client.scheduler_info().get("workers", {}))
-        return max(1, min(policy.MONITOR_DASK_SHARDS_PER_WORKER * max(1, workers or 1),
-                          policy.MONITOR_DASK_MAX_SHARDS_IN_FLIGHT))
+    async def _limit(self, client) -> int:
+        """K: shards in flight, MONITOR_DASK_SHARDS_PER_WORKER per worker the scheduler has now."""
+        if self.where.local:
+            workers = self.where.workers or 1
+        else:  # an asynchronous client's scheduler_info() caches no workers: ask the scheduler
+            identity = await client.scheduler.identity(n_workers=-1)
+            workers = len(identity.get("workers", {})) or 1
+        return max(1, min(policy.MONITOR_DASK_SHARDS_PER_WORKER * workers, policy.MONITOR_DASK_MAX_SHARDS_IN_FLIGHT))
 
     async def rows(self, specs: "Iterable[TargetSpec]") -> "AsyncIterator[Row]":
         from certdoctor.monitor.config import ENDPOINT
@@ -285,7 +290,7 @@ class DaskShards:
         numbered = itertools.count()  # shard i holds endpoints i*S .. i*S+S-1 of the inventory
         async with connected(self.where) as client:
             self.client = client
-            limit = self._limit(client)
+            limit = self.limit = await self._limit(client)
             flying: dict[str, Shard] = {}
             done = distributed.as_completed(with_results=False)
             exhausted = False
@@ -344,8 +349,8 @@ class DaskShards:
                         else:
                             out, dropped = deliver(shard, result, self.options.now)
                             self.dropped += dropped
-                    else:
-                        exc = await _exception(future)
+                    else:  # "error" (raised past its retries, or KilledWorker), "cancelled", "lost"
+                        exc = await _exception(future) if future.status == "error" else None
                         self.failed += 1
                         out = failed(shard, exc if exc is not None else f"the task was {future.status}",
                                      self.options.now)
@@ -372,7 +377,7 @@ async def _next(done):
 async def _exception(future):
     try:
         return await future.exception()
-    except Exception as exc:  # noqa: BLE001 - a cancelled future has none to give
+    except Exception as exc:  # noqa: BLE001 - lost meanwhile: that is the reason then
         return exc
 
 
