@@ -5,12 +5,12 @@
 #   bench/monitor.sh                 # 1,000 and 10,000 targets
 #   SIZES="1000" bench/monitor.sh    # other sizes
 #   MEMORY=1 bench/monitor.sh        # also certdoctor alone at 100,000 targets (peak memory)
-#   bench/monitor.sh --dask local:2  # also certdoctor monitor --dask local:2 (or DASK=local:2; a
-#                                    # scheduler address works too); DASK_SHARD=N targets per shard
-#                                    # (default policy.MONITOR_DASK_SHARD_TARGETS: a run of fewer
-#                                    # targets than 2 shards per worker leaves workers idle)
-#   TOOLS=certdoctor bench/monitor.sh  # certdoctor's runs only (no anchors installed or run);
-#                                    # NOREUSE=0 also skips certdoctor's run with the reuse off
+#   VARIANTS="nostate oneproc"       # which certdoctor variants besides the default (noreuse nostate oneproc)
+#   bench/monitor.sh --dask local:2  # also the variant dask: certdoctor monitor --dask local:2 (or
+#                                    # DASK=local:2; a scheduler address works too); DASK_SHARD=N
+#                                    # targets per shard (default policy.MONITOR_DASK_SHARD_TARGETS:
+#                                    # fewer targets than 2 shards per worker leave workers idle)
+#   TOOLS=certdoctor bench/monitor.sh  # certdoctor's runs only (no anchors installed or run)
 #   CONCURRENCY=200 SSLYZE_MAX=1000 PYTHON=.venv/bin/python BENCH_VENV=/tmp/bench-venv CTC_VENV=/tmp/bench-venv-ctc
 #
 # nginx: one master, worker_processes 1 (the client needs the other core of a 2-core machine),
@@ -20,8 +20,14 @@
 # localhost:PORT targets (the 100,000-target memory run repeats them).
 # Tools, each as a separate process measured by GNU time (wall, user+sys CPU, peak RSS):
 #   certdoctor monitor --targets FILE --ca-file ROOT --concurrency C --jsonl (full diagnose
-#     checks: path to the root, hostname, validity, RFC 5280 verifier); and the same with the
-#     judgement reuse off (policy.MONITOR_JUDGEMENT_CACHE = 0): every target judged in full
+#     checks: path to the root, hostname, validity, RFC 5280 verifier; the default --workers auto
+#     and the state file on, as a user runs it); the same with the judgement reuse off
+#     (policy.MONITOR_JUDGEMENT_CACHE = 0): every target judged in full; with --no-state (what the
+#     SQLite state costs); and with --workers 1 (one process, as before the shards). certdoctor is
+#     measured by bench/proctree.py, not GNU time: its workers are children of multiprocessing's
+#     forkserver, which GNU time neither waits for nor sees; proctree sums CPU (utime+stime) and
+#     peak RSS (VmHWM) over every process of the tree (parent, forkserver, workers), polled from
+#     /proc every 20 ms (shared copy-on-write pages count once per process: an upper bound)
 #   check_tls_certs -f FILE with SSL_CERT_FILE=ROOT (pyOpenSSL, chain + hostname; its own pool
 #     of cpu+4 threads, no concurrency option; exit 0 = every target passed)
 #   sslyze --certinfo --certinfo_ca_file ROOT (its own scheduler; up to SSLYZE_MAX targets: it
@@ -41,7 +47,6 @@ while [ $# -gt 0 ]; do
 done
 DASK=${DASK:-}
 TOOLS=${TOOLS:-all}
-NOREUSE=${NOREUSE:-1}
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
@@ -99,7 +104,12 @@ for _ in $(seq 100); do
 done
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), pid $NGINX_PID"
 echo "openssl s_time, one client, new handshake each, 10 s (and the nginx worker's CPU meanwhile):"
-WORKER=$(awk '{print $1}' "/proc/$NGINX_PID/task/$NGINX_PID/children")
+WORKER=""
+for _ in $(seq 300); do  # the master binds every port before it forks its worker: wait for the worker
+  WORKER=$(awk '{print $1}' "/proc/$NGINX_PID/task/$NGINX_PID/children" 2>/dev/null || true)
+  [ -n "$WORKER" ] && break
+  sleep 0.1
+done
 read -r w0 _ < <($H proc "$WORKER")
 timeout 30 openssl s_time -connect "127.0.0.1:$FIRST" -new -time 10 -CAfile "$WORK/ca.pem" >"$WORK/stime" 2>/dev/null || true
 read -r w1 _ < <($H proc "$WORKER")
@@ -125,34 +135,49 @@ timed() {  # timed TOOL N OKCMD -- CMD...: append "tool n ok wall cpu kib note" 
   echo "  $tool $n: exit $rc, ok $ok, wall $wall s, cpu $(echo "$user + $sys" | bc) s, peak ${kib} KiB"
 }
 
-run_certdoctor() {  # run_certdoctor N [noreuse|one|dask]; each run its own fresh state file (every target new)
-  local n=$1 pre="" tool="certdoctor monitor" extra=()
-  if [ "${2:-}" = noreuse ]; then
-    pre="import certdoctor.policy as p; p.MONITOR_JUDGEMENT_CACHE = 0; "
-    tool="certdoctor monitor, no reuse"
-  elif [ "${2:-}" = one ]; then  # beside --dask: one process (the default, --workers auto, may use more)
-    tool="certdoctor --workers 1"
-    extra=(--workers 1)
-  elif [ "${2:-}" = dask ]; then
-    # the shards are cut in this process: DASK_SHARD reaches them; GNU time's CPU includes the
-    # LocalCluster's workers (reaped children), its peak RSS is the largest single process
-    [ -n "${DASK_SHARD:-}" ] && pre="import certdoctor.policy as p; p.MONITOR_DASK_SHARD_TARGETS = $DASK_SHARD; "
-    tool="certdoctor --dask $DASK"
-    extra=(--dask "$DASK")
-  fi
-  timed "$tool" "$n" "grep -c '\"status\": *\"ok\"' $WORK/out" -- "${CLEAN_ENV[@]}" PYTHONPATH="$ROOT/src" \
-    "$PY" -c "${pre}from certdoctor.cli import main; main()" monitor --targets "$WORK/$n.targets" \
-    --ca-file "$WORK/ca.pem" --concurrency "$C" --timeout 30 --jsonl --state "$WORK/state.$n.${2:-reuse}.sqlite" \
-    "${extra[@]}"
+timed_tree() {  # timed_tree TOOL N OKCMD -- CMD...: as timed, summed over the command's process tree
+  local tool=$1 n=$2 okcmd=$3; shift 4
+  local t="$WORK/tree.$$"
+  set +e
+  "$PY" bench/proctree.py "$t" -- "$@" >"$WORK/out" 2>"$WORK/err"
+  local rc=$?
+  set -e
+  read -r wall cpu kib procs < <(tail -1 "$t")
+  local ok
+  ok=$(eval "$okcmd" || echo 0)
+  printf '%s\t%s\t%s\t%s\t%s\t%s\texit %s, %s processes\n' "$tool" "$n" "$ok" "$wall" "$cpu" "$kib" "$rc" \
+    "$procs" >>"$RES"
+  echo "  $tool $n: exit $rc, ok $ok, wall $wall s, cpu $cpu s (all $procs processes), peak ${kib} KiB (summed)"
+}
+
+WORKERS_AUTO=$(PYTHONPATH="$ROOT/src" "$PY" -c "from certdoctor.monitor.shard import auto_workers; print(auto_workers())")
+SHARD_MIN=$(PYTHONPATH="$ROOT/src" "$PY" -c "from certdoctor import policy; print(policy.MONITOR_SHARD_MIN_TARGETS)")
+echo "certdoctor --workers auto: $WORKERS_AUTO worker process(es) at >= $SHARD_MIN targets, else 1"
+
+run_certdoctor() {  # run_certdoctor N [noreuse|nostate|oneproc|dask]
+  local n=$1 pre="" tool="certdoctor monitor" extra=() workers
+  case "${2:-}" in
+    noreuse) pre="import certdoctor.policy as p; p.MONITOR_JUDGEMENT_CACHE = 0; "; tool="certdoctor monitor, no reuse" ;;
+    nostate) extra=(--no-state); tool="certdoctor monitor --no-state" ;;
+    oneproc) extra=(--workers 1); tool="certdoctor --workers 1" ;;
+    dask)  # the shards are cut in the coordinator: DASK_SHARD reaches them
+      [ -n "${DASK_SHARD:-}" ] && pre="import certdoctor.policy as p; p.MONITOR_DASK_SHARD_TARGETS = $DASK_SHARD; "
+      extra=(--dask "$DASK"); tool="certdoctor --dask $DASK" ;;
+  esac
+  workers=$([ "$n" -ge "$SHARD_MIN" ] && echo "$WORKERS_AUTO" || echo 1)
+  [ "${2:-}" = oneproc ] && workers=1
+  [ "${2:-}" = dask ] && workers="Dask $DASK"
+  echo "  ($tool: $workers worker process(es))"
+  timed_tree "$tool" "$n" "grep -c '\"status\": *\"ok\"' $WORK/out" -- "${CLEAN_ENV[@]}" PYTHONPATH="$ROOT/src" \
+    XDG_DATA_HOME="$WORK/data" "$PY" -c "${pre}from certdoctor.cli import main; main()" monitor \
+    --targets "$WORK/$n.targets" --ca-file "$WORK/ca.pem" --concurrency "$C" --timeout 30 --jsonl "${extra[@]}"
 }
 
 for N in $SIZES; do
   echo "== $N targets"
   $H targets "$WORK" "$N"
   run_certdoctor "$N"
-  [ "$NOREUSE" = 0 ] || run_certdoctor "$N" noreuse
-  [ -z "$DASK" ] || run_certdoctor "$N" one
-  [ -z "$DASK" ] || run_certdoctor "$N" dask
+  for v in ${VARIANTS:-noreuse nostate oneproc} ${DASK:+dask}; do run_certdoctor "$N" "$v"; done
   if [ -x "$CTC_VENV/bin/check_tls_certs" ]; then
     # exit 0: every domain passed (its chain verified to SSL_CERT_FILE, names matched, not expiring)
     timed "check_tls_certs" "$N" "[ \$rc -eq 0 ] && echo $N || echo 0" -- "${CLEAN_ENV[@]}" \
@@ -211,6 +236,7 @@ if [ -n "${MEMORY:-}" ]; then
   $H targets "$WORK" 100000
   run_certdoctor 100000
 fi
+echo "load while it ran: $(uptime | sed 's/.*load/load/') (2-core machines shared with other work: compare ratios)"
 
 echo
 $H report "$RES"

@@ -205,6 +205,57 @@ def test_ctrl_c_stops_the_cli_and_its_children(tmp_path, servers):
     assert _wait_gone(everything, 10.0) == []
 
 
+def test_children_exit_when_the_parent_is_killed(tmp_path, servers):
+    """SIGKILL leaves the parent no chance to stop anyone: the workers see their pipe close and
+    exit, the forkserver sees its parent go: no orphan keeps checking."""
+    stall = servers.tcp(hostile.stall)
+    targets = tmp_path / "targets.txt"
+    targets.write_text("".join(f"127.0.0.1:{stall.port}\n" for _ in range(20)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[2] / "src"), env.get("PYTHONPATH", "")])
+    proc = subprocess.Popen([sys.executable, "-c", "from certdoctor.cli import main; main()", "monitor",
+                             "--targets", str(targets), "--workers", "2", "--no-state", "--jsonl",
+                             "--timeout", "30"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end and proc.poll() is None and len(_descendants(proc.pid)) < 3:
+            time.sleep(0.1)
+        time.sleep(0.5)  # (not a timing assertion: lets the targets reach the stalling server)
+        everything = _descendants(proc.pid)
+        assert len(everything) >= 3, everything
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _wait_gone(everything, 15.0) == []
+
+
+def test_children_run_the_parents_certdoctor_when_it_is_on_sys_path_only(tmp_path):
+    """A script that puts a checkout's src on sys.path itself (no PYTHONPATH): the forkserver
+    and the workers import that certdoctor, not another one the interpreter may have installed."""
+    src = Path(__file__).parents[2] / "src"
+    cert = tmp_path / "c.pem"
+    cert.write_bytes(pem(TestCA("Path Root").issue_cert("path.example").cert))
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(src)!r})\n"
+        "import certdoctor\n"
+        "from certdoctor.monitor.config import Defaults, source\n"
+        "from certdoctor.monitor.run import monitor\n"
+        f"rows = monitor([source({str(cert)!r}, Defaults())] * 4, workers=2, concurrency=4)\n"
+        "print(certdoctor.__file__, sorted({r.status for r in rows}), sorted({r.error for r in rows}, key=str))\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0].startswith(str(src)), done.stdout
+    assert "['ok'] [None]" in done.stdout, (done.stdout, done.stderr[-2000:])
+
+
 def test_state_records_each_target_once_when_sharded(lab, tmp_path):
     from certdoctor.monitor import changes as C
     from certdoctor.monitor.hooks import RunReport

@@ -237,6 +237,9 @@ def _child_main(conn, options: ShardOptions) -> None:
         conn.close()
 
 
+_GONE = object()  # the reader's word for "the parent's end of the pipe closed"
+
+
 async def _child_loop(conn, options: ShardOptions) -> None:
     import threading
 
@@ -246,8 +249,12 @@ async def _child_loop(conn, options: ShardOptions) -> None:
     wake = asyncio.Event()
     ended = [False]
 
+    gone = [False]
+
     def arrived(msg) -> None:
-        if msg is None:
+        if msg is _GONE:
+            gone[0] = True
+        elif msg is None:
             ended[0] = True
         else:
             inbox.extend(msg)
@@ -257,13 +264,13 @@ async def _child_loop(conn, options: ShardOptions) -> None:
         while True:
             try:
                 msg = conn.recv()
-            except (EOFError, OSError):
-                msg = None
+            except (EOFError, OSError):  # the parent is gone (killed): stop now, nobody reads the rows
+                msg = _GONE
             try:
                 loop.call_soon_threadsafe(arrived, msg)
             except RuntimeError:  # the loop closed
                 return
-            if msg is None:
+            if msg is None or msg is _GONE:
                 return
 
     threading.Thread(target=reader, name="certdoctor-shard-reader", daemon=True).start()
@@ -287,7 +294,7 @@ async def _child_loop(conn, options: ShardOptions) -> None:
             if outbox:
                 batch, outbox[:] = list(outbox), []
                 conn.send(batch)  # blocks while the parent is behind: back-pressure
-            if ended[0] and not pending and not inbox:
+            if gone[0] or (ended[0] and not pending and not inbox):
                 return
             await wake.wait()
             wake.clear()
@@ -307,7 +314,30 @@ def _context():
     ctx = multiprocessing.get_context(method)
     if method == "forkserver":
         ctx.set_forkserver_preload(list(PRELOAD))
+        _start_forkserver()
     return ctx
+
+
+def _start_forkserver() -> None:
+    """Start the forkserver (once per process) with this process's ``sys.path``.
+
+    Python 3.11's forkserver ignores the ``sys_path`` it is handed: it would preload the modules
+    from its own default path, which can hold *another* certdoctor (an installed one, where this
+    process runs from a checkout whose ``src`` it put on sys.path), and every child would run
+    that code. Its environment is this process's at its start, so ``PYTHONPATH`` says it."""
+    import sys
+    from multiprocessing import forkserver
+
+    path = os.pathsep.join(p or os.getcwd() for p in sys.path)
+    old = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = path
+    try:
+        forkserver.ensure_running()
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old
 
 
 @contextlib.contextmanager
