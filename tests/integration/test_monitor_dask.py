@@ -318,3 +318,16 @@ def test_ctrl_c_stops_the_cli_and_its_local_cluster(tmp_path, servers):
     while time.monotonic() < end and not all(_gone(p) for p in everything):
         time.sleep(0.1)
     assert [p for p in everything if not _gone(p)] == []
+
+
+def test_no_scheduler_at_the_address_is_one_error(capsys, monkeypatch):
+    from support.cli import run_cli_captured
+
+    monkeypatch.setattr(policy, "MONITOR_DASK_CONNECT_SECONDS", 2.0)
+    port = closed_port()
+    code, out, err = run_cli_captured(["monitor", "127.0.0.1:1", "--dask", f"tcp://127.0.0.1:{port}",
+                                       "--no-state"], capsys)
+    lines = err.splitlines()
+    assert code == 3 and out == "", err
+    assert len(lines) == 2 and lines[0].startswith(f"error: --dask: no Dask scheduler answered at tcp://127.0.0.1:{port}")
+    assert lines[1].startswith("hint: Start one (dask scheduler; dask worker ADDRESS)")
