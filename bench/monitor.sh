@@ -6,6 +6,11 @@
 #   SIZES="1000" bench/monitor.sh    # other sizes
 #   MEMORY=1 bench/monitor.sh        # also certdoctor alone at 100,000 targets (peak memory)
 #   VARIANTS="nostate oneproc"       # which certdoctor variants besides the default (noreuse nostate oneproc)
+#   bench/monitor.sh --dask local:2  # also the variant dask: certdoctor monitor --dask local:2 (or
+#                                    # DASK=local:2; a scheduler address works too); DASK_SHARD=N
+#                                    # targets per shard (default policy.MONITOR_DASK_SHARD_TARGETS:
+#                                    # fewer targets than 2 shards per worker leave workers idle)
+#   TOOLS=certdoctor bench/monitor.sh  # certdoctor's runs only (no anchors installed or run)
 #   CONCURRENCY=200 SSLYZE_MAX=1000 PYTHON=.venv/bin/python BENCH_VENV=/tmp/bench-venv CTC_VENV=/tmp/bench-venv-ctc
 #
 # nginx: one master, worker_processes 1 (the client needs the other core of a 2-core machine),
@@ -33,6 +38,15 @@
 # plus openssl s_time against one port for 10 s (the server's handshake ceiling from one client).
 # Anchors that cannot be installed are reported as such; never a timing assertion anywhere.
 set -euo pipefail
+while [ $# -gt 0 ]; do
+  case $1 in
+    --dask) DASK=${2:?--dask needs local[:N] or a scheduler address}; shift 2 ;;
+    --dask=*) DASK=${1#--dask=}; shift ;;
+    *) echo "error: unknown argument $1" >&2; echo "hint: bench/monitor.sh [--dask local:2]" >&2; exit 2 ;;
+  esac
+done
+DASK=${DASK:-}
+TOOLS=${TOOLS:-all}
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 PY=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
@@ -43,7 +57,8 @@ SIZES=${SIZES:-1000 10000}
 PORTS=${PORTS:-$(printf '%s\n' $SIZES | sort -n | tail -1)}
 SSLYZE_MAX=${SSLYZE_MAX:-1000}
 ulimit -n 40000 2>/dev/null || ulimit -n "$(ulimit -Hn)"  # nginx (root) raises its own: worker_rlimit_nofile
-echo "ulimit -n: $(ulimit -n)  concurrency: $C  ports: $PORTS  python: $PY"
+echo "ulimit -n: $(ulimit -n)  concurrency: $C  ports: $PORTS  python: $PY  dask: ${DASK:-no}  tools: $TOOLS"
+echo "cores: $(nproc)  load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 WORK=$(mktemp -d /tmp/certdoctor-monitor-bench.XXXXXX)
 NGINX_PID="" BB_PID=""
@@ -57,6 +72,8 @@ H="$PY bench/monitor_targets.py"
 CLEAN_ENV=(env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE -u SSL_CERT_FILE -u SSL_CERT_DIR -u PIP_CERT)
 
 # ---- anchors (idempotent installs; a failure is reported, not fatal)
+if [ "$TOOLS" = certdoctor ]; then VENV=/nonexistent CTC_VENV=/nonexistent; fi
+if [ "$TOOLS" != certdoctor ]; then
 # check_tls_certs 0.12.0 (its latest) calls X509.get_extension, gone from pyOpenSSL >= 24.3: its
 # own venv with pyOpenSSL < 24.3 (and the cryptography that goes with it); sslyze in another
 if [ ! -x "$VENV/bin/sslyze" ]; then
@@ -73,6 +90,8 @@ if [ -z "$BB" ] && command -v apt-get >/dev/null; then
     || echo "note: apt-get could not install prometheus-blackbox-exporter"
   BB=$(command -v prometheus-blackbox-exporter || true)
 fi
+fi
+[ "$TOOLS" = certdoctor ] && BB=""
 
 # ---- the server
 $H setup "$WORK" "$PORTS"
@@ -135,15 +154,19 @@ WORKERS_AUTO=$(PYTHONPATH="$ROOT/src" "$PY" -c "from certdoctor.monitor.shard im
 SHARD_MIN=$(PYTHONPATH="$ROOT/src" "$PY" -c "from certdoctor import policy; print(policy.MONITOR_SHARD_MIN_TARGETS)")
 echo "certdoctor --workers auto: $WORKERS_AUTO worker process(es) at >= $SHARD_MIN targets, else 1"
 
-run_certdoctor() {  # run_certdoctor N [noreuse|nostate|oneproc]
+run_certdoctor() {  # run_certdoctor N [noreuse|nostate|oneproc|dask]
   local n=$1 pre="" tool="certdoctor monitor" extra=() workers
   case "${2:-}" in
     noreuse) pre="import certdoctor.policy as p; p.MONITOR_JUDGEMENT_CACHE = 0; "; tool="certdoctor monitor, no reuse" ;;
     nostate) extra=(--no-state); tool="certdoctor monitor --no-state" ;;
     oneproc) extra=(--workers 1); tool="certdoctor --workers 1" ;;
+    dask)  # the shards are cut in the coordinator: DASK_SHARD reaches them
+      [ -n "${DASK_SHARD:-}" ] && pre="import certdoctor.policy as p; p.MONITOR_DASK_SHARD_TARGETS = $DASK_SHARD; "
+      extra=(--dask "$DASK"); tool="certdoctor --dask $DASK" ;;
   esac
   workers=$([ "$n" -ge "$SHARD_MIN" ] && echo "$WORKERS_AUTO" || echo 1)
   [ "${2:-}" = oneproc ] && workers=1
+  [ "${2:-}" = dask ] && workers="Dask $DASK"
   echo "  ($tool: $workers worker process(es))"
   timed_tree "$tool" "$n" "grep -c '\"status\": *\"ok\"' $WORK/out" -- "${CLEAN_ENV[@]}" PYTHONPATH="$ROOT/src" \
     XDG_DATA_HOME="$WORK/data" "$PY" -c "${pre}from certdoctor.cli import main; main()" monitor \
@@ -154,7 +177,7 @@ for N in $SIZES; do
   echo "== $N targets"
   $H targets "$WORK" "$N"
   run_certdoctor "$N"
-  for v in ${VARIANTS:-noreuse nostate oneproc}; do run_certdoctor "$N" "$v"; done
+  for v in ${VARIANTS:-noreuse nostate oneproc} ${DASK:+dask}; do run_certdoctor "$N" "$v"; done
   if [ -x "$CTC_VENV/bin/check_tls_certs" ]; then
     # exit 0: every domain passed (its chain verified to SSL_CERT_FILE, names matched, not expiring)
     timed "check_tls_certs" "$N" "[ \$rc -eq 0 ] && echo $N || echo 0" -- "${CLEAN_ENV[@]}" \

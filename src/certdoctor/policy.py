@@ -153,6 +153,25 @@ MONITOR_SHARD_RESTARTS = 4
 #: seconds a stopping run waits for its children to exit before SIGKILL.
 MONITOR_SHARD_STOP_SECONDS = 5.0
 
+# monitor on Dask (monitor/dask.py: --dask; docs/SCALE.md)
+#: targets per Dask shard (one task): a shard is ``index // this`` of the expanded inventory in
+#: its order. Thousands: a task costs the scheduler ~1 ms and a round trip; the result comes
+#: back whole, so a shard is also what a lost worker costs in re-checks.
+MONITOR_DASK_SHARD_TARGETS = 2000
+#: shards in flight per worker (one running, one queued so that no worker waits for its next)
+#: and at most this many in all: the coordinator holds at most that many shards' specs.
+MONITOR_DASK_SHARDS_PER_WORKER = 2
+MONITOR_DASK_MAX_SHARDS_IN_FLIGHT = 64
+#: a shard whose task raised is re-run this many times (Dask's ``retries=``); past it, every
+#: target of the shard gets an error row.
+MONITOR_DASK_RETRIES = 2
+#: ``--dask local``: workers a shard may lose (killed, out of memory) before it fails for good
+#: (the scheduler's ``distributed.scheduler.allowed-failures``; a remote scheduler's own config
+#: decides there).
+MONITOR_DASK_ALLOWED_FAILURES = 3
+#: seconds to connect to a scheduler and to wait for its first worker.
+MONITOR_DASK_CONNECT_SECONDS = 30.0
+
 # monitor outputs: --nagios, --textfile, --serve (the exporter)
 #: the longest Prometheus label value the exporter writes (a subject, a target): longer ones are
 #: cut and end in ``…`` (a label is an index key in Prometheus; a 10 kB subject is an attack).

@@ -95,13 +95,20 @@ class MonitorCommand(click.Command):
 @click.option("--html", "html", default=None, metavar="FILE",
               help="Also write the HTML report of this run (atomically; '-': instead of the table).")
 # --- end of the HTML report
+# --- Dask (monitor/dask.py; docs/SCALE.md)
+@click.option("--dask", "dask", default=None, metavar="SCHEDULER|local[:N]",
+              help="Check the endpoints on a Dask cluster: a scheduler address (tcp://HOST:PORT), or 'local[:N]' "
+                   "for a LocalCluster of N worker processes started and stopped here. Shards of "
+                   f"{policy.MONITOR_DASK_SHARD_TARGETS} endpoints, each checked with --concurrency; state, webhooks "
+                   "and output stay here. Excludes --workers N. Needs: pip install 'certdoctor[dask]'.")
+# --- end of Dask
 def command(targets: tuple[str, ...], config: str | None, targets_file: str | None, ca_file: str | None,
             client: str, timeout: float, warn_days: int, crit_days: int, proxy: str | None,
             resolve: tuple[str, ...], concurrency: int, allow_private_fetch: bool, password: str | None,
             as_json: bool, as_jsonl: bool, as_nagios: bool = False, textfile: str | None = None,
             serve: str | None = None, interval: float | None = None, state_path: str | None = None,
             no_state: bool = False, webhooks: tuple[str, ...] = (), workers: str | None = None,
-            html: str | None = None) -> int:
+            html: str | None = None, dask: str | None = None) -> int:
     """Check many endpoints and certificate files at once (Nagios exit codes).
 
     TARGET is an https:// URL, host[:port], or a certificate file, directory or glob (PEM, DER,
@@ -131,6 +138,13 @@ def command(targets: tuple[str, ...], config: str | None, targets_file: str | No
             raise _usage("--serve checks its fleet in one process", "Drop --workers (or give --workers 1).",
                          nagios=as_nagios)
         _check_html(html, serve, as_json or as_jsonl or as_nagios, textfile)
+        if dask is not None:  # --dask: checked before the state records a run
+            if serve is not None:
+                raise _usage("--serve checks its fleet in this process", "Drop --dask (or --serve).",
+                             nagios=as_nagios)
+            from certdoctor.monitor.dask import check as check_dask
+
+            check_dask(dask, workers)
         if serve is not None:
             if not no_state:
                 from certdoctor.monitor.state import State
@@ -145,7 +159,7 @@ def command(targets: tuple[str, ...], config: str | None, targets_file: str | No
 
             state = State.open(state_path)
         return _run(specs, concurrency, allow_private_fetch, as_json, as_jsonl, as_nagios, textfile, state, workers,
-                    html=html)
+                    html=html, dask=dask)
     except CertdoctorError as exc:
         raise _usage(exc.message, exc.hint, nagios=as_nagios) from None
     finally:
@@ -263,7 +277,8 @@ def _fleet(targets, config, targets_file, ca_file, client, timeout, warn_days, c
 
 
 def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_jsonl: bool, as_nagios: bool = False,
-         textfile: str | None = None, state=None, workers="auto", html: str | None = None) -> int:
+         textfile: str | None = None, state=None, workers="auto", html: str | None = None,
+         dask: str | None = None) -> int:
     import asyncio
     import time
 
@@ -293,7 +308,7 @@ def _run(specs, concurrency: int, allow_private_fetch: bool, as_json: bool, as_j
 
     async def consume(progress) -> None:
         async for row in run_monitor(specs, concurrency=concurrency, progress=progress.update, state=state,
-                                     report=report, workers=workers):
+                                     report=report, workers=workers, dask=dask):
             statuses.append(row.status)
             if html is not None:
                 html_rows.append(row)

@@ -35,7 +35,7 @@ async def run_monitor(targets: "Iterable[TargetSpec]", *, concurrency: int = pol
                       cache: "FetchCache | None" = None, progress=None, state: "State | None" = None,
                       webhooks: "Iterable[str]" = (), report: "RunReport | None" = None,
                       webhook_drain: float | None = None,
-                      workers: "int | str" = "auto") -> "AsyncIterator[Row]":
+                      workers: "int | str" = "auto", dask: str | None = None) -> "AsyncIterator[Row]":
     """An async iterator of one :class:`~certdoctor.monitor.result.Row` per target (files and
     globs expanded), in completion order. ``progress(started, finished)`` is called after each
     row (the CLI's progress bar).
@@ -49,7 +49,10 @@ async def run_monitor(targets: "Iterable[TargetSpec]", *, concurrency: int = pol
     none (this process), ``N``, or ``"auto"``: one process for a fleet below
     :data:`~certdoctor.policy.MONITOR_SHARD_MIN_TARGETS`, else one per available core (at most
     :data:`~certdoctor.policy.MONITOR_MAX_WORKERS`). The rows are the same either way; the
-    state, webhooks and progress stay here."""
+    state, webhooks and progress stay here.
+
+    ``dask``: check the endpoints on a Dask cluster instead (:mod:`certdoctor.monitor.dask`):
+    ``"local[:N]"`` or a scheduler address; excludes ``workers`` above 1."""
     import contextlib
 
     from certdoctor.monitor import shard
@@ -57,10 +60,18 @@ async def run_monitor(targets: "Iterable[TargetSpec]", *, concurrency: int = pol
     from certdoctor.monitor.hooks import Hooks
 
     workers = shard.parse_workers(workers)  # a bad value fails before the state records a run
+    if dask is not None:  # monitor/dask.py: the one hook (a bad value fails before the state records a run)
+        from certdoctor.monitor import dask as on_dask
+
+        on_dask.check(dask, workers)
     hooks = Hooks(state, tuple(webhooks), report if report is not None else RunReport(), webhook_drain)
     try:
-        n, specs = shard.decide(workers, hooks.track(targets), concurrency)
-        if n <= 1:
+        n, specs = shard.decide(1 if dask is not None else workers, hooks.track(targets), concurrency)
+        if dask is not None:
+            runners: list = []
+            options = shard.ShardOptions.here(concurrency=concurrency, now=now, environ=environ, cache=cache)
+            source, counts = on_dask.rows(specs, dask=dask, options=options, runners=runners), runners
+        elif n <= 1:
             engine = Engine(concurrency=concurrency, now=now, environ=environ, cache=cache)
             source, counts = engine.rows(specs), engine
         else:
