@@ -300,35 +300,26 @@ class _Step:
     this context, so the step sees that deadline); :meth:`result` waits for it, raises what it
     raised. A step never outlives its deadline by more than its own unwinding."""
 
-    __slots__ = ("_fn", "_thread", "_box")
+    __slots__ = ("_fn", "_job", "_done")
 
     def __init__(self, fn, together: bool) -> None:
+        from certdoctor.net.deadline import Job
+
         self._fn = fn
-        self._box: dict = {}
-        self._thread = None
-        if together:
-            import contextvars
-            import threading
-
-            ctx = contextvars.copy_context()
-            self._thread = threading.Thread(target=lambda: self._run(ctx.run), name="certdoctor-gather",
-                                            daemon=True)
-            self._thread.start()
-
-    def _run(self, call=lambda f: f()) -> None:
-        try:
-            self._box["value"] = call(self._fn)
-        except BaseException as exc:  # handed to whoever asks for the result
-            self._box["error"] = exc
+        self._job = Job(fn, "certdoctor-gather") if together else None
+        self._done: tuple | None = None  # one after the other: (value, error) once run
 
     def result(self):
-        if self._thread is not None:
-            self._thread.join()
-        elif not self._box:
-            self._run()
-        if "error" in self._box:
-            raise self._box["error"]
-        return self._box.get("value")
+        if self._job is not None:
+            return self._job.result()
+        if self._done is None:
+            try:
+                self._done = (self._fn(), None)
+            except BaseException as exc:  # handed to whoever asks for the result
+                self._done = (None, exc)
+        if self._done[1] is not None:
+            raise self._done[1]
+        return self._done[0]
 
 
 #: the library each client's run imports first (the real client's thread imports it itself)

@@ -217,28 +217,56 @@ def _shutdown(sock) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
+class Job:
+    """``fn()`` run in a daemon thread started now, in a copy of this context (so it sees the
+    running command's :class:`Deadline`); :meth:`result` waits and returns its value or raises
+    what it raised. The one way certdoctor runs blocking work beside other work (gather's
+    overlapping steps, revocation's downloads started ahead, :func:`run_bounded`)."""
+
+    __slots__ = ("_thread", "_box")
+
+    def __init__(self, fn: Callable[[], object], name: str = "certdoctor-job") -> None:
+        self._box: dict = {}
+        ctx = contextvars.copy_context()
+        box = self._box
+
+        def work() -> None:
+            try:
+                box["value"] = ctx.run(fn)
+            except BaseException as exc:  # handed back to the caller
+                box["error"] = exc
+
+        self._thread = threading.Thread(target=work, name=name, daemon=True)
+        self._thread.start()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait at most ``timeout`` seconds (``None``: until it ends); whether it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def outcome(self) -> tuple[object, BaseException | None]:
+        """``(value, error)`` of an ended job."""
+        return self._box.get("value"), self._box.get("error")
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._box:
+            raise self._box["error"]
+        return self._box.get("value")
+
+
 def run_bounded(fn: Callable[[], object], deadline: Deadline, watch: SocketWatch | None = None):
     """Call ``fn`` in a worker thread and wait for it until ``deadline``. Returns ``(done, value,
     error)``; when time runs out, ``watch``'s sockets are shut down (the call then fails fast)
     and ``done`` is False whatever it returns after."""
-    box: dict = {}
-    ctx = contextvars.copy_context()
-
-    def work() -> None:
-        try:
-            box["value"] = ctx.run(fn)
-        except BaseException as exc:  # handed back to the caller
-            box["error"] = exc
-
-    t = threading.Thread(target=work, name="certdoctor-bounded", daemon=True)
-    t.start()
-    t.join(deadline.remaining())
-    if t.is_alive():
+    job = Job(fn, "certdoctor-bounded")
+    if not job.join(deadline.remaining()):
         if watch is not None:
             watch.fire()
-        t.join(0.5)  # let it unwind after its sockets are gone (daemon: never waited for more)
+        job.join(0.5)  # let it unwind after its sockets are gone (daemon: never waited for more)
         return False, None, None
-    return True, box.get("value"), box.get("error")
+    value, error = job.outcome()
+    return True, value, error
 
 
 # --------------------------------------------------------------------------- a child process (the real pip)
@@ -297,4 +325,4 @@ def _text(data) -> str:
 
 
 __all__ = ["Deadline", "DeadlineExceeded", "current", "within", "effective", "bounded_response",
-           "SocketWatch", "socket_maker", "run_bounded", "start_process", "finish_process", "kill_group", "HINT"]
+           "SocketWatch", "socket_maker", "Job", "run_bounded", "start_process", "finish_process", "kill_group", "HINT"]

@@ -293,28 +293,9 @@ def gather(
 def _ahead(fn: "Callable[[], RevocationFetch]") -> "Callable[[], RevocationFetch]":
     """``fn`` started now in a thread (the running command's deadline context copied); the
     returned callable waits for its result (each download is bounded by that deadline)."""
-    import contextvars
-    import threading
+    from certdoctor.net.deadline import Job
 
-    box: dict = {}
-    ctx = contextvars.copy_context()
-
-    def work() -> None:
-        try:
-            box["value"] = ctx.run(fn)
-        except BaseException as exc:  # handed back to the caller
-            box["error"] = exc
-
-    t = threading.Thread(target=work, name="certdoctor-revocation", daemon=True)
-    t.start()
-
-    def wait() -> RevocationFetch:
-        t.join()
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
-
-    return wait
+    return Job(fn, "certdoctor-revocation").result
 
 
 __all__ = ["gather", "GET_LIMIT", "TIMEOUT", "BUDGET", "POLICIES"]
