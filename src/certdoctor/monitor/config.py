@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 
 from certdoctor import policy
+from certdoctor._toml import loads as toml_loads
 from certdoctor.errors import CertdoctorError, UsageError
 
 ENDPOINT = "endpoint"
@@ -322,8 +323,6 @@ def _located(exc: UsageError, text: str, name: str, line: int | None, label: str
 def load_config(path: str | os.PathLike[str], cli: Defaults = Defaults()) -> tuple[Defaults, list[TargetSpec]]:
     """Read a monitor TOML file: its ``[defaults]`` over ``cli``, and its targets (files and
     globs not yet expanded). Every problem is one ``UsageError`` naming ``path:line``."""
-    import tomllib
-
     name = str(path)
     try:
         raw = Path(path).read_bytes()
@@ -334,13 +333,7 @@ def load_config(path: str | os.PathLike[str], cli: Defaults = Defaults()) -> tup
         raise UsageError(f"the config {name} is larger than {policy.MAX_INPUT_BYTES} bytes",
                          "Put large inventories in a --targets file (one target per line, streamed).")
     text = raw.decode("utf-8", "replace")
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        where = f"{name}:{m.group(1)}:{m.group(2)}" if m else name
-        raise UsageError(f"{where}: not valid TOML: {str(exc).split(' (at line')[0]}",
-                         "Fix the syntax at that line (https://toml.io).") from None
+    doc = toml_loads(text, name)
     known = {"defaults", "endpoint", "file"}
     for key in doc:
         if key not in known:

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from certdoctor import policy
+from certdoctor._toml import loads as toml_loads
 from certdoctor.errors import UsageError
 
 CHALLENGE_TYPES = ("http-01", "dns-01")
@@ -526,16 +527,8 @@ def _key_line(text: str, start: int | None, key: str) -> int | None:
 def parse_config(text: str, name: str = "renew.toml", *, base: Path | None = None) -> RenewConfig:
     """A renew config from its TOML text (``name`` is how errors call it; relative paths are taken
     from ``base``, default the current directory). Every problem is one UsageError."""
-    import tomllib
-
     base = base if base is not None else Path.cwd()
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        where = f"{name}:{m.group(1)}:{m.group(2)}" if m else name
-        raise UsageError(f"{where}: not valid TOML: {str(exc).split(' (at line')[0]}",
-                         "Fix the syntax at that line (https://toml.io).") from None
+    doc = toml_loads(text, name)
     for key in doc:
         if key not in TOP_KEYS:
             raise UsageError(f"{name}:{_key_line(text, None, key) or 1}: unknown top-level key or table {key!r}",
