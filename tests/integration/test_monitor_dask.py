@@ -11,7 +11,6 @@ and one started by the CLI test itself: each costs seconds, so few are started."
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -26,14 +25,14 @@ distributed = pytest.importorskip("distributed")
 
 from certdoctor import policy  # noqa: E402
 from certdoctor.monitor import dask as on_dask  # noqa: E402
-from certdoctor.monitor.config import Defaults, endpoint, source  # noqa: E402
+from certdoctor.monitor.config import Defaults, endpoint  # noqa: E402
 from certdoctor.monitor.run import monitor  # noqa: E402
 from certdoctor.monitor.shard import ShardOptions, _main_hidden  # noqa: E402
 from support import hostile  # noqa: E402
+from support.fleet import SCENARIOS, lab_fleet, sorted_rows as _sorted  # noqa: E402
 from support.pki import TestCA, pem  # noqa: E402
 from support.servers import closed_port, server_context  # noqa: E402
 
-SCENARIOS = ("good", "missing_intermediate", "expired_leaf", "self_signed", "hostname_mismatch")
 
 
 @pytest.fixture(scope="module")
@@ -60,30 +59,8 @@ def cluster():
         lc.close()
 
 
-def _comparable(row):
-    return dataclasses.replace(row, elapsed=0.0)
-
-
-def _sorted(rows):
-    return sorted(map(_comparable, rows), key=lambda r: (r.target, r.origin))
-
-
 def _fleet(lab, tmp_path, copies: int = 3):
-    """Lab endpoints (by name: the lab's .lab.test override must reach the workers) with
-    different failures, a refused port and two certificate files, each several times."""
-    defaults = Defaults(ca_file=str(lab.ca_file), timeout=5.0)
-    root = TestCA("Dask Files")
-    (tmp_path / "leaf.pem").write_bytes(pem(root.issue_cert("files.example").cert))
-    old = TestCA("Old", not_before=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
-                 not_after=dt.datetime(2021, 1, 1, tzinfo=dt.timezone.utc))
-    (tmp_path / "old.pem").write_bytes(pem(old.cert))
-    refused = closed_port()
-    specs = []
-    for c in range(copies):
-        specs += [endpoint(lab.endpoint(sid).url, defaults, origin=f"{sid}#{c}") for sid in SCENARIOS]
-        specs.append(endpoint(f"127.0.0.1:{refused}", defaults, origin=f"refused#{c}"))
-        specs.append(source(str(tmp_path / "*.pem"), defaults, origin=f"files#{c}"))
-    return specs
+    return lab_fleet(lab, tmp_path, copies, files_ca="Dask Files")
 
 
 def test_rows_on_dask_are_those_of_a_local_run(lab, tmp_path, cluster, monkeypatch):

@@ -7,7 +7,6 @@ the state records each target once, and the CLI with --workers 2 (--jsonl, --jso
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import json
 import os
@@ -21,39 +20,17 @@ import pytest
 
 from certdoctor import policy
 from certdoctor.monitor import shard
-from certdoctor.monitor.config import Defaults, endpoint, source
+from certdoctor.monitor.config import Defaults, endpoint
 from certdoctor.monitor.run import monitor, run_monitor
 from support import hostile
+from support.fleet import SCENARIOS, lab_fleet, sorted_rows as _sorted
 from support.pki import TestCA, pem
 from support.servers import closed_port, server_context
 
-SCENARIOS = ("good", "missing_intermediate", "expired_leaf", "self_signed", "hostname_mismatch")
-
-
-def _comparable(row):
-    return dataclasses.replace(row, elapsed=0.0)
-
-
-def _sorted(rows):
-    return sorted(map(_comparable, rows), key=lambda r: (r.target, r.origin))
 
 
 def _fleet(lab, tmp_path, copies: int = 3):
-    """Lab endpoints (by name: the lab's .lab.test override must reach the children) with
-    different failures, a refused port and two certificate files, each several times."""
-    defaults = Defaults(ca_file=str(lab.ca_file), timeout=5.0)
-    root = TestCA("Shard Files")
-    (tmp_path / "leaf.pem").write_bytes(pem(root.issue_cert("files.example").cert))
-    old = TestCA("Old", not_before=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc),
-                 not_after=dt.datetime(2021, 1, 1, tzinfo=dt.timezone.utc))
-    (tmp_path / "old.pem").write_bytes(pem(old.cert))
-    refused = closed_port()
-    specs = []
-    for c in range(copies):
-        specs += [endpoint(lab.endpoint(sid).url, defaults, origin=f"{sid}#{c}") for sid in SCENARIOS]
-        specs.append(endpoint(f"127.0.0.1:{refused}", defaults, origin=f"refused#{c}"))
-        specs.append(source(str(tmp_path / "*.pem"), defaults, origin=f"files#{c}"))
-    return specs
+    return lab_fleet(lab, tmp_path, copies, files_ca="Shard Files")
 
 
 def test_rows_of_two_workers_are_those_of_one_process(lab, tmp_path):
