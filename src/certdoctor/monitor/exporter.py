@@ -49,23 +49,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``[IPv6]:PORT`` (port 0: any free port) as ``(host, port)``; a UsageError else."""
-    hint = f"Give HOST:PORT, e.g. --serve {policy.MONITOR_SERVE_DEFAULT} (or [::1]:9219)."
-    text = (text or "").strip()
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or not rest.startswith(":"):
-            raise UsageError(f"--serve {text!r}: not [IPv6]:PORT", hint)
-        port_text = rest[1:]
-    else:
-        host, sep, port_text = text.rpartition(":")
-        if not sep or ":" in host:
-            raise UsageError(f"--serve {text!r}: not HOST:PORT", hint)
-    if not host:
-        raise UsageError(f"--serve {text!r}: no host", "Name the address to listen on: 127.0.0.1 for this machine "
-                         "only, 0.0.0.0 for every interface (think twice).")
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise UsageError(f"--serve {text!r}: the port must be a number 0..65535", hint)
-    return host, int(port_text)
+    from certdoctor.net.target import parse_listen as parse
+
+    return parse(text, "--serve", f"Give HOST:PORT, e.g. --serve {policy.MONITOR_SERVE_DEFAULT} (or [::1]:9219).",
+                 "Name the address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 for every interface "
+                 "(think twice).")
 
 
 class Exporter:

@@ -307,5 +307,29 @@ def _hint(kinds: frozenset[str]) -> str:
     return "Give " + (", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]) + "."
 
 
-__all__ = ["Target", "parse_target", "quote_input", "DEFAULT_PORT", "Source", "classify", "looks_like_path",
+
+def parse_listen(text: str, what: str, hint: str, no_host_hint: str | None = None) -> tuple[str, int]:
+    """A listening address, ``HOST:PORT`` or ``[IPv6]:PORT`` (port 0: any free port), as
+    ``(host, port)``; a ``UsageError`` naming ``what`` (``--serve``, ``http-01 listen address``)
+    else. ``no_host_hint``: the hint when the host is missing (default ``hint``)."""
+    from certdoctor._text import safe
+
+    raw = (text or "").strip()
+    shown = repr(safe(raw))
+    if raw.startswith("["):
+        host, sep, rest = raw[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise UsageError(f"{what} {shown}: not [IPv6]:PORT", hint)
+        port_text = rest[1:]
+    else:
+        host, sep, port_text = raw.rpartition(":")
+        if not sep or ":" in host:
+            raise UsageError(f"{what} {shown}: not HOST:PORT", hint)
+    if not host:
+        raise UsageError(f"{what} {shown}: no host", no_host_hint or hint)
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise UsageError(f"{what} {shown}: the port must be a number 0..65535", hint)
+    return host, int(port_text)
+
+__all__ = ["parse_listen", "Target", "parse_target", "quote_input", "DEFAULT_PORT", "Source", "classify", "looks_like_path",
            "KINDS", "FILE", "DIRECTORY", "STDIN", "ENDPOINT", "CERT_SUFFIXES", "FILE_HINT"]

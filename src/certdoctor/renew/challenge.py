@@ -73,22 +73,10 @@ def check_token(token: str) -> str:
 
 def parse_listen(text: str) -> tuple[str, int]:
     """``HOST:PORT`` or ``[IPv6]:PORT`` as ``(host, port)`` (port 0: any free port); UsageError else."""
-    hint = "Give HOST:PORT, e.g. 0.0.0.0:80 (every interface, port 80) or [::]:80."
-    raw = (text or "").strip()
-    if raw.startswith("["):
-        host, sep, rest = raw[1:].partition("]")
-        if not sep or not rest.startswith(":"):
-            raise UsageError(f"http-01 listen address {safe(raw)!r}: not [IPv6]:PORT", hint)
-        port_text = rest[1:]
-    else:
-        host, sep, port_text = raw.rpartition(":")
-        if not sep or ":" in host:
-            raise UsageError(f"http-01 listen address {safe(raw)!r}: not HOST:PORT", hint)
-    if not host:
-        raise UsageError(f"http-01 listen address {safe(raw)!r}: no host", hint)
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise UsageError(f"http-01 listen address {safe(raw)!r}: the port must be a number 0..65535", hint)
-    return host, int(port_text)
+    from certdoctor.net.target import parse_listen as parse
+
+    return parse(text, "http-01 listen address",
+                 "Give HOST:PORT, e.g. 0.0.0.0:80 (every interface, port 80) or [::]:80.")
 
 
 # --------------------------------------------------------------------------- http-01: own server
