@@ -126,10 +126,13 @@ def dumps(doc: dict[str, Any]) -> str:
 
 
 def emit(doc: dict[str, Any]) -> None:
-    """Write the document to stdout (one JSON document, nothing else)."""
-    import click
+    """Write the document to stdout (one JSON document, nothing else). Plain ``sys.stdout``:
+    the text is ASCII (``json.dumps`` escapes the rest), and importing click only to print it
+    cost ~20 ms of ``diagnose --json``'s start (-X importtime)."""
+    import sys
 
-    click.echo(dumps(doc))
+    sys.stdout.write(dumps(doc) + "\n")
+    sys.stdout.flush()
 
 
 __all__ = [
