@@ -29,6 +29,7 @@ from certdoctor.monitor.config import Defaults, endpoint  # noqa: E402
 from certdoctor.monitor.run import monitor  # noqa: E402
 from certdoctor.monitor.shard import ShardOptions, _main_hidden  # noqa: E402
 from support import hostile  # noqa: E402
+from support.procs import descendants, wait_gone  # noqa: E402
 from support.fleet import SCENARIOS, lab_fleet, sorted_rows as _sorted  # noqa: E402
 from support.pki import TestCA, pem  # noqa: E402
 from support.servers import closed_port, server_context  # noqa: E402
@@ -239,28 +240,6 @@ def test_without_distributed_one_error_and_the_install_hint(tmp_path):
     assert out.stdout.strip() == "pip install 'certdoctor[dask]'", out.stderr
 
 
-def _descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                kids = [int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split()]
-                out += kids
-                todo += kids
-        except OSError:
-            pass
-    return out
-
-
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state in ("Z", "X")
-
-
 def test_ctrl_c_stops_the_cli_and_its_local_cluster(tmp_path, servers):
     import time
 
@@ -278,10 +257,10 @@ def test_ctrl_c_stops_the_cli_and_its_local_cluster(tmp_path, servers):
         end = time.monotonic() + 90
         # the two worker processes (their nannies live in the CLI's process) and multiprocessing's
         # resource tracker: up
-        while time.monotonic() < end and proc.poll() is None and len(_descendants(proc.pid)) < 3:
+        while time.monotonic() < end and proc.poll() is None and len(descendants(proc.pid)) < 3:
             time.sleep(0.2)
         time.sleep(1.0)  # (not a timing assertion: lets the shard reach the stalling server)
-        everything = _descendants(proc.pid)
+        everything = descendants(proc.pid)
         assert len(everything) >= 3, (everything, proc.poll())
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
         out, err = proc.communicate(timeout=60)
@@ -291,10 +270,7 @@ def test_ctrl_c_stops_the_cli_and_its_local_cluster(tmp_path, servers):
             proc.communicate()
     assert proc.returncode == 2 and b"error: aborted" in err, err[-2000:]
     assert out == b""  # no row: every target was still stalling
-    end = time.monotonic() + 20
-    while time.monotonic() < end and not all(_gone(p) for p in everything):
-        time.sleep(0.1)
-    assert [p for p in everything if not _gone(p)] == []
+    assert wait_gone(everything, 20.0) == []
 
 
 def test_no_scheduler_at_the_address_is_one_error(capsys, monkeypatch):

@@ -23,6 +23,7 @@ from certdoctor.monitor import shard
 from certdoctor.monitor.config import Defaults, endpoint
 from certdoctor.monitor.run import monitor, run_monitor
 from support import hostile
+from support.procs import descendants, wait_gone
 from support.fleet import SCENARIOS, lab_fleet, sorted_rows as _sorted
 from support.pki import TestCA, pem
 from support.servers import closed_port, server_context
@@ -80,22 +81,6 @@ def _stall_and_good(servers, tmp_path, stalls: int, goods: int, timeout: float =
             + [endpoint(f"127.0.0.1:{good.port}", d, origin=f"good{i}") for i in range(goods)])
 
 
-def _gone(pid: int) -> bool:
-    """No such process (or only a zombie waiting for its parent: it runs nothing)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state in ("Z", "X")
-
-
-def _wait_gone(pids, seconds: float = 15.0) -> list[int]:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end and not all(_gone(p) for p in pids):
-        time.sleep(0.05)
-    return [p for p in pids if not _gone(p)]
-
-
 def test_a_killed_child_costs_only_its_in_flight_targets_their_check(tmp_path, servers):
     specs = _stall_and_good(servers, tmp_path, stalls=4, goods=30)
     # two children of concurrency 2 and a window of 4: the first holds the 4 stalled targets
@@ -119,7 +104,7 @@ def test_a_killed_child_costs_only_its_in_flight_targets_their_check(tmp_path, s
                for r in died.values())
     assert all(r.status == "ok" for r in rows if r.origin.startswith("good")), {r.error for r in rows}
     assert runner.restarts == 1  # replaced; the run went on with it
-    assert _wait_gone([c.process.pid for c in runner.children]) == []
+    assert wait_gone([c.process.pid for c in runner.children]) == []
 
 
 def test_closing_the_generator_stops_every_child(tmp_path, servers):
@@ -137,21 +122,7 @@ def test_closing_the_generator_stops_every_child(tmp_path, servers):
 
     row = asyncio.run(go())
     assert row.status == "ok" and len(pids) == 2
-    assert _wait_gone(pids, 10.0) == []
-
-
-def _descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                kids = [int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split()]
-                out += kids
-                todo += kids
-        except OSError:
-            pass
-    return out
+    assert wait_gone(pids, 10.0) == []
 
 
 def test_ctrl_c_stops_the_cli_and_its_children(tmp_path, servers):
@@ -166,10 +137,10 @@ def test_ctrl_c_stops_the_cli_and_its_children(tmp_path, servers):
                             start_new_session=True)
     try:
         end = time.monotonic() + 60
-        while time.monotonic() < end and proc.poll() is None and len(_descendants(proc.pid)) < 3:
+        while time.monotonic() < end and proc.poll() is None and len(descendants(proc.pid)) < 3:
             time.sleep(0.1)  # the forkserver and the two workers started
         time.sleep(0.5)  # (not a timing assertion: lets the targets reach the stalling server)
-        everything = _descendants(proc.pid)
+        everything = descendants(proc.pid)
         assert len(everything) >= 3, everything  # the forkserver and its two workers
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
         out, err = proc.communicate(timeout=30)
@@ -179,7 +150,7 @@ def test_ctrl_c_stops_the_cli_and_its_children(tmp_path, servers):
             proc.communicate()
     # click turns KeyboardInterrupt into Abort: cli/common.run's "error: aborted", exit 2
     assert proc.returncode == 2 and b"error: aborted" in err, err
-    assert _wait_gone(everything, 10.0) == []
+    assert wait_gone(everything, 10.0) == []
 
 
 def test_children_exit_when_the_parent_is_killed(tmp_path, servers):
@@ -196,10 +167,10 @@ def test_children_exit_when_the_parent_is_killed(tmp_path, servers):
                             start_new_session=True)
     try:
         end = time.monotonic() + 60
-        while time.monotonic() < end and proc.poll() is None and len(_descendants(proc.pid)) < 3:
+        while time.monotonic() < end and proc.poll() is None and len(descendants(proc.pid)) < 3:
             time.sleep(0.1)
         time.sleep(0.5)  # (not a timing assertion: lets the targets reach the stalling server)
-        everything = _descendants(proc.pid)
+        everything = descendants(proc.pid)
         assert len(everything) >= 3, everything
         proc.kill()
         proc.wait(timeout=30)
@@ -207,7 +178,7 @@ def test_children_exit_when_the_parent_is_killed(tmp_path, servers):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert _wait_gone(everything, 15.0) == []
+    assert wait_gone(everything, 15.0) == []
 
 
 def test_children_run_the_parents_certdoctor_when_it_is_on_sys_path_only(tmp_path):
