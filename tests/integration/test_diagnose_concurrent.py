@@ -15,7 +15,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from support.pki import NO_URLS, TestCA, pem
-from support.servers import http_server, read_head, tls_server
+from support.servers import counting, http_server, tls_server
 
 from certdoctor.diagnose import diagnose
 from certdoctor.gather import SEQUENTIAL_ENV
@@ -78,22 +78,6 @@ def _root(tmp_path):
     return root, str(tmp_path / "root.pem")
 
 
-def _counting(arrived: threading.Event | None = None):
-    """A TLS handler recording every handshake: ``b""`` for a connection that sent nothing (the
-    probe, the staple), the request head for the real client, which is answered."""
-    def handle(conn, srv) -> None:
-        try:
-            got = read_head(conn)
-        except OSError:
-            got = b""
-        srv.record(got)
-        if got:
-            if arrived is not None:
-                arrived.set()
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-    return handle
-
-
 def _gated(body: bytes, gate: threading.Event, wait: float, outcome: list):
     """A route that answers only once ``gate`` is set (or after ``wait`` seconds), noting which."""
     def route(h) -> None:
@@ -118,7 +102,7 @@ def test_the_real_client_runs_while_the_crl_download_waits(tmp_path, monkeypatch
     with http_server({"/ca.crl": _gated(crl_body, arrived, 2.0, outcome)}) as web:
         leaf = root.issue_cert("127.0.0.1", cn="overlap.test", crl_url=web.url_for("/ca.crl"), ocsp_url=None,
                                aia_url=None)
-        with tls_server(leaf, handler=_counting(arrived)) as srv:
+        with tls_server(leaf, handler=counting(arrived)) as srv:
             d = diagnose(f"https://127.0.0.1:{srv.port}/", ca_file=ca_file, timeout=10, cache=None)
     assert d.verifies is True and not d.errors, [f.code for f in d.findings]
     assert d.evidence.revocation is not None and [f.method for f in d.evidence.revocation.fetches] == ["crl"]
@@ -137,7 +121,7 @@ def test_the_staple_handshake_only_when_the_leaf_names_a_responder(tmp_path, ocs
     runs = {"default": {}, "asked": {"staple": True}, "no revocation": {"revocation": False}}
     silent = {}
     for name, kw in runs.items():
-        with tls_server(leaf, handler=_counting()) as srv:
+        with tls_server(leaf, handler=counting()) as srv:
             d = diagnose(f"https://127.0.0.1:{srv.port}/", ca_file=ca_file, timeout=5, cache=None, **kw)
             assert d.verifies is True
             want = 3 if _expect_staple(ocsp_url, kw) else 2
@@ -168,7 +152,7 @@ def test_a_staple_saying_revoked_leaves_out_the_downloads_made_ahead(tmp_path, m
                                ocsp_url=web.url_for("/ocsp"), aia_url=None)
         web.routes["/ca.crl"] = _crl(root, revoked=(leaf.cert.serial_number,))
         web.routes["/ocsp"] = (500, {}, b"no")
-        with tls_server(leaf, handler=_counting()) as srv:
+        with tls_server(leaf, handler=counting()) as srv:
             url = f"https://127.0.0.1:{srv.port}/"
             sequential, together = _both_ways(monkeypatch, url, ca_file=ca_file, timeout=5, cache=None)
     assert sequential == together
@@ -187,7 +171,7 @@ def test_a_stalled_crl_server_is_cut_off_by_the_deadline(tmp_path, monkeypatch):
         with http_server({"/ca.crl": _gated(b"", never, 30.0, seen)}) as web:
             leaf = root.issue_cert("127.0.0.1", cn="stall.test", crl_url=web.url_for("/ca.crl"), ocsp_url=None,
                                    aia_url=None)
-            with tls_server(leaf, handler=_counting()) as srv:
+            with tls_server(leaf, handler=counting()) as srv:
                 started = time.monotonic()
                 d = diagnose(f"https://127.0.0.1:{srv.port}/", ca_file=ca_file, timeout=2, cache=None)
                 took = time.monotonic() - started
@@ -212,7 +196,7 @@ def test_the_overlapped_run_prints_no_library_warning(tmp_path):
     root, ca_file = _root(tmp_path)
     leaf = root.issue_cert("127.0.0.1", cn="quiet.test", ocsp_url=None, crl_url=None, aia_url=None)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHONWARNINGS") and k != SEQUENTIAL_ENV}
-    with tls_server(leaf, handler=_counting()) as srv:
+    with tls_server(leaf, handler=counting()) as srv:
         for _ in range(3):
             p = subprocess.run([sys.executable, "-m", "certdoctor", "diagnose", f"https://127.0.0.1:{srv.port}/",
                                 "--ca-file", ca_file, "--json", "--no-cache"], capture_output=True, text=True,
@@ -231,7 +215,7 @@ def test_diagnose_json_without_click_prints_what_click_prints(tmp_path, capsys):
 
     root, ca_file = _root(tmp_path)
     leaf = root.issue_cert("127.0.0.1", cn="fast.test", ocsp_url=None, crl_url=None, aia_url=None)
-    with tls_server(leaf, handler=_counting()) as srv:
+    with tls_server(leaf, handler=counting()) as srv:
         argv = ["diagnose", f"https://127.0.0.1:{srv.port}/", "--ca-file", ca_file, "--json", "--no-cache",
                 "--timeout", "5"]
         fast_code = fast_main(list(argv))

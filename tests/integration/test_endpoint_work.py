@@ -19,25 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from support.cli import run_cli_captured
 from support.pki import NO_URLS, TestCA, pem
-from support.servers import http_server, read_head, tls_server
-
-
-def _counting(conn, srv) -> None:
-    """Record each completed handshake (the request head, ``b""`` when nothing came); answer a request."""
-    try:
-        got = read_head(conn)
-    except OSError:
-        got = b""
-    srv.record(got)
-    if got:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nDate: " + _http_date() + b"\r\nContent-Length: 2\r\n"
-                     b"Connection: close\r\n\r\nok")
-
-
-def _http_date() -> bytes:
-    from email.utils import formatdate
-
-    return formatdate(usegmt=True).encode()
+from support.servers import counting, http_server, tls_server
 
 
 def _connections(srv, at_least: int) -> int:
@@ -74,7 +56,7 @@ def test_connections_of_inspect_pin_expiry(pki, capsys, argv, expected):
     root, ca_file = pki
     leaf = root.issue_cert("127.0.0.1", cn="work.test", ocsp_url="http://127.0.0.1:9/ocsp", crl_url=None,
                            aia_url=None)  # an OCSP URL: none of these commands staples anyway
-    with tls_server(leaf, handler=_counting) as srv:
+    with tls_server(leaf, handler=counting()) as srv:
         code, out, err = run_cli_captured([argv[0], f"127.0.0.1:{srv.port}", *argv[1:], "--ca-file", ca_file,
                                            "--json"], capsys)
         seen = _connections(srv, expected)
@@ -100,7 +82,7 @@ def test_revocation_staples_only_with_a_reason(pki, capsys, ocsp, extra, expecte
     with http_server({"/ca.crl": _crl(root), "/ocsp": (500, {}, b"no")}) as web:
         leaf = root.issue_cert("127.0.0.1", cn="revocation-work.test", crl_url=web.url_for("/ca.crl"),
                                ocsp_url=web.url_for("/ocsp") if ocsp else None, aia_url=None)
-        with tls_server(leaf, handler=_counting) as srv:
+        with tls_server(leaf, handler=counting()) as srv:
             code, out, err = run_cli_captured(["revocation", f"127.0.0.1:{srv.port}", "--ca-file", ca_file,
                                                "--allow-private-fetch", "--no-cache", "--json", *extra], capsys)
             seen = _connections(srv, expected)

@@ -372,6 +372,26 @@ def reply(body: bytes = b"ok", status: str = "200 OK") -> Handler:
     return handle
 
 
+def counting(arrived: "threading.Event | None" = None) -> Handler:
+    """A TLS handler recording every completed handshake: ``b""`` for a connection that sent
+    nothing (a probe, a staple handshake), the request head for a real client, which is
+    answered 200 with a Date header; ``arrived`` is set when a request came."""
+    from email.utils import formatdate
+
+    def handle(conn, srv: Server) -> None:
+        try:
+            got = read_head(conn)
+        except OSError:
+            got = b""
+        srv.record(got)
+        if got:
+            if arrived is not None:
+                arrived.set()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nDate: " + formatdate(usegmt=True).encode()
+                         + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+    return handle
+
+
 def read_proxy_request(conn, srv: Server) -> tuple[str, str, str, int] | None:
     """A proxy's request line: ``(method, target, host, port)``, the target recorded; ``None``
     when the head is incomplete, or malformed (then answered 400)."""
