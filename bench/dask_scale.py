@@ -205,20 +205,14 @@ def main(n: int = 2000, concurrency: int = 200, dask: str = "local:2") -> int:
     from certdoctor import policy
     from certdoctor.monitor.config import Defaults, endpoint
     from certdoctor.monitor.run import monitor
-    from support.nginx import run_nginx
-    from support.pki import TestCA, pem
+    from monitor_quick import bench_nginx  # bench/: this script's own directory
 
     if os.environ.get("SHARD"):  # shards are cut in the coordinator: smaller ones for a small N
         policy.MONITOR_DASK_SHARD_TARGETS = int(os.environ["SHARD"])
     print(f"cores: {os.cpu_count()}  load average before: {_load()}  python: {sys.version.split()[0]}", flush=True)
     with tempfile.TemporaryDirectory(prefix="certdoctor-dask-bench-") as d:
         tmp = Path(d)
-        ca = TestCA("Bench Root")
-        leaf = ca.intermediate("Bench Inter").issue_cert("127.0.0.1")
-        (tmp / "chain.pem").write_bytes(pem(leaf.cert, leaf.chain[1]))
-        (tmp / "key.pem").write_bytes(leaf.key_pem())
-        (tmp / "ca.pem").write_bytes(pem(ca.cert))
-        with run_nginx(tmp / "nginx", tmp / "chain.pem", tmp / "key.pem", worker_connections=4096) as (host, port):
+        with bench_nginx(tmp) as port:
             defaults = Defaults(ca_file=str(tmp / "ca.pem"), timeout=30.0)
 
             def specs_of(k: int):

@@ -19,6 +19,7 @@ of each second reuses its judgement (see monitor/engine.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import sys
 import tempfile
@@ -69,47 +70,56 @@ class _Tree:
         return sum(c for c, _ in self.seen.values()), sum(h for _, h in self.seen.values()), len(self.seen)
 
 
+@contextlib.contextmanager
+def bench_nginx(tmp: Path):
+    """nginx on 127.0.0.1 serving a leaf for 127.0.0.1 + its intermediate under a private root
+    (written to ``tmp/ca.pem``); yields the port. One worker with worker_connections 4096 (the
+    monitor's default concurrency of 200 fits); stopped on exit. Shared with bench/dask_scale.py."""
+    from support.nginx import run_nginx
+    from support.pki import TestCA, pem
+
+    ca = TestCA("Bench Root")
+    leaf = ca.intermediate("Bench Inter").issue_cert("127.0.0.1")
+    (tmp / "chain.pem").write_bytes(pem(leaf.cert, leaf.chain[1]))
+    (tmp / "key.pem").write_bytes(leaf.key_pem())
+    (tmp / "ca.pem").write_bytes(pem(ca.cert))
+    with run_nginx(tmp / "nginx", tmp / "chain.pem", tmp / "key.pem", worker_connections=4096) as (_host, port):
+        yield port
+
+
 def main(n: int = 1000, concurrency: int = 200, workers: str = "auto") -> int:
     sys.path.insert(0, str(Path(__file__).parent))
     from certdoctor.monitor.config import Defaults, endpoint
     from certdoctor.monitor.run import run_monitor
-    from support.nginx import run_nginx
-    from support.pki import TestCA, pem
 
-    with tempfile.TemporaryDirectory(prefix="certdoctor-bench-") as d:
+    with tempfile.TemporaryDirectory(prefix="certdoctor-bench-") as d, bench_nginx(Path(d)) as port:
         tmp = Path(d)
-        ca = TestCA("Bench Root")
-        leaf = ca.intermediate("Bench Inter").issue_cert("127.0.0.1")
-        (tmp / "chain.pem").write_bytes(pem(leaf.cert, leaf.chain[1]))
-        (tmp / "key.pem").write_bytes(leaf.key_pem())
-        (tmp / "ca.pem").write_bytes(pem(ca.cert))
-        with run_nginx(tmp / "nginx", tmp / "chain.pem", tmp / "key.pem", worker_connections=4096) as (host, port):
-            defaults = Defaults(ca_file=str(tmp / "ca.pem"), timeout=10.0)
-            specs = (endpoint(f"127.0.0.1:{port}", defaults) for _ in range(n))
-            statuses: dict[str, int] = {}
-            errors: list = []
-            used: list = []
+        defaults = Defaults(ca_file=str(tmp / "ca.pem"), timeout=10.0)
+        specs = (endpoint(f"127.0.0.1:{port}", defaults) for _ in range(n))
+        statuses: dict[str, int] = {}
+        errors: list = []
+        used: list = []
 
-            def progress(started, finished) -> None:
-                if not used:
-                    import multiprocessing
+        def progress(started, finished) -> None:
+            if not used:
+                import multiprocessing
 
-                    used.append(len(multiprocessing.active_children()) or 1)
+                used.append(len(multiprocessing.active_children()) or 1)
 
-            async def go() -> None:
-                async for row in run_monitor(specs, concurrency=concurrency, workers=workers, progress=progress):
-                    statuses[row.status] = statuses.get(row.status, 0) + 1
-                    if row.status != "ok" and len(errors) < 3:
-                        errors.append((row.reason, row.error))
+        async def go() -> None:
+            async for row in run_monitor(specs, concurrency=concurrency, workers=workers, progress=progress):
+                statuses[row.status] = statuses.get(row.status, 0) + 1
+                if row.status != "ok" and len(errors) < 3:
+                    errors.append((row.reason, row.error))
 
-            before = _hwm_kib()
-            tree = _Tree()
-            cpu0 = time.process_time()
-            t0 = time.perf_counter()
-            asyncio.run(go())
-            wall = time.perf_counter() - t0
-            cpu = time.process_time() - cpu0
-            tree_cpu, tree_kib, procs = tree.stop()
+        before = _hwm_kib()
+        tree = _Tree()
+        cpu0 = time.process_time()
+        t0 = time.perf_counter()
+        asyncio.run(go())
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - cpu0
+        tree_cpu, tree_kib, procs = tree.stop()
     print(f"targets: {n}  concurrency: {concurrency}  workers: {workers} -> {used[0] if used else '?'} process(es)"
           f"  statuses: {statuses}")
     for e in errors:
