@@ -22,7 +22,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "certdoctor"
 
 #: low to high; a module may import its own layer and lower ones
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "policy", "_lazy", "_compat", "fsutil", "_der", "_text", "_toml"),  # 0 foundation
+    ("errors", "policy", "_lazy", "_compat", "fsutil", "_der", "_text", "_toml", "_sqlite"),  # 0 foundation
     ("model",),                                          # 1
     ("x509",),                                           # 2 certificates as data, no sockets
     ("net",),                                            # 3 the only place sockets open

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, NamedTuple
 
 from certdoctor import policy
+from certdoctor._sqlite import journal_wal
 from certdoctor.errors import UsageError
 from certdoctor.monitor import changes as C
 
@@ -223,7 +224,7 @@ class State:
             raise _refused(p, f"cannot be opened ({exc})") from None
         try:
             db.execute(f"PRAGMA busy_timeout = {int(policy.MONITOR_STATE_BUSY_TIMEOUT_SECONDS * 1000)}")
-            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = journal_wal(db, policy.MONITOR_STATE_BUSY_TIMEOUT_SECONDS)
             if str(mode).lower() != "wal":  # pragma: no cover - a filesystem without shared memory
                 db.execute("PRAGMA journal_mode = DELETE")
             db.execute("PRAGMA synchronous = NORMAL")

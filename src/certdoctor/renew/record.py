@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from certdoctor import policy
+from certdoctor._sqlite import journal_wal
 from certdoctor.errors import CertdoctorError, UsageError
 
 SCHEMA_VERSION = 1
@@ -267,7 +268,7 @@ class Record:
             if create:
                 if db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]:
                     _check(db, p)  # before WAL mode, which rewrites a foreign file's header
-                mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                mode = journal_wal(db, policy.RENEW_RECORD_BUSY_TIMEOUT_SECONDS)
                 if str(mode).lower() != "wal":  # pragma: no cover - no shared memory here
                     db.execute("PRAGMA journal_mode = DELETE")
                 db.execute("PRAGMA synchronous = NORMAL")
