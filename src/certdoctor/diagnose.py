@@ -29,8 +29,6 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Sequence
 
 from certdoctor import policy
-from certdoctor.checks.reconcile import CLOCK_SKEW_LIMIT  # noqa: F401 (old home)
-from certdoctor.checks.trust import CERTIFI_REMOVED, INTERCEPTOR_NAMES  # noqa: F401 (old home)
 from certdoctor.model import ChainInfo, Finding, Severity
 from certdoctor.net.client import ClientOutcome, run_client  # noqa: F401 (re-exported: diagnose's results)
 from certdoctor.net.proxy import effective_proxy, proxy_for_host  # noqa: F401 (old home)
@@ -45,6 +43,18 @@ if TYPE_CHECKING:  # pragma: no cover
     from certdoctor.x509.path import PathResult
 
 EXPIRING_DAYS = policy.EXPIRING_SOON_DAYS
+#: names whose old home is this module, read from the checks on first use: importing the checks
+#: here would put them before the real client's start (gather forks it as early as it can)
+_OLD_HOMES = {"CLOCK_SKEW_LIMIT": "certdoctor.checks.reconcile", "CERTIFI_REMOVED": "certdoctor.checks.trust",
+              "INTERCEPTOR_NAMES": "certdoctor.checks.trust"}
+
+
+def __getattr__(name: str):
+    if name in _OLD_HOMES:
+        import importlib
+
+        return getattr(importlib.import_module(_OLD_HOMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- results

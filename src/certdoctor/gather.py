@@ -23,11 +23,17 @@ The steps overlap where nothing orders them (each is blocking I/O in a thread of
 under the one deadline): the handshake starts first and, while it waits, the trust store is read
 and the imports the later steps need are made; the real client (6) runs from then on, alongside
 everything else (with ``--pin`` it waits for the path: a server failing the pin is sent no
-request); the staple handshake — made only when the leaf names an OCSP responder, or the caller
-asks (``staple=True``) — runs alongside the AIA chase, and the first CRL and OCSP downloads start
-together while it finishes (:func:`certdoctor.revocation.gather.gather` ``prefetch``). The
-result is the one the same steps give one after the other (``CERTDOCTOR_SEQUENTIAL=1``, for the
-tests and the benchmark): a test compares both on every lab scenario.
+request). Where the process runs one thread when gathering starts (the command line, on Linux)
+the real client runs in a forked child instead (:class:`_Forked`): threads take turns in one
+interpreter, so importing ``requests`` in one while another imports ``cryptography`` saves
+nothing, where a child on the other core imports and connects while this process probes,
+parses and builds the path; the trust is worked out before the fork, the probe starts right
+after it. The staple handshake — made only when the leaf names an OCSP responder, or the
+caller asks (``staple=True``) — runs alongside the AIA chase, and the first CRL and OCSP
+downloads start together while it finishes (:func:`certdoctor.revocation.gather.gather`
+``prefetch``). The result is the one the same steps give one after the other
+(``CERTDOCTOR_SEQUENTIAL=1``, for the tests and the benchmark): a test compares both on every
+lab scenario, and tests/integration/test_diagnose_forked.py the forked client's.
 
     >>> ev = gather("https://expired-leaf.lab.test:8443/", ca_file="lab-root.pem")   # doctest: +SKIP
     >>> from certdoctor.diagnose import judge; judge(ev).primary.code                 # doctest: +SKIP
@@ -41,11 +47,12 @@ from typing import TYPE_CHECKING, Sequence
 
 from certdoctor import policy
 from certdoctor.errors import InputError, UsageError
-from certdoctor.evidence import CanaryProbe, Evidence, Options, RevocationEvidence, TrustEvidence
 from certdoctor.model import CLIENTS, CertInfo
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
+
+    from certdoctor.evidence import CanaryProbe, Evidence, RevocationEvidence
 
     from certdoctor.net.fetch import FetchCache
     from certdoctor.x509.path import PathResult
@@ -152,7 +159,7 @@ def gather(
     allow_private_fetch: bool | None = None,
     revocation_untrusted: bool = False,
     staple: bool | None = None,
-) -> Evidence:
+) -> "Evidence":
     """Everything the network (and the environment) says about ``target`` for ``client``.
 
     The parameters are :func:`certdoctor.diagnose.diagnose`'s. Raises only for bad usage (an
@@ -170,8 +177,7 @@ def gather(
     import os
 
     from certdoctor.net.client import ClientOutcome, run_client
-    from certdoctor.net.deadline import within
-    from certdoctor.net.probe import probe
+    from certdoctor.net.deadline import can_fork, within
     from certdoctor.net.proxy import effective_proxy
     from certdoctor.net.resolve import FetchScope, private_fetch_allowed
     from certdoctor.net.target import parse_target
@@ -193,14 +199,23 @@ def gather(
         together = not sequential()
         used_proxy = effective_proxy(tgt.url, proxy, env)
         sni = None if _is_ip(tgt.servername) else tgt.servername
+        early_client = run_real_client and not pins
+        # the real client on the other core (a forked child: see _Forked) where it can be
+        forked = together and early_client and can_fork()
+
+        def probe_step() -> _Step:
+            from certdoctor.net.probe import probe
+
+            return _Step(lambda: probe(tgt.host, tgt.port, servername=sni, proxy=used_proxy,
+                                       timeout=max(0.05, deadline.op(timeout)), ocsp=False), together)
+
         # the handshake first: while it waits for the server, this thread works out the trust,
         # the real client starts, and the anchors and the later steps' imports are read in the
-        # background (one after the other, as the code asks for them, with CERTDOCTOR_SEQUENTIAL)
-        probing = _Step(lambda: probe(tgt.host, tgt.port, servername=sni, proxy=used_proxy,
-                                      timeout=max(0.05, deadline.op(timeout)), ocsp=False), together)
+        # background (one after the other, as the code asks for them, with CERTDOCTOR_SEQUENTIAL).
+        # A forked client needs the trust first, and no thread may run while it is forked
+        probing = None if forked else probe_step()
         trust = effective_trust(client, ca_file=ca_file, environ=env, python=strict_python)
         clock = now or _dt.datetime.now(_dt.timezone.utc)
-        early_client = run_real_client and not pins
 
         def real_client() -> "ClientOutcome":
             return run_client(client, tgt.url, trust, python=strict_python, proxy=used_proxy, timeout=timeout,
@@ -208,76 +223,87 @@ def gather(
 
         # the real client needs nothing the probe finds, except with --pin: a server failing
         # the pin is sent no request, so then it waits for the path
-        running: _Step | None = None
-        if early_client:
+        running: "_Step | _Forked | None" = None
+        if forked:
+            running = _Forked(real_client, deadline, client)
+            probing = probe_step()
+        elif early_client:
             running = _Step(real_client, together)
-        # the anchors, read once the real client's library is imported: reading a bundle silences
-        # cryptography's warnings with warnings.catch_warnings(), which swaps the whole process's
-        # filter list for a while, so a filter a library adds meanwhile in another thread
-        # (requests silences urllib3's DependencyWarning as it is imported) would be lost
-        anchoring = _Step(lambda: _anchors(trust, client if together and early_client else None), together)
-        if together:
-            _Step(lambda: (anchoring.result(), _warm_imports()), True)
-        res = probing.result()
-        store = anchoring.result()
-        # what the certificates' URLs may reach: no more internal than the address really connected
-        # to (through a proxy certdoctor does not see it: public)
-        allow = private_fetch_allowed() if allow_private_fetch is None else allow_private_fetch
-        scope = FetchScope.for_target(res.address, proxied=bool(used_proxy), allow_private=allow)
-        attempts: tuple = ()
-        canary: tuple[CanaryProbe, ...] = ()
-        rev: RevocationEvidence | None = None
-        seen: list = []
-        path: "PathResult | None" = None
         try:
-            certs = res.certificates() if res.chain_der else ()
-        except InputError:  # a certificate cryptography cannot read: judged as MALFORMED_CERT (checks/context)
-            certs = ()
-        stapling: _Step | None = None
-        if revocation and certs and res.failure is None and _wants_staple(staple, certs[0], clock):
-            from certdoctor.net.probe import fetch_staple
+            # the anchors, read once the real client's library is imported: reading a bundle silences
+            # cryptography's warnings with warnings.catch_warnings(), which swaps the whole process's
+            # filter list for a while, so a filter a library adds meanwhile in another thread
+            # (requests silences urllib3's DependencyWarning as it is imported) would be lost
+            anchoring = _Step(lambda: _anchors(trust, client if together and early_client and not forked else None),
+                              together)
+            if together:
+                _Step(lambda: (anchoring.result(), _warm_imports()), True)
+            res = probing.result()
+            store = anchoring.result()
+            # what the certificates' URLs may reach: no more internal than the address really connected
+            # to (through a proxy certdoctor does not see it: public)
+            allow = private_fetch_allowed() if allow_private_fetch is None else allow_private_fetch
+            scope = FetchScope.for_target(res.address, proxied=bool(used_proxy), allow_private=allow)
+            attempts: tuple = ()
+            canary: tuple[CanaryProbe, ...] = ()
+            rev: RevocationEvidence | None = None
+            seen: list = []
+            path: "PathResult | None" = None
+            try:
+                certs = res.certificates() if res.chain_der else ()
+            except InputError:  # a certificate cryptography cannot read: judged as MALFORMED_CERT (checks/context)
+                certs = ()
+            stapling: _Step | None = None
+            if revocation and certs and res.failure is None and _wants_staple(staple, certs[0], clock):
+                from certdoctor.net.probe import fetch_staple
 
-            stapling = _Step(lambda: fetch_staple(tgt.host, tgt.port, servername=sni, proxy=used_proxy,
-                                                  timeout=max(0.05, deadline.op(timeout))), together)
-        if certs:
-            from certdoctor.net.aia import chase
-            from certdoctor.x509.path import build_path, fetched_pool
+                stapling = _Step(lambda: fetch_staple(tgt.host, tgt.port, servername=sni, proxy=used_proxy,
+                                                      timeout=max(0.05, deadline.op(timeout))), together)
+            if certs:
+                from certdoctor.net.aia import chase
+                from certdoctor.x509.path import build_path, fetched_pool
 
-            if aia:
-                attempts = chase(certs, store, cache=cache, budget=min(policy.AIA_BUDGET_SECONDS, timeout),
-                                 deadline=deadline, scope=scope)
-            seen = list(certs) + fetched_pool(attempts)
-            path = build_path(certs, store, host=tgt.servername, now=clock, aia_attempts=attempts,
-                              verify_rfc5280=False)
-            if run_real_client and pins:
-                running = _Step(real_client, together and _pins_match(path, pins))
-            if not path.trusted:
-                top = path.top or CertInfo.from_certificate(certs[0], clock)
-                canary = _interception_probes(tgt, sni, certs, top, used_proxy, canary_list,
-                                              max(0.05, deadline.op(timeout)), clock)
-            # an untrusted chain's CRL/OCSP URLs are anyone's to choose, and its status changes
-            # nothing (it fails anyway): not asked unless the caller says so
-            if revocation and (path.trusted or revocation_untrusted):
-                rev = _revocation(path, clock, min(policy.REVOCATION_BUDGET_SECONDS, deadline.remaining()),
-                                  stapling, cache, scope, together)
-        if stapling is not None:
-            from dataclasses import replace
+                if aia:
+                    attempts = chase(certs, store, cache=cache, budget=min(policy.AIA_BUDGET_SECONDS, timeout),
+                                     deadline=deadline, scope=scope)
+                seen = list(certs) + fetched_pool(attempts)
+                path = build_path(certs, store, host=tgt.servername, now=clock, aia_attempts=attempts,
+                                  verify_rfc5280=False)
+                if run_real_client and pins:
+                    running = _Step(real_client, together and _pins_match(path, pins))
+                if not path.trusted:
+                    top = path.top or CertInfo.from_certificate(certs[0], clock)
+                    canary = _interception_probes(tgt, sni, certs, top, used_proxy, canary_list,
+                                                  max(0.05, deadline.op(timeout)), clock)
+                # an untrusted chain's CRL/OCSP URLs are anyone's to choose, and its status changes
+                # nothing (it fails anyway): not asked unless the caller says so
+                if revocation and (path.trusted or revocation_untrusted):
+                    rev = _revocation(path, clock, min(policy.REVOCATION_BUDGET_SECONDS, deadline.remaining()),
+                                      stapling, cache, scope, together)
+            if stapling is not None:
+                from dataclasses import replace
 
-            res = replace(res, ocsp_staple=stapling.result(), ocsp_requested=True)
+                res = replace(res, ocsp_staple=stapling.result(), ocsp_requested=True)
 
-        outcome = None
-        if run_real_client and pins and not _pins_match(path, pins):
-            # the server just failed --pin: it gets no request (URL, headers) from the real client
-            outcome = ClientOutcome.skipped(client, "pin mismatch")
-        elif running is not None:
-            ran = running.result()
-            # a server that showed no certificate gets no verdict from the client (it ran alongside)
-            outcome = ran if res.failure is None or res.chain_der else None
-        options = Options(proxy=used_proxy, proxy_arg=proxy, ca_file=ca_file, servername=servername, timeout=timeout,
-                          aia=aia, revocation=revocation, pins=tuple(pins), warn_days=warn_days,
-                          run_real_client=run_real_client, clock_pinned=now is not None)
-        return Evidence(tgt, client, python, clock, TrustEvidence.of(trust, store, seen), res, tuple(attempts), rev,
-                        canary, outcome, options)
+            outcome = None
+            if run_real_client and pins and not _pins_match(path, pins):
+                # the server just failed --pin: it gets no request (URL, headers) from the real client
+                outcome = ClientOutcome.skipped(client, "pin mismatch")
+            elif running is not None:
+                ran = running.result()
+                # a server that showed no certificate gets no verdict from the client (it ran alongside)
+                outcome = ran if res.failure is None or res.chain_der else None
+            from certdoctor.evidence import Evidence, Options, TrustEvidence
+
+            options = Options(proxy=used_proxy, proxy_arg=proxy, ca_file=ca_file, servername=servername,
+                              timeout=timeout, aia=aia, revocation=revocation, pins=tuple(pins), warn_days=warn_days,
+                              run_real_client=run_real_client, clock_pinned=now is not None)
+            return Evidence(tgt, client, python, clock, TrustEvidence.of(trust, store, seen), res, tuple(attempts),
+                            rev, canary, outcome, options)
+        except BaseException:
+            if isinstance(running, _Forked):  # no child left behind by a step that failed
+                running.cancel()
+            raise
 
 
 #: the environment variable that makes :func:`gather` run its steps one after the other
@@ -320,6 +346,42 @@ class _Step:
         if self._done[1] is not None:
             raise self._done[1]
         return self._done[0]
+
+
+class _Forked:
+    """The real client's run in a forked child (:class:`~certdoctor.net.deadline.ForkJob`): on
+    the other core, its library's import and its round trips overlap the probe, the parsing and
+    the path instead of taking turns with them (threads share one interpreter). Its outcome is
+    the one the same run gives in a thread; a child that gives none by the deadline (and its
+    grace) is killed, and the outcome says the run took too long, as a run in a thread would. A
+    child that dies without an answer (killed, out of memory) is a failed run whose error says so
+    (``error_type`` ``ChildLost``): the checks then report the verdict as unconfirmed."""
+
+    __slots__ = ("_job", "_deadline", "_client", "_start")
+
+    def __init__(self, fn, deadline, client: str) -> None:
+        import time
+
+        from certdoctor.net.deadline import ForkJob
+
+        self._deadline, self._client, self._start = deadline, client, time.monotonic()
+        self._job = ForkJob(fn, deadline, f"the real {client} run")
+
+    def result(self) -> "ClientOutcome":
+        import time
+
+        from certdoctor.net.client import ClientOutcome
+        from certdoctor.net.deadline import ChildLost
+
+        try:
+            return self._job.result()
+        except ChildLost as exc:  # past the deadline: what a run in a thread says then; else unconfirmed
+            return ClientOutcome(self._client, False, exc.message,
+                                 "TimeoutError" if self._deadline.expired else "ChildLost", None, None,
+                                 time.monotonic() - self._start)
+
+    def cancel(self) -> None:
+        self._job.cancel()
 
 
 #: the library each client's run imports first (the real client's thread imports it itself)
@@ -379,14 +441,14 @@ def _pins_match(path: "PathResult | None", pins: Sequence[str]) -> bool:
 
 
 def _is_ip(name: str) -> bool:
-    from certdoctor.checks._text import is_ip
+    from certdoctor.model import is_ip
 
     return is_ip(name)
 
 
 def _interception_probes(tgt, sni: str | None, certs: "Sequence[x509.Certificate]", top: CertInfo,
                          proxy: str | None, hosts: Sequence[tuple[str, int]], timeout: float,
-                         now: _dt.datetime) -> tuple[CanaryProbe, ...]:
+                         now: _dt.datetime) -> "tuple[CanaryProbe, ...]":
     """The handshakes that prove or disprove interception of an untrusted path (see the module
     docstring): through a proxy, the target directly, then the canaries through the proxy;
     without one, the canaries directly when the leaf looks minted on the fly."""
@@ -412,10 +474,11 @@ def _interception_probes(tgt, sni: str | None, certs: "Sequence[x509.Certificate
 
 
 def _probe_one(host: str, port: int, servername: str | None, proxy: str | None, timeout: float, *,
-               same_target: bool = False) -> CanaryProbe:
+               same_target: bool = False) -> "CanaryProbe":
     """One interception probe as evidence: the chain, or why there is none."""
     import time
 
+    from certdoctor.evidence import CanaryProbe
     from certdoctor.net.probe import probe
 
     t0 = time.monotonic()
@@ -432,12 +495,13 @@ def _probe_one(host: str, port: int, servername: str | None, proxy: str | None, 
 
 
 def _canaries(top: CertInfo, certs: "Sequence[x509.Certificate]", proxy: str | None,
-              hosts: Sequence[tuple[str, int]], timeout: float, deadline: float) -> list[CanaryProbe]:
+              hosts: Sequence[tuple[str, int]], timeout: float, deadline: float) -> "list[CanaryProbe]":
     """Probe the canary hosts (through ``proxy``, or directly) until one is signed like the target
     (it re-signs), within ``deadline``; a host the budget left no time for is recorded as such."""
     import time
 
     from certdoctor.checks.trust import same_signer, signs_alike
+    from certdoctor.evidence import CanaryProbe
 
     out: list[CanaryProbe] = []
     for host, port in hosts:
@@ -457,7 +521,7 @@ def _canaries(top: CertInfo, certs: "Sequence[x509.Certificate]", proxy: str | N
 
 
 def _revocation(path: "PathResult", now: _dt.datetime, budget: float, stapling: "_Step | None",
-                cache: "FetchCache | None", scope=None, together: bool = False) -> RevocationEvidence | None:
+                cache: "FetchCache | None", scope=None, together: bool = False) -> "RevocationEvidence | None":
     """The answers about the leaf (issued by the next certificate of the path), if it names a
     source. ``stapling`` is the staple handshake under way (``None``: not asked for); with
     ``together`` the CRL and OCSP downloads start while it finishes."""
@@ -467,6 +531,7 @@ def _revocation(path: "PathResult", now: _dt.datetime, budget: float, stapling: 
     stapled = (lambda: stapling.result()) if stapling is not None else None
     if not (leaf.crl_urls or leaf.ocsp_urls or (stapled and stapled())):
         return None
+    from certdoctor.evidence import RevocationEvidence
     from certdoctor.revocation.gather import gather as gather_revocation
 
     try:

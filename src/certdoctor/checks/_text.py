@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import TYPE_CHECKING
+
+from certdoctor.model import is_ip  # noqa: F401 (the checks' name for it)
 
 if TYPE_CHECKING:  # pragma: no cover
     from certdoctor.model import CertInfo
     from certdoctor.trust.effective import EffectiveTrust
-
-
-def is_ip(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def role_of(index: int, total: int, info: "CertInfo") -> str:

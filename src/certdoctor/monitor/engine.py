@@ -262,7 +262,7 @@ class Engine:
 # --------------------------------------------------------------------------- row builders
 
 def _is_ip(name: str) -> bool:
-    from certdoctor.checks._text import is_ip
+    from certdoctor.model import is_ip
 
     return is_ip(name)
 

@@ -269,6 +269,131 @@ def run_bounded(fn: Callable[[], object], deadline: Deadline, watch: SocketWatch
     return True, value, error
 
 
+# --------------------------------------------------------------------------- a step on another core
+
+#: how long a forked step's parent waits past the deadline for the child's answer: the child's
+#: own work ends at the deadline (it is bounded as in a thread); this is its unwinding
+FORK_GRACE_SECONDS = 1.0
+#: the largest answer a forked step may send back (a ClientOutcome is a few hundred bytes)
+FORK_MAX_BYTES = 1 << 20
+
+
+def can_fork() -> bool:
+    """Whether :class:`ForkJob` may run here: Linux, and this process runs one thread (a fork
+    copies only the calling thread: a lock another thread held would stay held in the child)."""
+    import sys
+
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+
+
+class ChildLost(FetchError):
+    """A forked step that ended without an answer (killed, or past its deadline)."""
+
+
+class ForkJob:
+    """``fn()`` run in a child process forked now, its value (or the exception it raised) sent
+    back pickled over a pipe; :meth:`result` waits for it until ``deadline`` (+ a grace of
+    :data:`FORK_GRACE_SECONDS`), then kills the child and raises :class:`ChildLost`.
+
+    Why a process and not a :class:`Job`: two threads of one interpreter take turns (the GIL, and
+    the import lock while a library is imported), so on two cores a thread importing ``requests``
+    while another imports ``cryptography`` saves no time; a forked child runs on the other core.
+    Only where :func:`can_fork` says so (the caller runs a :class:`Job` otherwise). The child sees
+    this process as it was at the fork (the deadline, ``--resolve``, the trust already worked out),
+    writes nothing to standard output or error, runs no ``atexit`` handler and leaves with
+    ``os._exit``. The answer comes from a fork of this very process: unpickling it trusts no one
+    else. :meth:`cancel` (or a second :meth:`result`) never leaves a child behind."""
+
+    __slots__ = ("_pid", "_fd", "_deadline", "_name", "_done")
+
+    def __init__(self, fn: Callable[[], object], deadline: Deadline, name: str = "certdoctor-fork") -> None:
+        import pickle
+
+        self._deadline, self._name, self._done = deadline, name, None
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child (its work is measured through the parent)
+            code = 0
+            try:
+                os.close(read)
+                try:
+                    payload = pickle.dumps((True, fn()))
+                except BaseException as exc:  # noqa: BLE001 - handed back to the parent
+                    try:
+                        payload = pickle.dumps((False, exc))
+                    except Exception:  # noqa: BLE001 - an exception that does not pickle: its text
+                        payload = pickle.dumps((False, ChildLost(f"{name}: {type(exc).__name__}: {exc}")))
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(write, view):]
+            except BaseException:  # noqa: BLE001 - the parent sees no answer
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(write)
+        self._pid, self._fd = pid, read
+
+    def result(self):
+        """The child's value, or what it raised (:class:`ChildLost` when it gave no answer)."""
+        if self._done is None:
+            self._done = self._collect()
+        ok, value = self._done
+        if not ok:
+            raise value
+        return value
+
+    def cancel(self) -> None:
+        """Kill the child if it still runs, and reap it (nothing is left behind)."""
+        if self._done is None:
+            self._done = (False, ChildLost(f"{self._name}: cancelled"))
+            self._reap(kill=True)
+
+    def _collect(self) -> tuple[bool, object]:
+        import pickle
+        import select
+
+        chunks: list[bytes] = []
+        size = 0
+        end = time.monotonic() + max(0.0, self._deadline.remaining()) + FORK_GRACE_SECONDS
+        complete = False
+        try:
+            while True:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                ready, _, _ = select.select([self._fd], [], [], left)
+                if not ready:
+                    break
+                data = os.read(self._fd, 65536)
+                if not data:
+                    complete = True
+                    break
+                size += len(data)
+                if size > FORK_MAX_BYTES:
+                    return False, ChildLost(f"{self._name}: its answer was larger than {FORK_MAX_BYTES} bytes "
+                                            "(too large)")
+                chunks.append(data)
+        finally:
+            self._reap(kill=not complete)
+        if not complete:
+            return False, ChildLost(self._deadline.message(self._name), HINT)
+        try:
+            return pickle.loads(b"".join(chunks))
+        except Exception:  # noqa: BLE001 - killed half-way through its answer, or none at all
+            return False, ChildLost(f"{self._name}: the child ended without an answer")
+
+    def _reap(self, *, kill: bool) -> None:
+        import signal
+
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        if kill:
+            with contextlib.suppress(OSError):
+                os.kill(self._pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(self._pid, 0)
+
+
 # --------------------------------------------------------------------------- a child process (the real pip)
 
 def start_process(argv, **popen_kw):
@@ -325,4 +450,5 @@ def _text(data) -> str:
 
 
 __all__ = ["Deadline", "DeadlineExceeded", "current", "within", "effective", "bounded_response",
-           "SocketWatch", "socket_maker", "Job", "run_bounded", "start_process", "finish_process", "kill_group", "HINT"]
+           "SocketWatch", "socket_maker", "Job", "ForkJob", "ChildLost", "can_fork", "run_bounded", "start_process",
+           "finish_process", "kill_group", "HINT"]
