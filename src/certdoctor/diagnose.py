@@ -121,19 +121,22 @@ def diagnose(
     run_real_client: bool = True,
     canaries: "Sequence[str] | str | None" = None,
     staple: bool | None = None,
+    warm: Sequence[str] = (),
 ) -> Diagnosis:
     """Diagnose ``target`` for ``client`` in this environment. Never raises for server problems.
 
     ``canaries`` are the ``HOST[:PORT]`` hosts probed to prove interception when the chain does not
     verify (default: ``CERTDOCTOR_CANARIES``, else :data:`certdoctor.gather.CANARY_HOSTS`).
     ``staple``: ask the server for a stapled OCSP response (one more handshake); by default
-    only when the leaf names an OCSP responder (``False``: never)."""
+    only when the leaf names an OCSP responder (``False``: never). ``warm``: the modules the
+    caller imports once the diagnosis is made (its renderer), imported while the network waits
+    (:func:`certdoctor.gather.gather`)."""
     from certdoctor.gather import gather
 
     evidence = gather(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                       timeout=timeout, now=now, environ=environ, aia=aia, revocation=revocation, pins=pins,
                       warn_days=warn_days, cache=cache, run_real_client=run_real_client, canaries=canaries,
-                      staple=staple)
+                      staple=staple, warm=warm)
     return judge(evidence)
 
 

@@ -159,6 +159,7 @@ def gather(
     allow_private_fetch: bool | None = None,
     revocation_untrusted: bool = False,
     staple: bool | None = None,
+    warm: Sequence[str] = (),
 ) -> "Evidence":
     """Everything the network (and the environment) says about ``target`` for ``client``.
 
@@ -173,7 +174,9 @@ def gather(
     default: the running command's ``--allow-private-fetch``), and
     CRL/OCSP only for a path that reaches the store (``revocation_untrusted``: for any path).
     ``staple``: ask for a stapled OCSP response (``None``: when the leaf names an OCSP responder;
-    ``False``: never)."""
+    ``False``: never). ``warm``: module names the caller needs once the evidence is judged (its
+    renderer), imported after the later steps' own while the network waits (never with
+    ``CERTDOCTOR_SEQUENTIAL``; a name that fails to import is left to the caller)."""
     import os
 
     from certdoctor.net.client import ClientOutcome, run_client
@@ -237,7 +240,7 @@ def gather(
             anchoring = _Step(lambda: _anchors(trust, client if together and early_client and not forked else None),
                               together)
             if together:
-                _Step(lambda: (anchoring.result(), _warm_imports()), True)
+                _Step(lambda: (anchoring.result(), _warm_imports(warm)), True)
             res = probing.result()
             store = anchoring.result()
             # what the certificates' URLs may reach: no more internal than the address really connected
@@ -408,13 +411,15 @@ def _anchors(trust, client: str | None) -> tuple:
     return trust.anchors()
 
 
-def _warm_imports() -> None:
+def _warm_imports(more: Sequence[str] = ()) -> None:
     """What the steps after the handshake need, imported while the handshake waits for the
     server: after the real client's library and the anchors, so that the client, whose own
-    round trips follow its imports, is not slowed by imports needed only later."""
+    round trips follow its imports, is not slowed by imports needed only later; then ``more``
+    (the caller's renderer: with the real client in a child, this process waits for its round
+    trips, and rendering need not import anything after that)."""
     import importlib
 
-    for name in WARM_MODULES:
+    for name in (*WARM_MODULES, *more):
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - only a head start: the step imports it again and says why

@@ -33,12 +33,11 @@ def counted(self, *a, **k):
     return _init(self, *a, **k)
 dl.ForkJob.__init__ = counted
 {before}
-from certdoctor.cli import main
-code = 0
-try:
-    main(sys.argv[1:])
-except SystemExit as exc:
-    code = exc.code or 0
+# what certdoctor.cli.main runs for `diagnose … --json` (main itself then leaves with os._exit)
+from certdoctor.cli.fast import main
+code = main(sys.argv[1:])
+assert code is not None, "the fast path did not read this command line"
+sys.stdout.flush()
 from support.procs import descendants
 sys.stderr.write("REPORT " + json.dumps({{"forks": len(forks), "left": descendants(os.getpid())}}) + "\\n")
 sys.stderr.flush()
@@ -160,3 +159,25 @@ def test_a_child_killed_mid_run_is_an_unconfirmed_verdict_and_no_process_is_left
     assert "without an answer" in doc["client_outcome"]["error"]
     assert "VERDICT_UNCONFIRMED" in {f["code"] for f in doc["findings"]}, [f["code"] for f in doc["findings"]]
     assert wall < 20
+
+
+def test_the_command_ends_with_its_output_whole_or_exit_code_1_when_its_reader_left(tmp_path):
+    """``certdoctor diagnose … --json`` ends with os._exit after flushing (cli._leave): the JSON
+    is whole and the exit code the diagnosis'; with standard output closed before the end (a
+    reader that left), exit code 1 and no traceback."""
+    root, ca_file = _root(tmp_path)
+    leaf = root.issue_cert("127.0.0.1", cn="leave.test", **NO_URLS)
+    with tls_server(leaf, handler=counting()) as srv:
+        argv = [sys.executable, "-m", "certdoctor", "diagnose", f"https://127.0.0.1:{srv.port}/", "--ca-file",
+                ca_file, "--no-cache", "--no-revocation", "--json"]
+        whole = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_env())
+        read, write = os.pipe()
+        os.close(read)  # nobody will read it
+        try:
+            left = subprocess.run(argv, stdout=write, stderr=subprocess.PIPE, text=True, timeout=60, env=_env())
+        finally:
+            os.close(write)
+    assert whole.returncode == 0 and whole.stderr == "", whole.stderr
+    assert json.loads(whole.stdout)["verdict"]["client_verifies"] is True
+    assert left.returncode == 1
+    assert "Traceback" not in left.stderr, left.stderr

@@ -99,6 +99,10 @@ def parse_diagnose(args: list[str]) -> dict | None:
     return params
 
 
+#: what rendering ``--json`` imports, imported while the diagnosis waits for the network
+JSON_RENDERER = ("certdoctor.render.diagnose", "certdoctor.render.json", "certdoctor.render.inspect")
+
+
 def diagnose_body(target, timeout, proxy, servername, resolve, ca_file, client, python, no_revocation, staple,
                   no_aia, pins, no_cache, canaries, as_json, html=None) -> int:
     """``certdoctor diagnose``: the command (click's callback calls it, and :func:`main`); it
@@ -122,7 +126,7 @@ def diagnose_body(target, timeout, proxy, servername, resolve, ca_file, client, 
     d = diagnose(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                  timeout=timeout, revocation=not no_revocation, aia=not no_aia, pins=pins,
                  cache=None if no_cache else FetchCache(), canaries=canaries or None,
-                 staple=True if staple else None)
+                 staple=True if staple else None, warm=JSON_RENDERER if as_json and html is None else ())
     if html is not None:
         from certdoctor.cli.report import write_html
         from certdoctor.fsutil import is_stdout
