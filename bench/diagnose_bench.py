@@ -15,7 +15,10 @@ relay's port in front of it (the certificates are made after the relay listens).
 RUNS times as a fresh process, the tools interleaved round by round (the load of a shared
 machine falls on all alike); per run the wall time, the CPU time (user + sys of the child and
 its children, ``wait4``) and the peak RSS. Medians are printed, and the ratios the issue sets
-targets for. No assertion: figures only.
+targets for. Beside them, what bounds them, measured in the same run: a Python process that runs
+``requests.get`` once and nothing else (diagnose's verdict is that run; no diagnosis that makes
+it can take less wall time), and the verdict's libraries imported alone (the CPU floor). No
+assertion: figures only.
 
     python bench/diagnose_bench.py [RUNS]     (bench/diagnose.sh sets the environment)
 
@@ -41,9 +44,18 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "src"), str(HERE.parent / "tests")]
 
 NAME = "bench.test"
+FLOOR = "import requests, cryptography.x509 (+verification)"
 ENDPOINTS = ("good", "aia", "crl")
 CLEAN = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR", "PIP_CERT", "HTTPS_PROXY",
          "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "CERTDOCTOR_SEQUENTIAL")
+
+
+#: a Python process that runs the real client once and nothing else (the floor of the wall ratios:
+#: diagnose's verdict is this run, made with the same library)
+REQUESTS_ALONE = ("import sys, requests\n"
+                  "with requests.get(sys.argv[1], verify=sys.argv[2], timeout=10, stream=True, "
+                  "allow_redirects=False) as r:\n"
+                  "    sys.exit(0 if r.status_code < 500 else 1)")
 
 
 def free_ports(n: int) -> list[int]:
@@ -218,6 +230,9 @@ def main() -> int:
                         f"{NAME}:127.0.0.1", "--no-cache", "--json"]
                 cmds[f"diagnose {ep}"] = (diag, env)
                 cmds[f"diagnose sequential {ep}"] = (diag, dict(env, CERTDOCTOR_SEQUENTIAL="1"))
+                if ep == "good":  # the real client alone, as a script runs it: what no diagnosis can undercut
+                    cmds["requests.get alone good"] = ([sys.executable, "-c", REQUESTS_ALONE,
+                                                        f"https://127.0.0.1:{port}/", root], env)
                 cmds[f"openssl {ep}"] = (["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", NAME,
                                           "-showcerts", "-CAfile", root], env)
                 if sslyze:
@@ -231,9 +246,9 @@ def main() -> int:
                            "python -c pass": ([sys.executable, "-c", "pass"], env)}, max(runs, 15))
         # what bounds the CPU ratio: the libraries the verdict itself needs, imported and nothing
         # else (the real client is requests; the path and the checks are cryptography's)
+        # (diagnose --json imports no click: cli/fast.py)
         floors = {"import requests": "import requests",
-                  "import requests, click, cryptography.x509 (+verification)":
-                      "import requests, click, cryptography.x509, cryptography.x509.verification"}
+                  FLOOR: "import requests, cryptography.x509, cryptography.x509.verification"}
         if ctc:
             ctc_py = str(Path(ctc).parent / "python")
             floors_ctc = {"check_tls_certs' imports (OpenSSL.SSL, click)": ([ctc_py, "-c", "import OpenSSL.SSL, click"],
@@ -288,11 +303,17 @@ def report(results: dict, startup: dict, floor: dict, runs: int, delay: float, h
         parts.append(f"relay sequential / overlapped "
                      f"{re_[f'diagnose sequential {ep}']['wall'] / d_re['wall']:.2f}x")
         print(f"  {ep:5s} " + "; ".join(parts))
+    for mode, res in results.items():
+        alone = res.get("requests.get alone good")
+        if alone and have_sslyze:
+            where = "loopback" if mode == "loop" else "relay"
+            print(f"  bound: requests.get alone ({where}) / sslyze {alone['wall'] / res['sslyze good']['wall']:.2f}x, "
+                  f"diagnose good / requests.get alone {res['diagnose good']['wall'] / alone['wall']:.2f}x")
     v, p = startup["certdoctor --version"], startup["python -c pass"]
     print(f"  certdoctor --version {v['wall'] * 1000:.1f} ms / python -c pass {p['wall'] * 1000:.1f} ms "
           f"= {v['wall'] / p['wall']:.2f}x [<= 2]")
     if have_ctc:
-        lib = floor["import requests, click, cryptography.x509 (+verification)"]["cpu"]
+        lib = floor[FLOOR]["cpu"]
         print(f"  the verdict's libraries alone / check_tls_certs CPU (good, loopback): "
               f"{lib / results['loop']['check_tls_certs good']['cpu']:.2f}x (the floor of the CPU ratio)")
     rss = max(r["rss"] for mode in results.values() for k, r in mode.items() if k.startswith("diagnose"))

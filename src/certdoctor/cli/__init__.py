@@ -24,16 +24,31 @@ def main(argv: list[str] | None = None) -> None:
         if code is not None:
             _leave(code)
         gc.enable()
+    if args[:1] and args[0] in ONE_SHOT and "--debug" not in args:
+        import gc
+
+        gc.disable()  # one bounded run against one target, then the process ends (see _leave)
+        from certdoctor.cli.common import run
+        from certdoctor.cli.main import cli
+
+        _leave(run(cli, argv))
     from certdoctor.cli.main import main as full_main
 
     full_main(argv)
 
 
+#: the commands that make one bounded run against one target and end: they leave through
+#: :func:`_leave` (a fleet, a renewal loop, the lab's servers, a lint of a whole tree keep
+#: Python's collector and its normal exit)
+ONE_SHOT = frozenset({"diagnose", "inspect", "expiry", "pin", "revocation"})
+
+
 def _leave(code: int) -> None:
     """End the process now with ``code``, its output flushed, without the interpreter's teardown.
 
-    ``diagnose … --json`` is one diagnosis bounded by ``--timeout`` (every download and chain it
-    reads has a size limit), after which the process ends: its cyclic garbage collector only
+    ``diagnose … --json`` (and every :data:`ONE_SHOT` command) is one run bounded by
+    ``--timeout`` (every download and chain it reads has a size limit), after which the process
+    ends: its cyclic garbage collector only
     walks, again and again, what the imports defined and the run keeps to the end anyway, and the
     teardown then frees ~300 modules one by one. Measured here (``bench/diagnose.sh``, A/B of 15
     runs): the collector off −18 ms, the teardown skipped −35 ms more, of ~370 ms. Nothing is
