@@ -225,3 +225,26 @@ def test_diagnose_json_without_click_prints_what_click_prints(tmp_path, capsys):
     assert fast_code == slow_code == 0
     assert fast.err == slow.err == ""
     assert _normal(json.loads(fast.out)) == _normal(json.loads(slow.out))
+
+
+def test_diagnose_text_without_click_prints_what_click_prints(tmp_path, capsys):
+    """The text output (no --json) also runs without click: the same lines and exit code as
+    click's path, against a real server, and a wrong store refused the same way."""
+    from certdoctor.cli.common import run
+    from certdoctor.cli.fast import main as fast_main
+    from certdoctor.cli.main import cli
+
+    root, ca_file = _root(tmp_path)
+    other = TestCA("Text Path Other Root", **NO_URLS)
+    (tmp_path / "other.pem").write_bytes(pem(other.cert))
+    leaf = root.issue_cert("127.0.0.1", cn="text.test", ocsp_url=None, crl_url=None, aia_url=None)
+    with tls_server(leaf, handler=counting()) as srv:
+        for store, want in ((ca_file, 0), (str(tmp_path / "other.pem"), 1)):
+            argv = ["diagnose", f"https://127.0.0.1:{srv.port}/", "--ca-file", store, "--no-cache", "--timeout", "5"]
+            fast_code = fast_main(list(argv))
+            fast = capsys.readouterr()
+            slow_code = run(cli, list(argv))
+            slow = capsys.readouterr()
+            assert fast_code == slow_code == want, (fast.err, slow.err)
+            assert fast.err == slow.err == ""
+            assert fast.out == slow.out and "certdoctor diagnose https://127.0.0.1:" in fast.out

@@ -1,5 +1,6 @@
-"""``certdoctor diagnose … --json`` without click (certdoctor.cli.fast): what it reads is what
-click reads, anything else goes to click, and errors print the same lines with the same codes."""
+"""``certdoctor diagnose …`` without click (certdoctor.cli.fast), text or ``--json``: what it
+reads is what click reads, anything else goes to click, and errors print the same lines with the
+same codes."""
 
 from __future__ import annotations
 
@@ -26,11 +27,15 @@ READ = [
     ["example.test", "--json", "--proxy", "http://127.0.0.1:3128", "--resolve", "example.test:127.0.0.1",
      "--resolve", "*.lab.test:127.0.0.2"],
     ["10.0.0.1", "--json", "--servername=name.test", "--timeout", "1e1"],
+    ["example.test"],                                   # no --json: the text output
+    ["example.test", "--ca-file", "root.pem", "--timeout", "3", "--no-revocation"],
 ]
 
 TO_CLICK = [
-    ["example.test"],                                   # no --json: the text output
     ["example.test", "--json", "--help"],
+    ["example.test", "--help"],
+    ["example.test", "--html", "report.html"],          # --html: click's
+    ["example.test", "--html=report.html", "--json"],
     ["example.test", "--json", "--pin", "sha256/" + "A" * 43 + "="],
     ["example.test", "--json", "--canary", "pypi.org"],
     ["example.test", "--json", "--ca-file", "-"],       # standard input
@@ -70,8 +75,9 @@ def test_anything_else_goes_to_click(argv):
 def test_errors_print_the_same_lines_and_codes_on_both_paths(tmp_path, capsys):
     """A file where a server is expected, and a --ca-file that is not there: bad usage/input,
     said before any connection, identically."""
-    for argv in (["diagnose", str(tmp_path), "--json"],
-                 ["diagnose", "example.test", "--json", "--ca-file", str(tmp_path / "missing.pem")]):
+    for argv in (["diagnose", str(tmp_path), "--json"], ["diagnose", str(tmp_path)],
+                 ["diagnose", "example.test", "--json", "--ca-file", str(tmp_path / "missing.pem")],
+                 ["diagnose", "example.test", "--ca-file", str(tmp_path / "missing.pem")]):
         fast_code = fast_main(list(argv))
         fast_err = capsys.readouterr().err
         slow_code = run(cli, list(argv))
@@ -80,9 +86,10 @@ def test_errors_print_the_same_lines_and_codes_on_both_paths(tmp_path, capsys):
         assert fast_err == slow_err and fast_err.startswith("error: ") and "\nhint: " in fast_err, argv
 
 
-def test_the_fast_path_imports_no_click(tmp_path):
+@pytest.mark.parametrize("extra", [["--json"], []], ids=["json", "text"])
+def test_the_fast_path_imports_no_click(tmp_path, extra):
     code = ("import sys\nfrom certdoctor.cli.fast import main\n"
-            f"rc = main(['diagnose', {str(tmp_path)!r}, '--json'])\n"
+            f"rc = main(['diagnose', {str(tmp_path)!r}, *{extra!r}])\n"
             "print(rc, 'click' in sys.modules, 'rich' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["2", "False", "False"], out.stdout + out.stderr

@@ -1,6 +1,6 @@
 """The command line. ``main`` answers ``--version`` before importing click, so that the
 cheapest call stays as cheap as ``python -c pass`` plus a few milliseconds, and runs
-``diagnose … --json`` without click where :mod:`certdoctor.cli.fast` reads the command line."""
+``diagnose …`` without click where :mod:`certdoctor.cli.fast` reads the command line."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.stdout.write(f"certdoctor, version {__version__}\n")
         sys.exit(0)
-    if args[:1] == ["diagnose"]:  # `diagnose … --json` as scripts run it: without click when it can
+    if args[:1] == ["diagnose"]:  # the command run most: without click when it can
         import gc
 
         gc.disable()  # one bounded diagnosis, then the process ends (see _leave)
@@ -46,7 +46,7 @@ ONE_SHOT = frozenset({"diagnose", "inspect", "expiry", "pin", "revocation"})
 def _leave(code: int) -> None:
     """End the process now with ``code``, its output flushed, without the interpreter's teardown.
 
-    ``diagnose … --json`` (and every :data:`ONE_SHOT` command) is one run bounded by
+    ``diagnose`` (and every :data:`ONE_SHOT` command) is one run bounded by
     ``--timeout`` (every download and chain it reads has a size limit), after which the process
     ends: its cyclic garbage collector only
     walks, again and again, what the imports defined and the run keeps to the end anyway, and the
