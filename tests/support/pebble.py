@@ -196,31 +196,42 @@ def listener_ca(workdir: Path) -> tuple[str, str, str]:
     return str(ca_file), str(cert_file), str(key_file)
 
 
-def _start_challtestsrv(workdir: Path, deadline: float) -> tuple[subprocess.Popen, int, int]:
+def _start_retrying(name: str, launch, deadline: float) -> tuple[subprocess.Popen, tuple[int, ...]]:
+    """``launch()`` -> ``(proc, ports, log, context)``, until ``proc`` listens on every port: a
+    port taken between picking it and binding it (another test, another run) is retried with
+    new ports; any other failure raises, with ``context`` and the log."""
     why = "not started"
     for _attempt in range(PORT_ATTEMPTS):
+        proc, ports, log, context = launch()
+        why = _wait([(proc, port) for port in ports], [log], deadline)
+        if why is None:
+            return proc, ports
+        text = _read(log)
+        _kill(proc)
+        if _in_use(text) and time.monotonic() < deadline:
+            continue
+        raise PebbleError(f"{name}: {why}\n{context}log:\n{text}")
+    raise PebbleError(f"{name}: no free ports after {PORT_ATTEMPTS} attempts: {why}")
+
+
+def _start_challtestsrv(workdir: Path, deadline: float) -> tuple[subprocess.Popen, int, int]:
+    def launch():
         dns_port, mgmt_port = closed_port(), closed_port()
         log = workdir / "challtestsrv.log"
         proc = _spawn([CHALLTESTSRV, "-dns01", f"127.0.0.1:{dns_port}", "-management",
                        f"127.0.0.1:{mgmt_port}", "-http01", "", "-https01", "", "-tlsalpn01", "",
                        "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""], log)
         # the DNS server is UDP+TCP; the TCP side accepting means it is bound
-        why = _wait([(proc, mgmt_port), (proc, dns_port)], [log], deadline)
-        if why is None:
-            return proc, dns_port, mgmt_port
-        text = _read(log)
-        _kill(proc)
-        if _in_use(text) and time.monotonic() < deadline:
-            continue
-        raise PebbleError(f"pebble-challtestsrv: {why}\nlog:\n{text}")
-    raise PebbleError(f"pebble-challtestsrv: no free ports after {PORT_ATTEMPTS} attempts: {why}")
+        return proc, (mgmt_port, dns_port), log, ""
+
+    proc, (mgmt_port, dns_port) = _start_retrying("pebble-challtestsrv", launch, deadline)
+    return proc, dns_port, mgmt_port
 
 
 def _start_pebble(workdir: Path, http_port: int, dns_port: int, cert_file: str, key_file: str,
                   env: dict[str, str], deadline: float,
                   eab_keys: dict[str, str] | None = None) -> tuple[subprocess.Popen, int, int]:
-    why = "not started"
-    for _attempt in range(PORT_ATTEMPTS):
+    def launch():
         port, mgmt_port = closed_port(), closed_port()
         config = {"pebble": {
             "listenAddress": f"127.0.0.1:{port}",
@@ -238,15 +249,10 @@ def _start_pebble(workdir: Path, http_port: int, dns_port: int, cert_file: str, 
         conf.write_text(json.dumps(config, indent=2))
         log = workdir / "pebble.log"
         proc = _spawn([PEBBLE, "-config", str(conf), "-dnsserver", f"127.0.0.1:{dns_port}"], log, env)
-        why = _wait([(proc, port), (proc, mgmt_port)], [log], deadline)
-        if why is None:
-            return proc, port, mgmt_port
-        text = _read(log)
-        _kill(proc)
-        if _in_use(text) and time.monotonic() < deadline:
-            continue
-        raise PebbleError(f"pebble: {why}\nconfig: {json.dumps(config)}\nlog:\n{text}")
-    raise PebbleError(f"pebble: no free ports after {PORT_ATTEMPTS} attempts: {why}")
+        return proc, (port, mgmt_port), log, f"config: {json.dumps(config)}\n"
+
+    proc, (port, mgmt_port) = _start_retrying("pebble", launch, deadline)
+    return proc, port, mgmt_port
 
 
 @contextlib.contextmanager
