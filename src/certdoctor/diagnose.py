@@ -122,6 +122,7 @@ def diagnose(
     canaries: "Sequence[str] | str | None" = None,
     staple: bool | None = None,
     warm: Sequence[str] = (),
+    fork: bool = False,
 ) -> Diagnosis:
     """Diagnose ``target`` for ``client`` in this environment. Never raises for server problems.
 
@@ -129,14 +130,15 @@ def diagnose(
     verify (default: ``CERTDOCTOR_CANARIES``, else :data:`certdoctor.gather.CANARY_HOSTS`).
     ``staple``: ask the server for a stapled OCSP response (one more handshake); by default
     only when the leaf names an OCSP responder (``False``: never). ``warm``: the modules the
-    caller imports once the diagnosis is made (its renderer), imported while the network waits
-    (:func:`certdoctor.gather.gather`)."""
+    caller imports once the diagnosis is made (its renderer), imported while the network waits;
+    ``fork``: the real client in a forked child on another core (both: :func:`certdoctor.gather.gather`;
+    the command line asks for both)."""
     from certdoctor.gather import gather
 
     evidence = gather(target, client=client, ca_file=ca_file, python=python, proxy=proxy, servername=servername,
                       timeout=timeout, now=now, environ=environ, aia=aia, revocation=revocation, pins=pins,
                       warn_days=warn_days, cache=cache, run_real_client=run_real_client, canaries=canaries,
-                      staple=staple, warm=warm)
+                      staple=staple, warm=warm, fork=fork)
     return judge(evidence)
 
 

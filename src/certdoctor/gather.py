@@ -23,8 +23,9 @@ The steps overlap where nothing orders them (each is blocking I/O in a thread of
 under the one deadline): the handshake starts first and, while it waits, the trust store is read
 and the imports the later steps need are made; the real client (6) runs from then on, alongside
 everything else (with ``--pin`` it waits for the path: a server failing the pin is sent no
-request). Where the process runs one thread when gathering starts (the command line, on Linux)
-the real client runs in a forked child instead (:class:`_Forked`): threads take turns in one
+request). When the caller asks (``fork=True``: the command line does) and the process runs one
+thread when gathering starts (on Linux), the real client runs in a forked child instead
+(:class:`_Forked`): threads take turns in one
 interpreter, so importing ``requests`` in one while another imports ``cryptography`` saves
 nothing, where a child on the other core imports and connects while this process probes,
 parses and builds the path; the trust is worked out before the fork, the probe starts right
@@ -160,6 +161,7 @@ def gather(
     revocation_untrusted: bool = False,
     staple: bool | None = None,
     warm: Sequence[str] = (),
+    fork: bool = False,
 ) -> "Evidence":
     """Everything the network (and the environment) says about ``target`` for ``client``.
 
@@ -176,7 +178,10 @@ def gather(
     ``staple``: ask for a stapled OCSP response (``None``: when the leaf names an OCSP responder;
     ``False``: never). ``warm``: module names the caller needs once the evidence is judged (its
     renderer), imported after the later steps' own while the network waits (never with
-    ``CERTDOCTOR_SEQUENTIAL``; a name that fails to import is left to the caller)."""
+    ``CERTDOCTOR_SEQUENTIAL``; a name that fails to import is left to the caller). ``fork``: run
+    the real client in a forked child (:class:`_Forked`) where the process runs one thread; the
+    command line asks for it (it is a process of its own), a program calling this library does
+    not get a child process it did not ask for."""
     import os
 
     from certdoctor.net.client import ClientOutcome, run_client
@@ -204,7 +209,7 @@ def gather(
         sni = None if _is_ip(tgt.servername) else tgt.servername
         early_client = run_real_client and not pins
         # the real client on the other core (a forked child: see _Forked) where it can be
-        forked = together and early_client and can_fork()
+        forked = fork and together and early_client and can_fork()
 
         def probe_step() -> _Step:
             from certdoctor.net.probe import probe

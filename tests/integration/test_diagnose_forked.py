@@ -181,3 +181,30 @@ def test_the_command_ends_with_its_output_whole_or_exit_code_1_when_its_reader_l
     assert json.loads(whole.stdout)["verdict"]["client_verifies"] is True
     assert left.returncode == 1
     assert "Traceback" not in left.stderr, left.stderr
+
+
+def test_the_library_forks_only_when_asked(tmp_path):
+    """diagnose() called by a program (one thread, Linux: it could) makes no child process unless
+    it passes fork=True, as the command line does; both say the same."""
+    root, ca_file = _root(tmp_path)
+    leaf = root.issue_cert("127.0.0.1", cn="library.test", **NO_URLS)
+    script = tmp_path / "library.py"
+    script.write_text(
+        "import json, sys\n"
+        "from certdoctor.net import deadline as dl\n"
+        "forks = []\n"
+        "_init = dl.ForkJob.__init__\n"
+        "dl.ForkJob.__init__ = lambda self, *a, **k: (forks.append(1), _init(self, *a, **k))[1]\n"
+        "from certdoctor.diagnose import diagnose\n"
+        "out = []\n"
+        "for fork in (False, True):\n"
+        "    d = diagnose(sys.argv[1], ca_file=sys.argv[2], timeout=10, revocation=False, fork=fork)\n"
+        "    out.append((len(forks), d.verifies, [f.code.value for f in d.findings]))\n"
+        "print(json.dumps(out))\n")
+    with tls_server(leaf, handler=counting()) as srv:
+        proc = subprocess.run([sys.executable, str(script), f"https://127.0.0.1:{srv.port}/", ca_file],
+                              capture_output=True, text=True, timeout=60, env=_env())
+    assert proc.returncode == 0, proc.stderr
+    (forks_default, ok_default, codes_default), (forks_asked, ok_asked, codes_asked) = json.loads(proc.stdout)
+    assert forks_default == 0 and forks_asked == 1
+    assert ok_default is ok_asked is True and codes_default == codes_asked

@@ -130,7 +130,7 @@ def diagnose_body(target, timeout, proxy, servername, resolve, ca_file, client, 
                  timeout=timeout, revocation=not no_revocation, aia=not no_aia, pins=pins,
                  cache=None if no_cache else FetchCache(), canaries=canaries or None,
                  staple=True if staple else None,
-                 warm=() if html is not None else JSON_RENDERER if as_json else TEXT_RENDERER)
+                 warm=() if html is not None else JSON_RENDERER if as_json else TEXT_RENDERER, fork=True)
     if html is not None:
         from certdoctor.cli.report import write_html
         from certdoctor.fsutil import is_stdout
