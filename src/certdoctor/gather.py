@@ -234,10 +234,11 @@ def gather(
         running: "_Step | _Forked | None" = None
         if forked:
             running = _Forked(real_client, deadline, client)
-            probing = probe_step()
         elif early_client:
             running = _Step(real_client, together)
         try:
+            if probing is None:  # forked: the handshake starts now that the child runs
+                probing = probe_step()
             # the anchors, read once the real client's library is imported: reading a bundle silences
             # cryptography's warnings with warnings.catch_warnings(), which swaps the whole process's
             # filter list for a while, so a filter a library adds meanwhile in another thread
