@@ -208,3 +208,41 @@ def test_the_library_forks_only_when_asked(tmp_path):
     (forks_default, ok_default, codes_default), (forks_asked, ok_asked, codes_asked) = json.loads(proc.stdout)
     assert forks_default == 0 and forks_asked == 1
     assert ok_default is ok_asked is True and codes_default == codes_asked
+
+
+def test_every_lab_scenario_says_the_same_from_the_forked_client(lab, tmp_path):
+    """The command line's forked client against every lab scenario (the lab runs in this
+    process; the command reaches it through --resolve): the JSON of one step after the other."""
+    import re
+
+    from certdoctor.lab import SCENARIOS
+
+    now_re = re.compile(r"now = \S+")
+
+    def normal(doc):
+        if isinstance(doc, dict):
+            return {k: normal(v) for k, v in doc.items() if k not in ("elapsed", "http_date")}
+        if isinstance(doc, list):
+            return [normal(v) for v in doc]
+        return now_re.sub("now = <now>", doc) if isinstance(doc, str) else doc
+
+    compared, forked = 0, 0
+    for scenario in SCENARIOS:
+        if scenario.id == "stall":  # only a timeout either way (test_diagnose_concurrent)
+            continue
+        ep = lab.endpoint(scenario.id)
+        args = ["diagnose", ep.url, "--ca-file", str(lab.ca_file), "--resolve", "*.lab.test:127.0.0.1",
+                "--timeout", "5", "--no-cache", "--json"]
+        if scenario.via_proxy:
+            args += ["--proxy", lab.proxy_url]
+        docs = []
+        for sequential in (False, True):
+            proc, report, _ = _run(tmp_path, args, sequential=sequential)
+            assert proc.returncode in (0, 1), (scenario.id, proc.stderr)
+            assert report["left"] == [], scenario.id
+            forked += report["forks"]
+            docs.append(normal(json.loads(proc.stdout)))
+        assert docs[0] == docs[1], scenario.id
+        compared += 1
+    assert compared >= 20
+    assert forked == compared, (forked, compared)  # every run forked its client (no --pin here)
