@@ -25,9 +25,10 @@ def main(argv: list[str] | None = None) -> None:
             _leave(code)
         gc.enable()
     if args[:1] and args[0] in ONE_SHOT and "--debug" not in args:
-        import gc
+        if args[0] in ONE_TARGET:
+            import gc
 
-        gc.disable()  # one bounded run against one target, then the process ends (see _leave)
+            gc.disable()  # one bounded run against one target, then the process ends (see _leave)
         from certdoctor.cli.common import run
         from certdoctor.cli.main import cli
 
@@ -37,25 +38,26 @@ def main(argv: list[str] | None = None) -> None:
     full_main(argv)
 
 
-#: the commands that make one bounded run against one target and end: they leave through
-#: :func:`_leave` (a fleet, a renewal loop, the lab's servers, a lint of a whole tree keep
-#: Python's collector and its normal exit)
+#: the commands that make one bounded run and end: they leave through :func:`_leave` (a fleet,
+#: a renewal loop, the lab's servers, a lint of a whole tree keep Python's normal exit)
 ONE_SHOT = frozenset({"diagnose", "inspect", "expiry", "pin", "revocation"})
+#: those of them that take one target: the cyclic collector is off for their whole run (``expiry``
+#: takes any number of sources: its garbage would grow with them, so its collector stays on)
+ONE_TARGET = frozenset({"diagnose", "inspect", "pin", "revocation"})
 
 
 def _leave(code: int) -> None:
     """End the process now with ``code``, its output flushed, without the interpreter's teardown.
 
-    ``diagnose`` (and every :data:`ONE_SHOT` command) is one run bounded by
-    ``--timeout`` (every download and chain it reads has a size limit), after which the process
-    ends: its cyclic garbage collector only
-    walks, again and again, what the imports defined and the run keeps to the end anyway, and the
-    teardown then frees ~300 modules one by one. Measured here (``bench/diagnose.sh``, A/B of 15
-    runs): the collector off −18 ms, the teardown skipped −35 ms more, of ~370 ms. Nothing is
-    left to the teardown: the output is written and flushed here, files are written atomically
-    when they are written, the real client's child is reaped (gather), and certdoctor registers
-    no ``atexit`` handler. A standard output closed early is exit code 1, as a ``BrokenPipeError``
-    while writing it is."""
+    ``diagnose`` (and every :data:`ONE_SHOT` command) is one run bounded by ``--timeout`` (every
+    download and chain it reads has a size limit), after which the process ends: its cyclic
+    garbage collector only walks, again and again, what the imports defined and the run keeps to
+    the end anyway, and the teardown then frees ~300 modules one by one. Measured here (A/B of 15
+    runs of ``diagnose --json``): the collector off −18 ms (:data:`ONE_TARGET` commands only),
+    the teardown skipped −35 ms more, of ~370 ms. Nothing is left to the teardown: the output is
+    written and flushed here, files are written atomically when they are written, the real
+    client's child is reaped (gather), and certdoctor registers no ``atexit`` handler. A standard
+    output closed early is exit code 1, as a ``BrokenPipeError`` while writing it is."""
     import os
 
     try:
