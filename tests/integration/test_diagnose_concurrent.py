@@ -7,33 +7,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import threading
 import time
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from support.normal import normal as _normal
 from support.pki import NO_URLS, TestCA, pem
 from support.servers import counting, http_server, tls_server
 
 from certdoctor.diagnose import diagnose
 from certdoctor.gather import SEQUENTIAL_ENV
 from certdoctor.render.diagnose import diagnosis_json
-
-_NOW_RE = re.compile(r"now = \S+")
-
-
-def _normal(doc):
-    """The JSON without what differs between two runs of the same diagnosis: durations and the
-    clock (``http_date`` is the server's Date header: two runs a second apart differ)."""
-    if isinstance(doc, dict):
-        return {k: _normal(v) for k, v in doc.items() if k not in ("elapsed", "http_date")}
-    if isinstance(doc, list):
-        return [_normal(v) for v in doc]
-    if isinstance(doc, str):
-        return _NOW_RE.sub("now = <now>", doc)
-    return doc
 
 
 def _both_ways(monkeypatch, *args, **kw):

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.normal import normal as _normal
 from support.pki import NO_URLS, TestCA, pem
 from support.servers import counting, tls_server
 
@@ -61,15 +62,6 @@ def _run(tmp_path: Path, args: list[str], *, sequential: bool = False, before: s
     report = [line for line in proc.stderr.splitlines() if line.startswith("REPORT ")]
     assert report, proc.stderr
     return proc, json.loads(report[-1][7:]), time.monotonic() - t0
-
-
-def _normal(doc):
-    """The JSON without what differs between two runs: durations and the server's Date header."""
-    if isinstance(doc, dict):
-        return {k: _normal(v) for k, v in doc.items() if k not in ("elapsed", "http_date")}
-    if isinstance(doc, list):
-        return [_normal(v) for v in doc]
-    return doc
 
 
 def _root(tmp_path):
@@ -213,18 +205,7 @@ def test_the_library_forks_only_when_asked(tmp_path):
 def test_every_lab_scenario_says_the_same_from_the_forked_client(lab, tmp_path):
     """The command line's forked client against every lab scenario (the lab runs in this
     process; the command reaches it through --resolve): the JSON of one step after the other."""
-    import re
-
     from certdoctor.lab import SCENARIOS
-
-    now_re = re.compile(r"now = \S+")
-
-    def normal(doc):
-        if isinstance(doc, dict):
-            return {k: normal(v) for k, v in doc.items() if k not in ("elapsed", "http_date")}
-        if isinstance(doc, list):
-            return [normal(v) for v in doc]
-        return now_re.sub("now = <now>", doc) if isinstance(doc, str) else doc
 
     compared, forked = 0, 0
     for scenario in SCENARIOS:
@@ -241,7 +222,7 @@ def test_every_lab_scenario_says_the_same_from_the_forked_client(lab, tmp_path):
             assert proc.returncode in (0, 1), (scenario.id, proc.stderr)
             assert report["left"] == [], scenario.id
             forked += report["forks"]
-            docs.append(normal(json.loads(proc.stdout)))
+            docs.append(_normal(json.loads(proc.stdout)))
         assert docs[0] == docs[1], scenario.id
         compared += 1
     assert compared >= 20
