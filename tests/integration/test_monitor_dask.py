@@ -30,7 +30,7 @@ from certdoctor.monitor.run import monitor  # noqa: E402
 from certdoctor.monitor.shard import ShardOptions, _main_hidden  # noqa: E402
 from support import hostile  # noqa: E402
 from support.procs import descendants, wait_gone  # noqa: E402
-from support.fleet import SCENARIOS, lab_fleet, sorted_rows as _sorted  # noqa: E402
+from support.fleet import SCENARIOS, lab_fleet, monitor_on_stall, sorted_rows as _sorted  # noqa: E402
 from support.pki import TestCA, pem  # noqa: E402
 from support.servers import closed_port, server_context  # noqa: E402
 
@@ -244,14 +244,7 @@ def test_ctrl_c_stops_the_cli_and_its_local_cluster(tmp_path, servers):
     import time
 
     stall = servers.tcp(hostile.stall)
-    targets = tmp_path / "targets.txt"
-    targets.write_text("".join(f"127.0.0.1:{stall.port}\n" for _ in range(8)))
-    env = {k: v for k, v in os.environ.items()}
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[2] / "src"), env.get("PYTHONPATH", "")])
-    proc = subprocess.Popen([sys.executable, "-c", "from certdoctor.cli import main; main()", "monitor",
-                             "--targets", str(targets), "--dask", "local:2", "--no-state", "--jsonl",
-                             "--timeout", "60"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = monitor_on_stall(tmp_path, stall.port, 8, "--dask", "local:2", timeout=60)
     everything: list[int] = []
     try:
         end = time.monotonic() + 90

@@ -24,7 +24,7 @@ from certdoctor.monitor.config import Defaults, endpoint
 from certdoctor.monitor.run import monitor, run_monitor
 from support import hostile
 from support.procs import descendants, wait_gone
-from support.fleet import SCENARIOS, lab_fleet, sorted_rows as _sorted
+from support.fleet import SCENARIOS, lab_fleet, monitor_on_stall, sorted_rows as _sorted
 from support.pki import TestCA, pem
 from support.servers import closed_port, server_context
 
@@ -127,14 +127,7 @@ def test_closing_the_generator_stops_every_child(tmp_path, servers):
 
 def test_ctrl_c_stops_the_cli_and_its_children(tmp_path, servers):
     stall = servers.tcp(hostile.stall)
-    targets = tmp_path / "targets.txt"
-    targets.write_text("".join(f"127.0.0.1:{stall.port}\n" for _ in range(20)))
-    env = {k: v for k, v in os.environ.items()}
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[2] / "src"), env.get("PYTHONPATH", "")])
-    proc = subprocess.Popen([sys.executable, "-c", "from certdoctor.cli import main; main()", "monitor",
-                             "--targets", str(targets), "--workers", "2", "--no-state", "--jsonl",
-                             "--timeout", "30"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    proc = monitor_on_stall(tmp_path, stall.port, 20, "--workers", "2", timeout=30)
     try:
         end = time.monotonic() + 60
         while time.monotonic() < end and proc.poll() is None and len(descendants(proc.pid)) < 3:
@@ -157,14 +150,7 @@ def test_children_exit_when_the_parent_is_killed(tmp_path, servers):
     """SIGKILL leaves the parent no chance to stop anyone: the workers see their pipe close and
     exit, the forkserver sees its parent go: no orphan keeps checking."""
     stall = servers.tcp(hostile.stall)
-    targets = tmp_path / "targets.txt"
-    targets.write_text("".join(f"127.0.0.1:{stall.port}\n" for _ in range(20)))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[2] / "src"), env.get("PYTHONPATH", "")])
-    proc = subprocess.Popen([sys.executable, "-c", "from certdoctor.cli import main; main()", "monitor",
-                             "--targets", str(targets), "--workers", "2", "--no-state", "--jsonl",
-                             "--timeout", "30"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = monitor_on_stall(tmp_path, stall.port, 20, "--workers", "2", timeout=30, output=subprocess.DEVNULL)
     try:
         end = time.monotonic() + 60
         while time.monotonic() < end and proc.poll() is None and len(descendants(proc.pid)) < 3:

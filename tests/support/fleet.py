@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from certdoctor.monitor.config import Defaults, endpoint, source
 from support.pki import TestCA, pem
@@ -40,3 +44,18 @@ def lab_fleet(lab, tmp_path, copies: int = 3, *, files_ca: str = "Fleet Files") 
         specs.append(endpoint(f"127.0.0.1:{refused}", defaults, origin=f"refused#{c}"))
         specs.append(source(str(tmp_path / "*.pem"), defaults, origin=f"files#{c}"))
     return specs
+
+
+def monitor_on_stall(tmp_path, port: int, count: int, *options: str, timeout: int,
+                     output=subprocess.PIPE) -> subprocess.Popen:
+    """``certdoctor monitor`` as a terminal starts it (its own process group), on ``count``
+    targets of the stalling server on ``port`` (``--no-state --jsonl --timeout``, then
+    ``options``): for the tests that stop it (Ctrl-C, SIGKILL) while its children still work."""
+    targets = tmp_path / "targets.txt"
+    targets.write_text("".join(f"127.0.0.1:{port}\n" for _ in range(count)))
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[2] / "src"), env.get("PYTHONPATH", "")])
+    return subprocess.Popen([sys.executable, "-c", "from certdoctor.cli import main; main()", "monitor",
+                             "--targets", str(targets), *options, "--no-state", "--jsonl", "--timeout", str(timeout)],
+                            env=env, stdout=output, stderr=output, start_new_session=True)
+
