@@ -28,7 +28,6 @@ Network-facing arguments that are valid (a host that would be resolved) are exer
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import os
 import shutil
@@ -41,6 +40,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support.pki import NO_URLS, TestCA, key_pem
+from support.tree import snapshot as _snapshot
 
 # ----------------------------------------------------------------------------- the fixtures of one run
 
@@ -73,22 +73,6 @@ def _make_run_dir() -> Path:
     (base / "out").mkdir()
     (base / "cwd").mkdir()
     return base
-
-
-def _snapshot(base: Path) -> dict[str, tuple[str, str]]:
-    """Every entry under ``base``: kind and content hash (files), link target (links)."""
-    out: dict[str, tuple[str, str]] = {}
-    for root, dirs, files in os.walk(base):
-        for name in dirs + files:
-            p = Path(root, name)
-            rel = str(p.relative_to(base))
-            if p.is_symlink():
-                out[rel] = ("link", os.readlink(p))
-            elif p.is_dir():
-                out[rel] = ("dir", "")
-            else:
-                out[rel] = ("file", hashlib.sha256(p.read_bytes()).hexdigest())
-    return out
 
 
 # ----------------------------------------------------------------------------- value pools ({in}/{out} filled in)

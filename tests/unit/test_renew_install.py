@@ -19,6 +19,7 @@ import pytest
 from certdoctor.errors import CertdoctorError, UsageError
 from certdoctor.renew.install import Files, InstallError, Lineage, current, install, rollback
 from support.pki import TestCA, pem
+from support.tree import snapshot
 
 ROOT = TestCA("Install Root")
 INTER = ROOT.intermediate("Install Intermediate")
@@ -32,22 +33,6 @@ def issued(name="a.test"):
 
 V1, V2, V3 = issued(), issued(), issued()
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-
-
-def snapshot(base: Path) -> dict[str, tuple]:
-    """Every entry under ``base``: files by content and mode, links by target, directories."""
-    out = {}
-    for root, dirs, files in os.walk(base):
-        for name in dirs + files:
-            p = Path(root, name)
-            rel = str(p.relative_to(base))
-            if p.is_symlink():
-                out[rel] = ("link", os.readlink(p))
-            elif p.is_dir():
-                out[rel] = ("dir",)
-            else:
-                out[rel] = ("file", p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-    return out
 
 
 def files_in(d: Path) -> Files:
