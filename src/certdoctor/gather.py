@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from certdoctor import policy
 from certdoctor.errors import InputError, UsageError
-from certdoctor.model import CLIENTS, CertInfo
+from certdoctor.model import CLIENTS, CertInfo, is_ip
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography import x509
@@ -206,7 +206,7 @@ def gather(
         strict_python = python if python == "3.13" else None
         together = not sequential()
         used_proxy = effective_proxy(tgt.url, proxy, env)
-        sni = None if _is_ip(tgt.servername) else tgt.servername
+        sni = None if is_ip(tgt.servername) else tgt.servername
         early_client = run_real_client and not pins
         # the real client on the other core (a forked child: see _Forked) where it can be
         forked = fork and together and early_client and can_fork()
@@ -451,12 +451,6 @@ def _pins_match(path: "PathResult | None", pins: Sequence[str]) -> bool:
     return pins_match(path, pins)
 
 
-def _is_ip(name: str) -> bool:
-    from certdoctor.model import is_ip
-
-    return is_ip(name)
-
-
 def _interception_probes(tgt, sni: str | None, certs: "Sequence[x509.Certificate]", top: CertInfo,
                          proxy: str | None, hosts: Sequence[tuple[str, int]], timeout: float,
                          now: _dt.datetime) -> "tuple[CanaryProbe, ...]":
@@ -521,7 +515,7 @@ def _canaries(top: CertInfo, certs: "Sequence[x509.Certificate]", proxy: str | N
             out.append(CanaryProbe(host, port, error="not probed: the canary time budget ran out first",
                                    via_proxy=proxy is not None))
             continue
-        sni = None if _is_ip(host) else host
+        sni = None if is_ip(host) else host
         seen = _probe_one(host, port, sni, proxy, min(timeout, policy.CANARY_TIMEOUT_SECONDS, left))
         out.append(seen)
         if seen.error is None and seen.chain_der:

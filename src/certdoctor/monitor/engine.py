@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, AsyncIterator, Iterable, Mapping
 
 from certdoctor import policy
 from certdoctor.errors import CertdoctorError
-from certdoctor.model import Actor, Code, Finding, Severity
+from certdoctor.model import Actor, Code, Finding, Severity, is_ip
 from certdoctor.monitor import result as R
 from certdoctor.monitor.config import ENDPOINT, TargetSpec, expand_all
 
@@ -184,7 +184,7 @@ class Engine:
         tgt = parse_target(spec.input, spec.servername)
         proxy = effective_proxy(tgt.url, spec.proxy, self.environ) if (spec.proxy or self._env_proxy) else None
         trust, store, python = self._trust_for(spec.client, spec.ca_file)
-        sni = None if _is_ip(tgt.servername) else tgt.servername
+        sni = None if is_ip(tgt.servername) else tgt.servername
         res = await aprobe(tgt.host, tgt.port, servername=sni, address=spec.address, proxy=proxy,
                            timeout=spec.timeout)
         options = Options(proxy=proxy, proxy_arg=spec.proxy, ca_file=spec.ca_file, servername=spec.servername,
@@ -260,12 +260,6 @@ class Engine:
 
 
 # --------------------------------------------------------------------------- row builders
-
-def _is_ip(name: str) -> bool:
-    from certdoctor.model import is_ip
-
-    return is_ip(name)
-
 
 def error_row(spec: TargetSpec, clock: _dt.datetime, t0: float, status: str, text: str, *,
               code: Code | None = None) -> R.Row:
