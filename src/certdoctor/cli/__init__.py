@@ -14,21 +14,18 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.stdout.write(f"certdoctor, version {__version__}\n")
         sys.exit(0)
-    if args[:1] == ["diagnose"]:  # the command run most: without click when it can
-        import gc
-
-        gc.disable()  # one bounded diagnosis, then the process ends (see _leave)
-        from certdoctor.cli.fast import main as fast_main
-
-        code = fast_main(list(args))
-        if code is not None:
-            _leave(code)
-        gc.enable()
-    if args[:1] and args[0] in ONE_SHOT and "--debug" not in args:
+    one_shot = bool(args) and args[0] in ONE_SHOT and "--debug" not in args
+    if one_shot:
         if args[0] in ONE_TARGET:
             import gc
 
             gc.disable()  # one bounded run against one target, then the process ends (see _leave)
+        if args[0] == "diagnose":  # the command run most: without click when it can
+            from certdoctor.cli.fast import main as fast_main
+
+            code = fast_main(list(args))
+            if code is not None:
+                _leave(code)
         from certdoctor.cli.common import run
         from certdoctor.cli.main import cli
 
